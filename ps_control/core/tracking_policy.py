@@ -1,0 +1,90 @@
+# Copyright 2026 ps_control contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+A DMP joint trajectory as a time-varying linear-Gaussian policy for a torque-controlled arm.
+
+The DMPs of the mirror-descent experiments (Miyashita et al. 2018, sec. 4) produce joint
+references q_ref, qd_ref, qdd_ref. A PD tracking controller with feed-forward,
+
+    u_t = Kp (q_ref,t - q_t) + Kd (qd_ref,t - qd_t) + u_ff,t,
+
+is linear in the state x_t = [q_t, qd_t], so it is the policy u_t ~ N(K_t x_t + k_t, cov_t)
+(thesis eq. 3.10, DESIGN.md) with K_t = [-Kp, -Kd] and k_t = Kp q_ref,t + Kd qd_ref,t + u_ff,t:
+any controller that runs linear-Gaussian policies runs the learnt movement.
+"""
+
+import numpy as np
+
+from ps_control.core.linear_gaussian import LinearGaussianPolicy
+
+
+def _gain_matrix(name, gain, n):
+    gain = np.asarray(gain, dtype=float)
+    if gain.ndim == 0:
+        gain = np.full(n, float(gain))
+    if gain.ndim == 1:
+        if gain.shape != (n,):
+            raise ValueError('%s has %d entries, the trajectory has %d joints'
+                             % (name, gain.shape[0], n))
+        gain = np.diag(gain)
+    if gain.shape != (n, n) or not np.all(np.isfinite(gain)):
+        raise ValueError('%s must be a scalar, (%d,) or (%d, %d) finite array, got shape %s'
+                         % (name, n, n, n, gain.shape))
+    return gain
+
+
+def tracking_policy(q_ref, qd_ref, kp, kd, feedforward=None, action_std=1e-6):
+    """
+    Return the PD + feed-forward tracking controller of q_ref, qd_ref (T, n) as a policy.
+
+    kp, kd: scalars, per-joint (n,) or full (n, n) gains; feedforward: optional torques (T, n);
+    action_std: the policy's exploration standard deviation (cov_t = action_std^2 I, > 0).
+    The state is x = [q, qd] (dx = 2n), the action the joint torques (du = n).
+    """
+    q_ref = np.asarray(q_ref, dtype=float)
+    qd_ref = np.asarray(qd_ref, dtype=float)
+    if q_ref.ndim != 2 or qd_ref.shape != q_ref.shape:
+        raise ValueError('q_ref %s and qd_ref %s must both have shape (T, n)'
+                         % (q_ref.shape, qd_ref.shape))
+    T, n = q_ref.shape
+    Kp, Kd = _gain_matrix('kp', kp, n), _gain_matrix('kd', kd, n)
+    u_ff = np.zeros((T, n)) if feedforward is None else np.asarray(feedforward, dtype=float)
+    if u_ff.shape != (T, n):
+        raise ValueError('feedforward has shape %s, expected (T, n) = %s'
+                         % (u_ff.shape, (T, n)))
+    if not action_std > 0:
+        raise ValueError('action_std must be positive, got %r' % (action_std,))
+    K = np.broadcast_to(np.hstack([-Kp, -Kd]), (T, n, 2 * n))
+    k = q_ref @ Kp.T + qd_ref @ Kd.T + u_ff
+    cov = np.broadcast_to(np.eye(n) * action_std ** 2, (T, n, n))
+    return LinearGaussianPolicy(K, k, cov)
+
+
+def dmp_tracking_policy(trajectory, kp, kd, inertia=None, action_std=1e-6):
+    """
+    Return the tracking policy of one rolled-out DMP (a DMPTrajectory with y (T+1, n)).
+
+    The references are y and yd at t_0..t_{T-1}; with ``inertia`` (scalar, (n,) or (n, n)) the
+    feed-forward torque is inertia @ ydd_t (exact for a double integrator).
+    """
+    y, yd, ydd = trajectory.y, trajectory.yd, trajectory.ydd
+    if y.ndim != 2:
+        raise ValueError('trajectory must hold one rollout, y of shape (T+1, n); got %s'
+                         % (y.shape,))
+    T, n = ydd.shape
+    feedforward = None
+    if inertia is not None:
+        feedforward = ydd @ _gain_matrix('inertia', inertia, n).T
+    return tracking_policy(y[:T], yd[:T], kp, kd, feedforward, action_std)

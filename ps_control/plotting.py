@@ -1,0 +1,94 @@
+# Copyright 2026 ps_control contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Figures shared by the experiments: learning curves over trials, saved as PNG (Agg backend).
+
+:func:`plot_curves` draws, for several methods, the mean over trials with a +- one standard
+deviation band (the thin lines of the paper's Fig. 3-5 and the shaded bands of the thesis'
+Fig. 6.x), optionally on a log scale and with a horizontal reference line.
+"""
+
+import os
+
+import matplotlib
+
+matplotlib.use('Agg')
+
+import matplotlib.pyplot as plt  # noqa: E402 (the backend must be chosen first)
+import numpy as np  # noqa: E402
+
+COLOURS = ('tab:red', 'tab:green', 'tab:orange', 'tab:blue', 'tab:purple', 'tab:brown',
+           'tab:pink', 'tab:gray', 'tab:olive', 'tab:cyan')
+
+
+def new_figure(width=6.4, height=4.4):
+    """Return a new (figure, axes) pair."""
+    return plt.subplots(figsize=(width, height))
+
+
+def save_figure(fig, path, dpi=120):
+    """Save ``fig`` as PNG at ``path`` (creating its directory) and close it."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return path
+
+
+def mean_std(values):
+    """Return the mean and standard deviation over trials (axis 0) of values (trials, n)."""
+    values = np.atleast_2d(np.asarray(values, dtype=float))
+    return values.mean(axis=0), values.std(axis=0)
+
+
+def plot_curves(path, x, curves, xlabel='', ylabel='', title=None, log_y=False, log_x=False,
+                reference=None, reference_label=None, band='std'):
+    """
+    Plot mean +- std over trials for several methods and save a PNG.
+
+    x: (n,) abscissae; curves: mapping from method label to values (trials, n) (one trial may be
+    given as (n,)); band: 'std' for mean +- one standard deviation, None for the mean only. On a
+    log scale the lower band edge is clipped to the smallest positive value so it stays visible.
+    reference: optional y value drawn as a dashed horizontal line. Returns ``path``.
+    """
+    x = np.asarray(x, dtype=float)
+    fig, ax = new_figure()
+    for index, (label, values) in enumerate(curves.items()):
+        mean, std = mean_std(values)
+        if mean.shape != x.shape:
+            raise ValueError('curve %r has %d points, x has %d' % (label, mean.size, x.size))
+        colour = COLOURS[index % len(COLOURS)]
+        ax.plot(x, mean, color=colour, label=label, linewidth=1.6)
+        if band == 'std':
+            low, high = mean - std, mean + std
+            if log_y:
+                positive = np.asarray(values, dtype=float)
+                floor = positive[positive > 0].min() if np.any(positive > 0) else 1e-300
+                low = np.maximum(low, floor)
+            ax.fill_between(x, low, high, color=colour, alpha=0.2, linewidth=0)
+    if reference is not None:
+        ax.axhline(reference, color='k', linestyle='--', linewidth=1.0, label=reference_label)
+    if log_y:
+        ax.set_yscale('log')
+    if log_x:
+        ax.set_xscale('log')
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.grid(True, which='both', alpha=0.3)
+    ax.legend()
+    return save_figure(fig, path)

@@ -1,0 +1,142 @@
+# Copyright 2026 ps_control contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""GPS, SAPS and ESAPS: dual gradients, constraint satisfaction, limiting cases, robustness."""
+
+from core_problems import lqr_gains, random_problem
+import numpy as np
+from ps_control.core import entropy_bound, gps_update, saps_update
+from ps_control.core.esaps import esaps_dual
+from ps_control.core.gaussian import NotPositiveDefiniteError
+from ps_control.core.gps import gps_dual
+from ps_control.core.saps import saps_dual
+import pytest
+
+
+def _central_difference(fn, x, rel=1e-5):
+    grad = np.zeros_like(x)
+    for t in range(x.size):
+        h = rel * max(abs(x[t]), 1e-3)
+        up, down = x.copy(), x.copy()
+        up[t] += h
+        down[t] -= h
+        grad[t] = (fn(up) - fn(down)) / (2 * h)
+    return grad
+
+
+@pytest.mark.parametrize('seed', [0, 1])
+def test_gps_dual_gradient_matches_finite_differences(seed):
+    dyn, rew, pol, x0 = random_problem(T=6, seed=seed)
+    alpha = np.linspace(1.0, 6.0, 6)
+    _, grad = gps_dual(dyn, rew, pol, x0, 0.5, alpha)
+    fd = _central_difference(lambda a: gps_dual(dyn, rew, pol, x0, 0.5, a)[0], alpha)
+    np.testing.assert_allclose(grad, fd, rtol=1e-5, atol=1e-7)
+
+
+def test_saps_dual_gradient_matches_finite_differences():
+    dyn, rew, pol, x0 = random_problem(T=5, seed=2)
+    alpha = np.linspace(3.0, 8.0, 5)
+    _, grad = saps_dual(dyn, rew, pol, x0, 0.5, alpha)
+    fd = _central_difference(lambda a: saps_dual(dyn, rew, pol, x0, 0.5, a)[0], alpha)
+    np.testing.assert_allclose(grad, fd, rtol=1e-4, atol=1e-6)
+
+
+def test_esaps_dual_gradients_match_finite_differences():
+    dyn, rew, pol, x0 = random_problem(T=5, seed=3)
+    delta = entropy_bound(pol)
+    alpha, beta = np.linspace(3.0, 6.0, 5), np.linspace(0.2, 0.6, 5)
+    _, g_alpha, g_beta = esaps_dual(dyn, rew, pol, x0, 0.5, delta, alpha, beta)
+    fd_alpha = _central_difference(
+        lambda a: esaps_dual(dyn, rew, pol, x0, 0.5, delta, a, beta)[0], alpha)
+    fd_beta = _central_difference(
+        lambda b: esaps_dual(dyn, rew, pol, x0, 0.5, delta, alpha, b)[0], beta)
+    np.testing.assert_allclose(g_alpha, fd_alpha, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(g_beta, fd_beta, rtol=1e-4, atol=1e-6)
+
+
+def _bound_met(res, epsilon, alpha_min=1e-8):
+    at_bound = np.abs(res.kl - epsilon) <= 0.01 * epsilon
+    inactive = (res.kl < epsilon) & (res.alpha <= alpha_min * (1 + 1e-6))
+    return np.all(at_bound | inactive)
+
+
+@pytest.mark.parametrize('seed', range(4))
+@pytest.mark.parametrize('epsilon', [0.05, 0.5, 2.0])
+def test_gps_meets_policy_kl_bound(seed, epsilon):
+    dyn, rew, pol, x0 = random_problem(T=12, dx=4, du=2, seed=seed)
+    res = gps_update(dyn, rew, pol, x0, epsilon=epsilon)
+    assert res.converged
+    assert _bound_met(res, epsilon), res.kl
+    # the update improves the predicted reward over the previous policy
+    previous = gps_update(dyn, rew, pol, x0, epsilon=1e-9)
+    assert res.expected_reward > previous.expected_reward
+
+
+def test_gps_tiny_epsilon_leaves_policy_unchanged():
+    dyn, rew, pol, x0 = random_problem(T=8, seed=5)
+    res = gps_update(dyn, rew, pol, x0, epsilon=1e-8)
+    np.testing.assert_allclose(res.policy.K, pol.K, atol=1e-3)
+    np.testing.assert_allclose(res.policy.k, pol.k, atol=1e-3)
+    np.testing.assert_allclose(res.policy.cov, pol.cov, atol=1e-3)
+
+
+def test_gps_huge_epsilon_recovers_lqr():
+    dyn, rew, pol, x0 = random_problem(T=8, seed=6)
+    K, k = lqr_gains(dyn, rew)
+    res = gps_update(dyn, rew, pol, x0, epsilon=1e6)
+    assert np.all(res.alpha <= 1e-8 * (1 + 1e-6))  # the bound is inactive
+    np.testing.assert_allclose(res.policy.K, K, atol=1e-5)
+    np.testing.assert_allclose(res.policy.k, k, atol=1e-5)
+
+
+def test_repeated_gps_updates_converge_to_lqr():
+    dyn, rew, pol, x0 = random_problem(T=6, seed=7)
+    K, k = lqr_gains(dyn, rew)
+    alpha = None
+    for _ in range(40):
+        res = gps_update(dyn, rew, pol, x0, epsilon=1.0, alpha0=alpha)
+        pol, alpha = res.policy, res.alpha
+    np.testing.assert_allclose(pol.K, K, atol=1e-2)
+    np.testing.assert_allclose(pol.k, k, atol=1e-2)
+
+
+def test_saps_meets_state_action_bound():
+    dyn, rew, pol, x0 = random_problem(T=4, dx=2, du=1, seed=8)
+    res = saps_update(dyn, rew, pol, x0, epsilon=0.3)
+    assert res.converged
+    assert _bound_met(res, 0.3), res.kl
+    np.testing.assert_allclose(res.kl, res.policy_kl + res.state_kl)
+    assert res.expected_reward > saps_update(dyn, rew, pol, x0, 1e-9).expected_reward
+
+
+def test_infeasible_multiplier_raises_not_crashes():
+    """A failed Cholesky of -Q_aa only raises the multiplier; a bound that is met is kept."""
+    dyn, rew, pol, x0 = random_problem(T=6, seed=10)
+    res = gps_update(dyn, rew, pol, x0, epsilon=0.5, alpha0=np.full(6, 1e-8))
+    assert res.converged and _bound_met(res, 0.5)
+
+
+def test_nan_in_dynamics_raises_named_error():
+    dyn, rew, pol, x0 = random_problem(T=4)
+    with pytest.raises(ValueError, match='epsilon must be > 0'):
+        gps_update(dyn, rew, pol, x0, epsilon=-1.0)
+    with pytest.raises(TypeError, match='dynamics must be a LinearGaussianDynamics'):
+        gps_update(None, rew, pol, x0, epsilon=0.5)
+    with pytest.raises(NotPositiveDefiniteError):
+        # a reward that is convex in the action can never be made concave by alpha <= max
+        from ps_control.core import QuadraticReward
+        from ps_control.core.kl_update import DualSettings
+        flipped = QuadraticReward(rew.M, rew.H, rew.z)
+        object.__setattr__(flipped, 'H', -1e9 * rew.H)
+        gps_update(dyn, flipped, pol, x0, epsilon=0.5, settings=DualSettings(alpha_max=1.0))

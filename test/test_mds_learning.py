@@ -1,0 +1,101 @@
+# Copyright 2026 ps_control contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Short learning runs reduce the cost; the ``ps-control mds`` command and its resume."""
+
+import json
+import os
+
+import numpy as np
+from ps_control import mds_experiments
+from ps_control.mds_experiments import make_optimizer, METHODS, run_trial
+from ps_control.tasks.via_point import make_task
+import pytest
+
+
+@pytest.mark.parametrize('method', sorted(METHODS))
+def test_short_point_runs_reduce_the_cost(method):
+    task = make_task('point', n_basis=10)
+    record = run_trial(task, method, updates=15, seed=1)
+    costs = np.array(record['costs'])
+    assert costs.shape == (16,)
+    assert costs[-1] < 0.8 * costs[0]
+    assert record['via_error'] < task.via_error(task.initial_params())
+
+
+@pytest.mark.parametrize('method', ['gamds', 'gmds', 'pi2', 'ereps'])
+def test_short_arm_runs_reduce_the_cost(method):
+    task = make_task('arm', n_dofs=3, n_basis=8)
+    record = run_trial(task, method, updates=20, seed=2)
+    assert record['costs'][-1] < 0.9 * record['costs'][0]
+
+
+def test_trials_are_reproducible_and_seeded_per_trial():
+    task = make_task('point', n_basis=5)
+    first = run_trial(task, 'gamds', 3, seed=4, trial=1)['costs']
+    assert run_trial(task, 'gamds', 3, seed=4, trial=1)['costs'] == first
+    assert run_trial(task, 'gamds', 3, seed=4, trial=2)['costs'] != first
+
+
+def test_unknown_method_and_bad_settings():
+    task = make_task('point', n_basis=5)
+    with pytest.raises(ValueError, match='unknown method'):
+        make_optimizer('cma', task)
+    with pytest.raises(ValueError, match='sigma'):
+        make_optimizer('pi2', task, sigma=-1.0)
+    with pytest.raises(ValueError, match='n_samples'):
+        make_optimizer('ereps', task, n_rollouts=1)
+    with pytest.raises(ValueError, match='updates'):
+        run_trial(task, 'gmds', 0)
+
+
+@pytest.mark.parametrize('argv', [['point', '--methods', 'gamds,cma'], ['cartpole'],
+                                  ['point', '--sigma', '0'], ['point', '--rollouts', '1'],
+                                  ['point', '--trials', '0']])
+def test_command_rejects_bad_arguments(argv, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        mds_experiments.main(argv)
+    assert exit_info.value.code == 2
+    assert 'error' in capsys.readouterr().err
+
+
+def test_command_writes_results_and_resumes(tmp_path, capsys):
+    argv = ['point', '--methods', 'gamds,gmds', '--updates', '3', '--trials', '2', '--jobs', '1',
+            '--basis', '5', '--out', str(tmp_path)]
+    assert mds_experiments.main(argv) == 0
+    out = capsys.readouterr().out
+    assert '4 of 4 trials to run' in out and '| G-AMDS |' in out
+    directory = tmp_path / 'point'
+    for name in ('results.json', 'table.md', 'cost.png', 'trajectory.png'):
+        assert (directory / name).stat().st_size > 0
+    results = json.loads((directory / 'results.json').read_text())
+    assert results['methods']['gmds']['trials'] == 2
+    assert len(results['methods']['gmds']['cost_mean']) == 4
+    assert results['methods']['gmds']['rollouts'] == [0, 10, 20, 30]
+    # Rerun: nothing left to do, same numbers.
+    saved = sorted(os.listdir(directory / 'trials'))
+    assert mds_experiments.main(argv) == 0
+    assert '0 of 4 trials to run (4 already done)' in capsys.readouterr().out
+    assert sorted(os.listdir(directory / 'trials')) == saved
+    assert json.loads((directory / 'results.json').read_text()) == results
+    # Changed settings invalidate the saved trials.
+    assert mds_experiments.main(argv[:-2] + ['--seed', '5', '--out', str(tmp_path)]) == 0
+    assert '4 of 4 trials to run' in capsys.readouterr().out
+
+
+def test_arm_command_draws_the_pose(tmp_path):
+    argv = ['arm', '--dof', '3', '--methods', 'pi2', '--updates', '2', '--trials', '1',
+            '--basis', '4', '--out', str(tmp_path)]
+    assert mds_experiments.main(argv) == 0
+    assert (tmp_path / 'arm3' / 'pose.png').stat().st_size > 0

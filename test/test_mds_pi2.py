@@ -1,0 +1,94 @@
+# Copyright 2026 ps_control contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""PI2 (time-dependent form) against a loop over rollouts, steps, DOFs and basis functions."""
+
+import numpy as np
+from ps_control.core.dmp import DMP
+from ps_control.core.pi2 import PI2
+import pytest
+
+
+def loop_pi2_update(theta, params, costs, basis, psi, h):
+    """Apply the update of notes/mirror_descent_search.md (Baselines, PI2) with plain loops."""
+    n, T = costs.shape
+    D, B = theta.shape
+    to_go = np.array([[costs[j, t:].sum() for t in range(T)] for j in range(n)])
+    P = np.zeros((n, T))
+    for t in range(T):
+        s = to_go[:, t]
+        spread = s.max() - s.min()
+        e = np.exp(-h * (s - s.min()) / spread) if spread > 0 else np.ones(n)
+        P[:, t] = e / e.sum()
+    dtheta_t = np.zeros((T, D, B))
+    for t in range(T):
+        b = basis[t]
+        bb = b @ b
+        for j in range(n):
+            for d in range(D):
+                eps = params[j, t, d] - theta[d]
+                if bb > 0:
+                    dtheta_t[t, d] += P[j, t] * b * (b @ eps) / bb
+    new = theta.copy()
+    for d in range(D):
+        for i in range(B):
+            w = np.array([(T - t) * psi[t, i] for t in range(T)])
+            new[d, i] += np.sum(w * dtheta_t[:, d, i]) / w.sum()
+    return new
+
+
+def test_update_matches_the_loop_form():
+    rng = np.random.default_rng(0)
+    dmp = DMP(n_basis=5, dt=0.01, duration=0.1)
+    theta = rng.standard_normal((3, 5))
+    pi2 = PI2(theta, dmp.basis, dmp.psi, sigma=1.0, n_samples=4, h=10.0)
+    # Generic (not projected) exploration: the update must project it itself.
+    params = theta + rng.standard_normal((4, dmp.T, 3, 5))
+    costs = rng.uniform(0.0, 5.0, (4, dmp.T))
+    pi2.update(params, costs)
+    expected = loop_pi2_update(theta, params, costs, dmp.basis, dmp.psi, 10.0)
+    np.testing.assert_allclose(pi2.mean, expected, rtol=1e-10, atol=1e-12)
+
+
+def test_sampled_noise_lies_along_the_basis_with_variance_sigma_squared():
+    dmp = DMP(n_basis=6)
+    theta = np.ones((2, 6))
+    pi2 = PI2(theta, dmp.basis, dmp.psi, sigma=2.0, n_samples=4000)
+    params = pi2.sample(np.random.default_rng(1))
+    noise = params - theta
+    t = 20
+    b = dmp.basis[t] / np.linalg.norm(dmp.basis[t])
+    along = noise[:, t] @ b
+    # M_t e = e: nothing orthogonal to b_t, and b_t' e / |b_t| ~ N(0, sigma^2).
+    np.testing.assert_allclose(noise[:, t], along[..., None] * b, atol=1e-12)
+    assert np.std(along) == pytest.approx(2.0, rel=0.05)
+    np.testing.assert_allclose(noise[:, 0], 0.0)  # b_0 = 0: noise has no effect there
+
+
+def test_bad_input():
+    dmp = DMP(n_basis=3)
+    with pytest.raises(ValueError, match='sigma'):
+        PI2(np.zeros((2, 3)), dmp.basis, dmp.psi, sigma=0.0)
+    with pytest.raises(ValueError, match='n_samples'):
+        PI2(np.zeros((2, 3)), dmp.basis, dmp.psi, n_samples=1)
+    with pytest.raises(ValueError, match='shape'):
+        PI2(np.zeros((2, 4)), dmp.basis, dmp.psi)
+    pi2 = PI2(np.zeros((2, 3)), dmp.basis, dmp.psi, n_samples=3)
+    params = pi2.sample(np.random.default_rng(0))
+    costs = np.ones((3, dmp.T))
+    costs[1, 4] = np.nan
+    with pytest.raises(ValueError, match='NaN'):
+        pi2.update(params, costs)
+    with pytest.raises(ValueError, match='per-step costs'):
+        pi2.update(params, np.ones((3, dmp.T - 1)))

@@ -1,0 +1,90 @@
+# Copyright 2026 ps_control contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The via-point tasks: kinematics, task constants and the cost terms."""
+
+import numpy as np
+from ps_control.tasks.via_point import (ArmViaPoint, make_task, planar_arm_points,
+                                        PointViaPoint, ViaPointTask)
+import pytest
+
+
+def test_arm_forward_kinematics_against_hand_computed_poses():
+    # Two links of 1/2: up, then turn right by 90 degrees.
+    points = planar_arm_points(np.array([np.pi / 2, -np.pi / 2]))
+    np.testing.assert_allclose(points, [[0, 0], [0, 0.5], [0.5, 0.5]], atol=1e-12)
+    # Three links of 1/3, all straight: the effector at (1, 0).
+    np.testing.assert_allclose(planar_arm_points(np.zeros(3))[-1], [1.0, 0.0])
+    # Four links of 1/4, each turned by 90 degrees: a closed square back at the base.
+    np.testing.assert_allclose(planar_arm_points(np.full(4, np.pi / 2))[-1], [0, 0], atol=1e-12)
+    # Batched over leading axes.
+    batch = planar_arm_points(np.zeros((5, 7, 2)))
+    assert batch.shape == (5, 7, 3, 2)
+
+
+def test_task_constants_follow_the_paper():
+    point = make_task('point')
+    assert point.n_basis == 20 and point.dmp.T == 50
+    np.testing.assert_allclose(point.start, [0, 0])
+    np.testing.assert_allclose(point.goal, [1, 1])
+    assert point.via_index == 25 and point.via_time == 0.25
+    arm = make_task('arm', 10)
+    assert arm.n_basis == 100 and arm.via_index == 30
+    np.testing.assert_allclose(arm.goal[0], np.pi / 20)
+    np.testing.assert_allclose(arm.goal[1:], np.pi / 10)
+    np.testing.assert_allclose(arm.dof_weights * np.sum(np.arange(1, 11)), np.arange(10, 0, -1))
+    assert make_task('arm', 50).param_shape == (50, 100)
+
+
+def test_point_cost_terms():
+    task = PointViaPoint(n_basis=5)
+    rng = np.random.default_rng(0)
+    params = rng.standard_normal((2, 2, 5))
+    costs, traj = task.step_costs(params)
+    b = task.dmp.basis
+    for j in range(2):
+        for t in range(task.dmp.T):
+            expected = 0.0
+            for d in range(2):
+                a = params[j, d]
+                control = (b[t] @ a) ** 2 / (b[t] @ b[t]) if b[t] @ b[t] > 0 else 0.0
+                expected += 500.0 * traj.ydd[j, t, d] ** 2 + 0.5 * control
+            if t == 25:
+                y = traj.y[j, 25]
+                expected += 1e10 * ((0.5 - y[0]) ** 2 + (0.2 - y[1]) ** 2)
+            assert costs[j, t] == pytest.approx(expected, rel=1e-12)
+
+
+def test_arm_via_point_term_uses_the_end_effector():
+    task = ArmViaPoint(n_dofs=3, n_basis=4)
+    costs, traj = task.step_costs(np.zeros((1, 3, 4)))
+    without = ArmViaPoint(n_dofs=3, n_basis=4)
+    without.via_weight = 0.0
+    plain, _ = without.step_costs(np.zeros((1, 3, 4)))
+    q = traj.y[0, 30]
+    x = sum(np.cos(q[:i + 1].sum()) for i in range(3)) / 3
+    y = sum(np.sin(q[:i + 1].sum()) for i in range(3)) / 3
+    diff = costs - plain
+    assert diff[0, 30] == pytest.approx(1e8 * ((0.5 - x) ** 2 + (0.5 - y) ** 2), rel=1e-12)
+    np.testing.assert_array_equal(np.delete(diff[0], 30), 0.0)
+    assert task.via_error(np.zeros((3, 4))) == pytest.approx(np.hypot(0.5 - x, 0.5 - y))
+
+
+def test_unknown_task_and_bad_via_time():
+    with pytest.raises(ValueError, match='unknown task'):
+        make_task('cartpole')
+    with pytest.raises(ValueError, match='n_dofs'):
+        make_task('arm', 0)
+    with pytest.raises(ValueError, match='via_time'):
+        ViaPointTask('x', 3, [0], [1], [0, 0], 0.505, 1.0, [1.0], 1.0)
