@@ -22,7 +22,7 @@
 #   bash scripts/quickstart.sh [--episodes N ...]
 
 set -euo pipefail
-# shellcheck source=setup_venv.sh
+# shellcheck source=scripts/setup_venv.sh
 source "$(dirname "${BASH_SOURCE[0]}")/setup_venv.sh"
 ps_control_setup_venv ros
 

@@ -12,6 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
+# shellcheck shell=bash
 # Shared set-up of scripts/quickstart.sh and scripts/test.sh (sourced, not run).
 #
 #   ps_control_setup_venv EXTRAS    e.g. ps_control_setup_venv ros,test
@@ -121,7 +122,7 @@ ps_control_setup_venv() {
     case "$version" in
       3.10|3.11) ;;
       *) _psc_log "note: PyPI has no pybullet wheel for Python $version; pip compiles it" \
-           "(several minutes; needs g++ and python3-dev)." ;;
+           "(10-25 min on 2 cores, cached afterwards; needs g++ and python3-dev)." ;;
     esac
   fi
 
@@ -146,7 +147,7 @@ ps_control_setup_venv() {
     "$PS_CONTROL_PYTHON" -m pip install --disable-pip-version-check --progress-bar off \
       -c "$PS_CONTROL_CONSTRAINTS" pip setuptools wheel &&
     "$PS_CONTROL_PYTHON" -m pip install --disable-pip-version-check --progress-bar off \
-      --no-build-isolation -c "$PS_CONTROL_CONSTRAINTS" -e "$PS_CONTROL_ROOT[$extras]"
+      --no-build-isolation -c "$PS_CONTROL_CONSTRAINTS" -e "${PS_CONTROL_ROOT}[${extras}]"
   } >"$log" 2>&1; then
     grep -v "^WARNING: Location '.*' is ignored" "$log" | tail -n 40 >&2
     _psc_die "pip install failed; full log: $log"

@@ -21,7 +21,7 @@
 # Environment: PS_CONTROL_TEST_TIMEOUT seconds per test (default 600, 0 = none).
 
 set -euo pipefail
-# shellcheck source=setup_venv.sh
+# shellcheck source=scripts/setup_venv.sh
 source "$(dirname "${BASH_SOURCE[0]}")/setup_venv.sh"
 ps_control_setup_venv ros,test
 

@@ -90,6 +90,17 @@ def pytest_configure(config):
         config.addinivalue_line('markers', '%s: %s' % (name, text))
 
 
+def pytest_collection_modifyitems(session, config, items):
+    """
+    Run the linter tests first.
+
+    flake8 forks worker processes; forking after a test has started DDS threads (any rclpy
+    node) risks a deadlock in the child (Python 3.12 warns about it). Linters first also
+    report style problems before the slow tests run.
+    """
+    items.sort(key=lambda item: item.get_closest_marker('linter') is None)
+
+
 def pytest_report_header(config):
     """Show the DDS isolation settings at the top of the run."""
     return 'ROS_DOMAIN_ID=%s ROS_AUTOMATIC_DISCOVERY_RANGE=%s' % (

@@ -76,6 +76,7 @@ class DualSettings:
     min_policy_variance: float = 1e-10
     state_tolerance: float = 1e-9
     max_block_iterations: int = 200
+    anderson_depth: int = 5
     max_multiplier_ratio: float = 10.0
     state_action_search: str = 'coordinate'
 
@@ -306,35 +307,48 @@ class KLBoundedProblem:
         """
         Iterate the state guess p_t to the forward-pass result mu_t at fixed multipliers (Alg. 2).
 
-        The guess moves toward mu_t by geometric interpolation of the Gaussians (natural
-        parameters) with step ``step``; a step that fails (non-PD -Q_aa) or does not shrink the
-        gap KL(p_t || mu_t) is undone and the step halved, as Alg. 2 halves gamma when the dual
-        does not improve. Returns (alpha, guess, back, marginals, gap, step).
+        Alg. 2 moves the guess toward mu_t by interpolation with a step gamma that is halved when
+        the step fails. Here the guess is held as Gaussian natural parameters (precision and
+        precision times mean), where interpolation is the geometric mean of the Gaussians, and
+        the fixed-point iteration is accelerated by Anderson mixing over the last few residuals;
+        a step that fails (non-PD -Q_aa or precision) or blows up the gap restarts from the best
+        guess with gamma halved. Returns (alpha, guess, back, marginals, gap, step).
         """
         s, T = self.settings, self.T
         alpha, (back, marginals) = self.feasible_passes(alpha, beta, guess)
-        target = (marginals.state_means[:T], marginals.state_covs[:T])
-        gap = float(np.max(kl_gaussian(guess[0], guess[1], *target)))
         tolerance = s.state_tolerance * max(1.0, float(self.epsilon.max()))
+        theta = _natural(guess)
+        best = None
+        history = []
         for _ in range(s.max_block_iterations):
+            target = (marginals.state_means[:T], marginals.state_covs[:T])
+            gap = float(np.max(kl_gaussian(guess[0], guess[1], *target)))
+            if best is None or gap < best[0]:
+                best = (gap, theta, guess, back, marginals)
             if gap <= tolerance:
                 break
-            trial = _interpolate(guess, target, step)
-            try:
-                trial_back, trial_marg = self.passes(alpha, beta, trial)
-            except NotPositiveDefiniteError:
+            if gap > 1e3 * best[0] + 1e-12:
+                history.clear()
                 step *= 0.5
+                _, theta, guess, back, marginals = best
                 continue
-            trial_target = (trial_marg.state_means[:T], trial_marg.state_covs[:T])
-            trial_gap = float(np.max(kl_gaussian(trial[0], trial[1], *trial_target)))
-            if trial_gap < gap:
-                guess, target, gap = trial, trial_target, trial_gap
-                back, marginals = trial_back, trial_marg
-                step = min(1.0, 1.5 * step)
-            else:
+            residual = _natural(target) - theta
+            history.append((theta, residual))
+            del history[:-s.anderson_depth - 1]
+            proposal = _anderson(history, step)
+            trial = _from_natural(proposal, self.dx)
+            try:
+                if trial is None:
+                    raise NotPositiveDefiniteError('interpolated precision is not PD')
+                back, marginals = self.passes(alpha, beta, trial)
+                theta, guess = proposal, trial
+            except NotPositiveDefiniteError:
+                history.clear()
                 step *= 0.5
-            if step < 1e-6:
-                break
+                _, theta, guess, back, marginals = best
+                if step < 1e-8:
+                    break
+        gap, theta, guess, back, marginals = best
         return alpha, guess, back, marginals, gap, step
 
     def solve(self, alpha0=None, beta0=None):
@@ -511,6 +525,46 @@ class _SecantSearch:
         both = (self.lo > self.low) & (self.hi < self.high)
         proposal = np.where(outside & both, 0.5 * (self.lo + self.hi), proposal)
         return np.clip(proposal, self.low, self.high)
+
+
+def _natural(gaussians):
+    """Flatten Gaussians (means (T, d), covs (T, d, d)) to natural parameters (P m, P)."""
+    prec, _ = inverse_and_logdet(gaussians[1], 'state guess covariance')
+    shift = np.einsum('tij,tj->ti', prec, gaussians[0])
+    return np.concatenate([shift, prec.reshape(prec.shape[0], -1)], axis=1)
+
+
+def _from_natural(theta, d):
+    """Return (means, covs) from natural parameters, or None if a precision is not PD."""
+    shift, prec = theta[:, :d], theta[:, d:].reshape(-1, d, d)
+    prec = 0.5 * (prec + np.swapaxes(prec, -1, -2))
+    if not np.all(pd_mask(prec)):
+        return None
+    cov, _ = inverse_and_logdet(prec, 'state guess precision')
+    cov = 0.5 * (cov + np.swapaxes(cov, -1, -2))
+    return np.einsum('tij,tj->ti', cov, shift), cov
+
+
+def _anderson(history, step):
+    """
+    Return the next iterate of a damped fixed-point iteration with Anderson mixing.
+
+    ``history`` holds (theta_i, residual_i = G(theta_i) - theta_i); with one entry this is the
+    damped step theta + step * residual, with more the residual is extrapolated to zero
+    (Anderson 1965, type II, in the least-squares form of Walker and Ni 2011).
+    """
+    theta, residual = history[-1]
+    if len(history) == 1:
+        return theta + step * residual
+    d_theta = np.stack([(b[0] - a[0]).ravel() for a, b in zip(history[:-1], history[1:])], 1)
+    d_res = np.stack([(b[1] - a[1]).ravel() for a, b in zip(history[:-1], history[1:])], 1)
+    gamma = np.linalg.lstsq(d_res, residual.ravel(), rcond=1e-10)[0]
+    damped = step * residual.ravel()
+    change = damped - (d_theta + step * d_res) @ gamma
+    if not np.all(np.isfinite(change)) or (np.linalg.norm(change)
+                                           > 4.0 * np.linalg.norm(damped)):
+        change = damped  # an ill-conditioned history extrapolates too far: plain damped step
+    return theta + change.reshape(theta.shape)
 
 
 def _interpolate(start, target, step):

@@ -149,13 +149,12 @@ def expected_next_value(dynamics, value, t=None):
     else:
         A, B, c, cov = dynamics.A[t], dynamics.B[t], dynamics.c[t], dynamics.cov[t]
     D = np.concatenate([A, B], axis=-1)
-    VD = value.F @ D
-    F = np.swapaxes(D, -1, -2) @ VD
-    Vc_v = np.einsum('...ij,...j->...i', value.F, c) + value.f
-    f = np.einsum('...ji,...j->...i', D, Vc_v)
-    f0 = (0.5 * np.einsum('...i,...ij,...j->...', c, value.F, c)
-          + np.einsum('...i,...i->...', c, value.f) + value.f0
-          + 0.5 * np.einsum('...ij,...ji->...', value.F, cov))
+    Dt = np.swapaxes(D, -1, -2)
+    F = Dt @ value.F @ D
+    Vc = (value.F @ c[..., None])[..., 0]
+    f = (Dt @ (Vc + value.f)[..., None])[..., 0]
+    f0 = (0.5 * (c * Vc).sum(-1) + (c * value.f).sum(-1) + value.f0
+          + 0.5 * (value.F * cov).sum((-1, -2)))
     return Quadratic(F, f, f0)
 
 
@@ -186,18 +185,15 @@ def soft_max_action(Q, eta, dx):
     Qaa, qs, qa = Q.F[..., dx:, dx:], Q.f[..., :dx], Q.f[..., dx:]
     du = Qaa.shape[-1]
     chol = batched_cholesky(-Qaa, '-Q_aa')
-    # solve (-Qaa) [K, k] = [Qas, qa] with the Cholesky factor
-    rhs = np.concatenate([Qas, qa[..., None]], axis=-1)
-    y = np.linalg.solve(chol, rhs)
-    sol = np.linalg.solve(np.swapaxes(chol, -1, -2), y)
-    K, k = sol[..., :dx], sol[..., dx]
+    inv_chol = np.linalg.solve(chol, np.broadcast_to(np.eye(du), Qaa.shape))
+    inv_neg_qaa = np.swapaxes(inv_chol, -1, -2) @ inv_chol
+    K = inv_neg_qaa @ Qas
+    k = (inv_neg_qaa @ qa[..., None])[..., 0]
     Vss = Qss + np.swapaxes(Qas, -1, -2) @ K
     Vss = 0.5 * (Vss + np.swapaxes(Vss, -1, -2))
-    vs = qs + np.einsum('...ji,...j->...i', Qas, k)
-    v0 = Q.f0 + 0.5 * np.einsum('...i,...i->...', qa, k)
+    vs = qs + (np.swapaxes(Qas, -1, -2) @ k[..., None])[..., 0]
+    v0 = Q.f0 + 0.5 * (qa * k).sum(-1)
     eta = np.asarray(eta, dtype=float)
-    inv_neg_qaa = np.linalg.solve(np.swapaxes(chol, -1, -2),
-                                  np.linalg.solve(chol, np.broadcast_to(np.eye(du), Qaa.shape)))
     cov = eta[..., None, None] * inv_neg_qaa
     positive = eta > 0
     if np.any(positive):
