@@ -16,7 +16,7 @@
 
 from core_problems import lqr_gains, random_problem
 import numpy as np
-from ps_control.core import entropy_bound, gps_update, saps_update
+from ps_control.core import entropy_bound, esaps_update, gps_update, saps_update
 from ps_control.core.esaps import esaps_dual
 from ps_control.core.gaussian import NotPositiveDefiniteError
 from ps_control.core.gps import gps_dual
@@ -140,3 +140,17 @@ def test_nan_in_dynamics_raises_named_error():
         flipped = QuadraticReward(rew.M, rew.H, rew.z)
         object.__setattr__(flipped, 'H', -1e9 * rew.H)
         gps_update(dyn, flipped, pol, x0, epsilon=0.5, settings=DualSettings(alpha_max=1.0))
+
+
+@pytest.mark.parametrize('seed', [9, 11])
+def test_esaps_meets_both_bounds(seed):
+    dyn, rew, pol, x0 = random_problem(T=4, dx=2, du=1, seed=seed)
+    delta = entropy_bound(pol)  # keep at least the previous entropy
+    res = esaps_update(dyn, rew, pol, x0, epsilon=0.3, delta=delta)
+    assert res.converged
+    assert np.all(res.entropy >= -delta - 0.005 * np.abs(delta).clip(1.0))
+    assert _bound_met(res, 0.3), res.kl
+    # without the entropy bound the same update shrinks the entropy below it
+    free = saps_update(dyn, rew, pol, x0, epsilon=0.3)
+    assert np.any(free.entropy < -delta - 0.01)
+    assert res.expected_reward <= free.expected_reward + 1e-6

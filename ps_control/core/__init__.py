@@ -14,15 +14,26 @@
 
 """The algorithms: numpy and scipy only, no ROS, no PyBullet."""
 
+from ps_control.core.amds import AcceleratedMirrorDescentSearch
+from ps_control.core.dmp import DMP, DMPTrajectory
+from ps_control.core.dynamics_fit import DynamicsFitter, fit_linear_gaussian, NIWPrior
+from ps_control.core.ereps import EpisodicREPS
 from ps_control.core.esaps import entropy_bound, esaps_update
+from ps_control.core.gmm import GaussianMixture
 from ps_control.core.gps import gps_update
+from ps_control.core.ilqr import ilqr, ILQRResult
 from ps_control.core.kl_update import DualSettings, UpdateResult
 from ps_control.core.linear_gaussian import (GaussianState, LinearGaussianDynamics,
                                              LinearGaussianPolicy, QuadraticReward)
+from ps_control.core.mds import MirrorDescentSearch
+from ps_control.core.pi2 import PI2
 from ps_control.core.saps import saps_update
+from ps_control.core.tracking_policy import dmp_tracking_policy, tracking_policy
 
 __all__ = [
-    'DualSettings', 'GaussianState', 'LinearGaussianDynamics', 'LinearGaussianPolicy',
-    'QuadraticReward', 'UpdateResult', 'entropy_bound', 'esaps_update', 'gps_update',
-    'saps_update',
+    'AcceleratedMirrorDescentSearch', 'DMP', 'DMPTrajectory', 'DualSettings', 'DynamicsFitter',
+    'EpisodicREPS', 'GaussianMixture', 'GaussianState', 'ILQRResult', 'LinearGaussianDynamics',
+    'LinearGaussianPolicy', 'MirrorDescentSearch', 'NIWPrior', 'PI2', 'QuadraticReward', 'UpdateResult',
+    'dmp_tracking_policy', 'entropy_bound', 'esaps_update', 'fit_linear_gaussian', 'gps_update',
+    'ilqr', 'saps_update', 'tracking_policy',
 ]

@@ -57,6 +57,7 @@ from ps_control.core.linear_gaussian import (check_finite, GaussianState,
 from ps_control.core.lqg import (augment, backward_pass, expected_next_value, expected_reward,
                                  forward_pass, policy_log_density_quadratic, Quadratic,
                                  reward_quadratic, soft_max_action, state_log_density_quadratic)
+from scipy.optimize import minimize
 
 POLICY_BOUND = 'policy'
 STATE_ACTION_BOUND = 'state_action'
@@ -71,14 +72,14 @@ class DualSettings:
     beta_max: float = 1e16
     tolerance: float = 0.005
     max_iterations: int = 200
-    bisection_tolerance: float = 1e-5
+    bisection_tolerance: float = 1e-4
     entropy_rounds: int = 4
     min_policy_variance: float = 1e-10
     state_tolerance: float = 1e-9
     max_block_iterations: int = 200
     anderson_depth: int = 5
     max_multiplier_ratio: float = 10.0
-    state_action_search: str = 'coordinate'
+    state_action_search: str = 'lbfgs'
 
     def __post_init__(self):
         if not 0 < self.alpha_min < self.alpha_max:
@@ -267,9 +268,14 @@ class KLBoundedProblem:
         """Minimise every per-step dual over alpha_t (and beta_t) with V held fixed."""
         s = self.settings
         rounds = s.entropy_rounds if self.uses_entropy else 1
+        # bracket around the current multipliers: the outer loop limits the change per
+        # iteration to max_multiplier_ratio anyway, so a wider search would be wasted
+        ratio = s.max_multiplier_ratio ** 2
+        low = np.maximum(s.alpha_min, alpha / ratio)
+        high = np.minimum(s.alpha_max, alpha * ratio)
         for _ in range(rounds):
             alpha = _bisect(lambda a: self.step_gradients(frozen, a, beta)[0],
-                            s.alpha_min, s.alpha_max, s.bisection_tolerance, self.T)
+                            low, high, s.bisection_tolerance, self.T)
             if self.uses_entropy:
                 beta = _bisect(lambda b: self.step_gradients(frozen, alpha, b)[1],
                                s.alpha_min, s.beta_max, s.bisection_tolerance, self.T,
@@ -352,6 +358,86 @@ class KLBoundedProblem:
         return alpha, guess, back, marginals, gap, step
 
     def solve(self, alpha0=None, beta0=None):
+        """Minimise the dual over the multipliers and return an UpdateResult."""
+        if self.bound == STATE_ACTION_BOUND and self.settings.state_action_search == 'lbfgs':
+            return self._solve_state_action(alpha0, beta0)
+        return self._solve_coordinate(alpha0, beta0)
+
+    def _solve_state_action(self, alpha0, beta0):
+        """
+        Minimise the SAPS / ESAPS dual (eq. 4.6 / 5.5) by L-BFGS-B over (alpha, beta).
+
+        Every evaluation finds the block-descent fixed point (Alg. 2) at the given multipliers,
+        warm-started from the previous one, where the dual's exact gradients are eps - KL_t
+        (eq. 4.4c) and delta + H(pi_t) (eq. 5.4d). The dual is convex (the primal is convex in
+        the state-action distributions); where no fixed point is found the evaluation reports a
+        large value and a gradient that raises alpha, so the line search backs off. Stops as soon
+        as every step meets its bounds.
+        """
+        s, T = self.settings, self.T
+        alpha = np.clip(_initial(alpha0, T, 'alpha0', 1e3 * _reward_scale(self.reward)),
+                        s.alpha_min, s.alpha_max)
+        beta = np.zeros(T) if beta0 is None or not self.uses_entropy else np.clip(
+            _initial(beta0, T, 'beta0', 0.0), 0.0, s.beta_max)
+        cold = (self.q_state_means, self.q_state_covs)
+        tolerance = s.state_tolerance * max(1.0, float(self.epsilon.max()))
+        memory = {'guess': cold, 'state': None, 'count': 0, 'scale': None}
+
+        unit = alpha.copy()  # alpha_t = unit_t * y_t: every coordinate starts at y_t = 1
+
+        def split(y):
+            a = np.clip(unit * y[:T], s.alpha_min, s.alpha_max)
+            return a, (y[T:] if self.uses_entropy else np.zeros(T))
+
+        def evaluate(y):
+            memory['count'] += 1
+            a, b = split(y)
+            for start in (memory['guess'], cold):
+                try:
+                    used, guess, back, marg, gap, _ = self.block_descent(a, b, start, 0.5)
+                except NotPositiveDefiniteError:
+                    continue
+                if gap <= tolerance and np.array_equal(used, a):
+                    break
+            else:
+                worst = memory['state'][0] if memory['state'] else 0.0
+                penalty = (abs(worst) * 10.0 + 1e6) / memory['scale']
+                return penalty, np.concatenate([-unit, np.zeros(len(y) - T)])
+            memory['guess'] = guess
+            bound_value, _, _, ent = self.constraint_values(back, marg)
+            value = self.dual_value(back, a, b)
+            done = self.converged(bound_value, ent, a, b, gap)
+            memory['state'] = (value, back, marg, a, b, done)
+            grad = unit * (self.epsilon - bound_value)
+            if self.uses_entropy:
+                grad = np.concatenate([grad, self.delta + ent])
+            if memory['scale'] is None:  # the first gradient sets the objective's scale
+                memory['scale'] = max(1e-12, float(np.abs(grad).max()))
+            return value / memory['scale'], grad / memory['scale']
+
+        def stop_when_met(intermediate_result):
+            if memory['state'] is not None and memory['state'][5]:
+                raise StopIteration
+
+        y0 = np.ones(T)
+        bounds = list(zip(s.alpha_min / unit, s.alpha_max / unit))
+        if self.uses_entropy:
+            y0 = np.concatenate([y0, beta])
+            bounds += [(0.0, s.beta_max)] * T
+        optimum = minimize(evaluate, y0, jac=True, method='L-BFGS-B', bounds=bounds,
+                           callback=stop_when_met,
+                           options={'maxiter': s.max_iterations, 'ftol': 1e-15, 'gtol': 1e-12,
+                                    'maxcor': 20})
+        if memory['state'] is None or not np.allclose(split(optimum.x)[0], memory['state'][3]):
+            evaluate(optimum.x)
+        # alpha_t = unit_t * y_t keeps convexity; the objective is scaled by its first gradient
+        if memory['state'] is None:
+            raise NotPositiveDefiniteError('no multipliers with a state-distribution fixed point '
+                                           'were found')
+        _, back, marg, a, b, done = memory['state']
+        return self._result(back, marg, a, b, memory['count'], done)
+
+    def _solve_coordinate(self, alpha0=None, beta0=None):
         """Run the dual coordinate descent and return an UpdateResult."""
         s, T = self.settings, self.T
         alpha = _initial(alpha0, T, 'alpha0', 1e3 * _reward_scale(self.reward))
@@ -467,8 +553,9 @@ def _bisect(gradient, low, high, tolerance, T, at_zero=None):
     non-negative at ``low`` get ``low`` (or 0 when ``at_zero`` says the bound is inactive at 0).
     Returns the upper end of the final bracket (the feasible side).
     """
-    log_lo = np.full(T, np.log(low))
-    log_hi = np.full(T, np.log(high))
+    low = np.broadcast_to(np.asarray(low, dtype=float), (T,))
+    high = np.broadcast_to(np.asarray(high, dtype=float), (T,))
+    log_lo, log_hi = np.log(low), np.log(high)
     g_hi = gradient(np.exp(log_hi))
     g_lo = gradient(np.exp(log_lo))
     result_hi = g_hi < 0

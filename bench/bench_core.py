@@ -1,0 +1,87 @@
+# Copyright 2026 ps_control contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Time per GPS / SAPS / ESAPS update on random stable LQG problems (prints figures, no asserts).
+
+    PYTHONPATH=. python3 bench/bench_core.py [--sizes 100,4,2 200,8,4 200,20,10]
+        [--algorithms gps saps esaps] [--repeats 3]
+
+Reports wall time per update (best of repeats), outer dual iterations, whether every step met
+its bound, and each algorithm's time as a ratio to GPS on the same problem.
+"""
+
+import argparse
+import time
+
+import numpy as np
+from ps_control.core import (entropy_bound, esaps_update, GaussianState, gps_update,
+                             LinearGaussianDynamics, LinearGaussianPolicy, QuadraticReward,
+                             saps_update)
+
+
+def stable_problem(T, dx, du, seed=0):
+    """Return a random LQG problem whose open-loop dynamics are stable over T steps."""
+    rng = np.random.default_rng(seed)
+    A = []
+    for _ in range(T):
+        a = rng.standard_normal((dx, dx))
+        A.append(np.eye(dx) + 0.05 * (a - a.T) - 0.02 * np.eye(dx))
+    B = 0.1 * rng.standard_normal((T, dx, du))
+    dyn = LinearGaussianDynamics(np.array(A), B, 0.01 * rng.standard_normal((T, dx)),
+                                 np.broadcast_to(1e-3 * np.eye(dx), (T, dx, dx)))
+    M = np.broadcast_to(-np.eye(dx), (T + 1, dx, dx))
+    H = np.broadcast_to(-1e-2 * np.eye(du), (T, du, du))
+    reward = QuadraticReward(M, H, np.broadcast_to(rng.standard_normal(dx), (T + 1, dx)))
+    policy = LinearGaussianPolicy.constant(T, np.zeros((du, dx)), np.zeros(du), 1.0)
+    return dyn, reward, policy, GaussianState(np.zeros(dx), 0.01 * np.eye(dx))
+
+
+def run(algorithm, problem, epsilon):
+    dyn, reward, policy, x0 = problem
+    if algorithm == 'gps':
+        return gps_update(dyn, reward, policy, x0, epsilon)
+    if algorithm == 'saps':
+        return saps_update(dyn, reward, policy, x0, epsilon)
+    return esaps_update(dyn, reward, policy, x0, epsilon, delta=entropy_bound(policy))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[1])
+    parser.add_argument('--sizes', nargs='+', default=['100,4,2', '200,8,4', '200,20,10'])
+    parser.add_argument('--algorithms', nargs='+', default=['gps', 'saps', 'esaps'])
+    parser.add_argument('--repeats', type=int, default=3)
+    parser.add_argument('--epsilon', type=float, default=0.5)
+    args = parser.parse_args()
+    print('%-12s %-6s %10s %8s %10s %10s' % ('(T,dx,du)', 'algo', 'ms/update', 'dual it',
+                                             'converged', 'x GPS'))
+    for size in args.sizes:
+        T, dx, du = (int(v) for v in size.split(','))
+        problem = stable_problem(T, dx, du)
+        base = None
+        for algorithm in args.algorithms:
+            best, result = np.inf, None
+            for _ in range(args.repeats):
+                start = time.perf_counter()
+                result = run(algorithm, problem, args.epsilon)
+                best = min(best, time.perf_counter() - start)
+            base = best if algorithm == 'gps' else base
+            ratio = '%.1f' % (best / base) if base else '-'
+            print('%-12s %-6s %10.1f %8d %10s %10s' % ((T, dx, du), algorithm, 1e3 * best,
+                                                       result.iterations, result.converged,
+                                                       ratio), flush=True)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,312 @@
+# Copyright 2026 ps_control contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The learning loop shared by the batch trainer (ps-control train) and the learner node.
+
+One iteration of model-based policy search (thesis sec. 3.4, "linearization by sampling"):
+
+1. the caller runs N rollouts of ``search.policy`` on the true system (PyBullet or a robot) and
+   hands over the visited states (N, T+1, dx) and the applied torques (N, T, du);
+2. ``update`` records the sampled expected reward, success rate and torque saturation of those
+   rollouts, fits time-varying linear-Gaussian dynamics to them (with the GMM prior over recent
+   iterations), fits the initial state distribution, and improves the policy with GPS, SAPS or
+   ESAPS under the task's quadratic reward, warm-starting the multipliers from the last update.
+
+No ROS, no PyBullet: the caller owns the system. ``save`` / ``PolicySearch.load`` write and read
+an atomic, validated checkpoint so long runs resume exactly where they stopped.
+"""
+
+from dataclasses import asdict, dataclass, fields, replace
+import io
+import json
+import os
+import tempfile
+
+import numpy as np
+
+from ps_control.core import (entropy_bound, esaps_update, GaussianState, gps_update,
+                             LinearGaussianPolicy, saps_update)
+from ps_control.core.dynamics_fit import DynamicsFitter
+
+ALGORITHMS = ('gps', 'saps', 'esaps')
+CHECKPOINT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class LearningConfig:
+    """
+    Hyper-parameters of the learning loop (the ``learning:`` section of config/<task>.yaml).
+
+    epsilon: the per-step KL bound (eq. 3.3c for GPS, 4.1c for SAPS/ESAPS).
+    entropy_delta: ESAPS only; the policy entropy may fall by at most this many nats per step and
+    update, i.e. delta_t = -(H(q_t) - entropy_delta) in eq. 5.1d (0 keeps the entropy).
+    initial_policy_gain_p / _d / _std: the initial policy u = Kp (q_0 - q) - Kd qd + noise, a PD
+    controller holding the initial posture, with exploration noise std (N m).
+    prior_iterations: how many recent iterations of samples build the GMM dynamics prior.
+    """
+
+    algorithm: str = 'esaps'
+    iterations: int = 25
+    samples: int = 25
+    epsilon: float = 0.5
+    entropy_delta: float = 0.0
+    initial_policy_gain_p: float = 1.0
+    initial_policy_gain_d: float = 0.1
+    initial_policy_std: float = 1.0
+    prior_iterations: int = 3
+    state_covariance_floor: float = 1e-6
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.algorithm not in ALGORITHMS:
+            raise ValueError('learning.algorithm must be one of %s, got %r'
+                             % (', '.join(ALGORITHMS), self.algorithm))
+        for name in ('iterations', 'samples', 'prior_iterations'):
+            if not isinstance(getattr(self, name), (int, np.integer)) or getattr(self, name) < 1:
+                raise ValueError('learning.%s must be an integer >= 1, got %r'
+                                 % (name, getattr(self, name)))
+        if self.samples < 2:
+            raise ValueError('learning.samples must be >= 2, got %d' % self.samples)
+        for name in ('epsilon', 'initial_policy_std', 'state_covariance_floor'):
+            value = getattr(self, name)
+            if not np.isfinite(value) or value <= 0:
+                raise ValueError('learning.%s must be a finite number > 0, got %r'
+                                 % (name, value))
+        for name in ('initial_policy_gain_p', 'initial_policy_gain_d', 'entropy_delta'):
+            if not np.isfinite(getattr(self, name)):
+                raise ValueError('learning.%s must be finite' % name)
+
+
+def learning_config_from_mapping(mapping, overrides=None):
+    """
+    Build a LearningConfig from the ``learning:`` mapping of a task file plus overrides.
+
+    Unknown keys are an error naming the key (a typo must not silently fall back to a default).
+    """
+    known = {f.name: f.type for f in fields(LearningConfig)}
+    values = dict(mapping or {})
+    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ValueError('unknown learning parameter(s): %s (known: %s)'
+                         % (', '.join('learning.' + u for u in unknown), ', '.join(sorted(known))))
+    converted = {}
+    for name, value in values.items():
+        kind = known[name] if isinstance(known[name], type) else {
+            'str': str, 'int': int, 'float': float}[known[name]]
+        if kind is int and (isinstance(value, bool) or float(value) != int(value)):
+            raise ValueError('learning.%s must be an integer, got %r' % (name, value))
+        try:
+            converted[name] = kind(value)
+        except (TypeError, ValueError):
+            raise ValueError('learning.%s must be a %s, got %r'
+                             % (name, kind.__name__, value)) from None
+    return LearningConfig(**converted)
+
+
+def load_learning_config(task, overrides=None):
+    """Return the LearningConfig of ``task`` (its ``learning`` mapping) with ``overrides``."""
+    return learning_config_from_mapping(getattr(task, 'learning', None), overrides)
+
+
+def initial_policy(task, config):
+    """
+    Return the initial policy: PD control around the initial mean posture plus noise.
+
+    u = Kp (q_0 - q) - Kd qd, i.e. K = [-Kp I, -Kd I], k = Kp q_0, cov = std^2 I, for the state
+    x = [q, qd] of the task (n joints, dx = 2n).
+    """
+    n = task.du
+    if task.dx != 2 * n:
+        raise ValueError('the PD initial policy needs x = [q, qd] with dx = 2 du; task has '
+                         'dx = %d, du = %d' % (task.dx, task.du))
+    q0 = np.asarray(task.initial_state_mean, dtype=float)[:n]
+    gain = np.hstack([-config.initial_policy_gain_p * np.eye(n),
+                      -config.initial_policy_gain_d * np.eye(n)])
+    return LinearGaussianPolicy.constant(task.horizon, gain, config.initial_policy_gain_p * q0,
+                                         config.initial_policy_std)
+
+
+class PolicySearch:
+    """
+    GPS / SAPS / ESAPS on a task, one iteration per ``update`` call.
+
+    ``policy`` is the policy to run next; ``history`` the metrics of every update so far.
+    """
+
+    def __init__(self, task, config, policy=None):
+        self.task = task
+        self.config = config
+        self.policy = policy if policy is not None else initial_policy(task, config)
+        if self.policy.K.shape != (task.horizon, task.du, task.dx):
+            raise ValueError('policy K has shape %s, the task needs %s'
+                             % (self.policy.K.shape, (task.horizon, task.du, task.dx)))
+        self.reward = task.quadratic_reward()
+        self.history = []
+        self.alpha = None
+        self.beta = None
+        self.recent = []  # (states, actions) of the last prior_iterations updates
+
+    @property
+    def iteration(self):
+        return len(self.history)
+
+    def _check_rollouts(self, states, actions):
+        states = np.asarray(states, dtype=float)
+        actions = np.asarray(actions, dtype=float)
+        T, dx, du = self.task.horizon, self.task.dx, self.task.du
+        if states.ndim != 3 or states.shape[1:] != (T + 1, dx):
+            raise ValueError('states have shape %s, expected (N, %d, %d)' % (states.shape,
+                                                                             T + 1, dx))
+        if actions.shape != (states.shape[0], T, du):
+            raise ValueError('actions have shape %s, expected (%d, %d, %d)'
+                             % (actions.shape, states.shape[0], T, du))
+        if states.shape[0] < 2:
+            raise ValueError('need at least 2 rollouts, got %d' % states.shape[0])
+        for name, array in (('states', states), ('actions', actions)):
+            bad = np.argwhere(~np.isfinite(array))
+            if bad.size:
+                raise ValueError('%s hold NaN or inf (rollout %d, time step %d): a diverged '
+                                 'rollout must not be fed into the dynamics fit'
+                                 % (name, bad[0, 0], bad[0, 1]))
+        return states, actions
+
+    def initial_state(self, states):
+        """Fit the initial state Gaussian to the rollouts' first states (with a floor)."""
+        x0 = states[:, 0]
+        cov = np.cov(x0.T, bias=False) if x0.shape[0] > 1 else np.zeros((x0.shape[1],) * 2)
+        cov = np.atleast_2d(cov) + self.config.state_covariance_floor * np.eye(x0.shape[1])
+        return GaussianState(x0.mean(0), cov)
+
+    def sample_metrics(self, states, actions):
+        """Return the true-system metrics of rollouts of the current policy."""
+        limits = np.asarray(self.task.torque_limits, dtype=float)
+        rewards = np.asarray(self.task.reward(states, actions), dtype=float)
+        return {
+            'expected_reward': float(rewards.mean()),
+            'reward_std': float(rewards.std()),
+            'success_rate': float(np.mean(self.task.success(states))),
+            'saturation': float(np.mean(np.abs(actions) >= limits * (1.0 - 1e-6))),
+        }
+
+    def fit_dynamics(self, states, actions):
+        """Fit per-step linear-Gaussian dynamics with the GMM prior over recent iterations."""
+        self.recent.append((states, actions))
+        del self.recent[:-self.config.prior_iterations]
+        fitter = DynamicsFitter(prior='gmm', seed=self.config.seed + self.iteration)
+        fitter.update_prior(np.concatenate([s for s, _ in self.recent]),
+                            np.concatenate([a for _, a in self.recent]))
+        return fitter.fit(states, actions)
+
+    def improve(self, dynamics, x0):
+        """Run the configured KL-bounded update on the fitted model (thesis Alg. 1, 4, 5)."""
+        algorithm, eps = self.config.algorithm, self.config.epsilon
+        if algorithm == 'gps':
+            return gps_update(dynamics, self.reward, self.policy, x0, eps, alpha0=self.alpha)
+        if algorithm == 'saps':
+            return saps_update(dynamics, self.reward, self.policy, x0, eps, alpha0=self.alpha)
+        delta = entropy_bound(self.policy, self.config.entropy_delta)
+        return esaps_update(dynamics, self.reward, self.policy, x0, eps, delta=delta,
+                            alpha0=self.alpha, beta0=self.beta)
+
+    def update(self, states, actions):
+        """
+        Run one iteration on rollouts of ``self.policy``; return and record its metrics.
+
+        states (N, T+1, dx) visited states, actions (N, T, du) applied (clipped) torques.
+        """
+        states, actions = self._check_rollouts(states, actions)
+        metrics = {'iteration': self.iteration + 1, 'samples': int(states.shape[0])}
+        metrics.update(self.sample_metrics(states, actions))
+        dynamics = self.fit_dynamics(states, actions)
+        result = self.improve(dynamics, self.initial_state(states))
+        self.policy = result.policy
+        self.alpha, self.beta = result.alpha, result.beta
+        metrics.update({
+            'predicted_reward': float(result.expected_reward),
+            'max_kl': float(np.max(result.kl)),
+            'max_policy_kl': float(np.max(result.policy_kl)),
+            'mean_entropy': float(np.mean(result.entropy)),
+            'dual_iterations': int(result.iterations),
+            'dual_converged': bool(result.converged),
+        })
+        self.history.append(metrics)
+        return metrics
+
+    # -- checkpoints -----------------------------------------------------------------------
+    def save(self, path):
+        """Write policy, multipliers, recent samples and history to ``path`` atomically."""
+        arrays = {'K': self.policy.K, 'k': self.policy.k, 'cov': self.policy.cov}
+        if self.alpha is not None:
+            arrays['alpha'] = self.alpha
+            arrays['beta'] = self.beta
+        for i, (s, a) in enumerate(self.recent):
+            arrays['recent_states_%d' % i] = s
+            arrays['recent_actions_%d' % i] = a
+        meta = {'version': CHECKPOINT_VERSION, 'config': asdict(self.config),
+                'history': self.history, 'recent': len(self.recent),
+                'task': getattr(self.task, 'name', None)}
+        arrays['meta'] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+        buffer = io.BytesIO()
+        np.savez(buffer, **arrays)
+        directory = os.path.dirname(os.path.abspath(path))
+        os.makedirs(directory, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix='.checkpoint-', suffix='.tmp')
+        try:
+            with os.fdopen(fd, 'wb') as handle:
+                handle.write(buffer.getvalue())
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+    @classmethod
+    def load(cls, path, task, overrides=None):
+        """
+        Restore a PolicySearch from a checkpoint written by ``save``.
+
+        A missing, truncated or inconsistent file raises ValueError naming the file and the
+        problem; ``overrides`` may change e.g. the number of iterations, not the algorithm.
+        """
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {name: data[name] for name in data.files}
+            meta = json.loads(arrays.pop('meta').tobytes().decode())
+        except FileNotFoundError:
+            raise
+        except Exception as error:  # noqa: B902 (any decoding failure means a corrupt file)
+            raise ValueError('checkpoint %s is corrupt or not a ps_control checkpoint: %s'
+                             % (path, error)) from None
+        if meta.get('version') != CHECKPOINT_VERSION:
+            raise ValueError('checkpoint %s has version %r, expected %d'
+                             % (path, meta.get('version'), CHECKPOINT_VERSION))
+        try:
+            config = replace(LearningConfig(**meta['config']), **(overrides or {}))
+            if config.algorithm != meta['config']['algorithm']:
+                raise ValueError('cannot resume a %s run as %s'
+                                 % (meta['config']['algorithm'], config.algorithm))
+            policy = LinearGaussianPolicy(arrays['K'], arrays['k'], arrays['cov'])
+            search = cls(task, config, policy)
+            search.history = list(meta['history'])
+            if 'alpha' in arrays:
+                search.alpha, search.beta = arrays['alpha'], arrays['beta']
+            search.recent = [(arrays['recent_states_%d' % i], arrays['recent_actions_%d' % i])
+                             for i in range(int(meta['recent']))]
+        except (KeyError, TypeError, ValueError) as error:
+            raise ValueError('checkpoint %s is invalid: %s' % (path, error)) from None
+        return search

@@ -1,0 +1,163 @@
+# Copyright 2026 ps_control contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+What the three nodes share: topic names, QoS profiles, parameters, executors, main().
+
+Topic and service names are relative, so a namespace (``/worker_0``) or a remap moves them;
+``/clock`` is the one absolute name (ROS time), remapped to ``clock`` inside a worker namespace
+so that every worker keeps a clock of its own.
+"""
+
+import math
+
+from ps_control import tasks
+from ps_control.sim.simulator import Simulator
+from rcl_interfaces.msg import FloatingPointRange
+from rcl_interfaces.msg import IntegerRange
+from rcl_interfaces.msg import ParameterDescriptor
+import rclpy
+from rclpy.executors import ExternalShutdownException
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.qos import DurabilityPolicy
+from rclpy.qos import HistoryPolicy
+from rclpy.qos import QoSProfile
+from rclpy.qos import ReliabilityPolicy
+
+
+JOINT_STATES = 'joint_states'
+COMMANDS = 'effort_controller/commands'
+ROBOT_DESCRIPTION = 'robot_description'
+POLICY = 'ps_control/policy'
+TRANSITIONS = 'ps_control/transitions'
+RESET = 'ps_control/reset'
+START_EPISODE = 'ps_control/start_episode'
+STOP_EPISODE = 'ps_control/stop_episode'
+METRICS = 'ps_control/metrics'
+CLOCK = '/clock'
+
+# joint_states and commands: reliable keep-last 10, the ros2_control defaults (a reliable
+# subscriber would not match a best-effort publisher).
+STATE_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE,
+                       history=HistoryPolicy.KEEP_LAST)
+COMMAND_QOS = STATE_QOS
+# robot_description and the policy: a late subscriber (RViz, a restarted controller) still
+# gets the last one.
+LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                         history=HistoryPolicy.KEEP_LAST,
+                         durability=DurabilityPolicy.TRANSIENT_LOCAL)
+# transitions: deep enough that a learner busy for a moment loses no tick of an episode.
+TRANSITIONS_QOS = QoSProfile(depth=5000, reliability=ReliabilityPolicy.RELIABLE,
+                             history=HistoryPolicy.KEEP_LAST)
+METRICS_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE,
+                         history=HistoryPolicy.KEEP_LAST)
+
+
+def declare(node, name, default, description, low=None, high=None, read_only=False):
+    """
+    Declare a parameter with a description (and a range for numbers); return its value.
+
+    low / high give an inclusive range (floats or ints, as the default).
+    """
+    descriptor = ParameterDescriptor(description=description, read_only=read_only)
+    if low is not None or high is not None:
+        if isinstance(default, bool):
+            raise ValueError('a range makes no sense for the boolean parameter %s' % name)
+        if isinstance(default, int):
+            descriptor.integer_range = [IntegerRange(
+                from_value=int(-2 ** 31 if low is None else low),
+                to_value=int(2 ** 31 - 1 if high is None else high), step=0)]
+        else:
+            descriptor.floating_point_range = [FloatingPointRange(
+                from_value=float(-math.inf if low is None else low),
+                to_value=float(math.inf if high is None else high), step=0.0)]
+    return node.declare_parameter(name, default, descriptor).value
+
+
+def declare_task(node):
+    """Declare ``task_name`` and return the Task it names (ValueError if unknown)."""
+    name = declare(node, 'task_name', 'double_pendulum',
+                   'Task to run: double_pendulum, quad_pendulum, arm_<dof> (config/<task>.yaml).',
+                   read_only=True)
+    return tasks.load_task(name)
+
+
+def make_simulator(task, urdf=None):
+    """Return the task's simulator, or one of the same step for another URDF file."""
+    if urdf is None or urdf == task.urdf_path:
+        return task.make_simulator()
+    return Simulator(urdf, task.dt, substeps=task.substeps, gravity=task.gravity,
+                     divergence_bound=task.divergence_bound)
+
+
+def make_executor(context=None, kind='events'):
+    """
+    Return an executor for the given context.
+
+    kind 'events' is rclpy's EventsExecutor (rclpy.experimental, Jazzy >= 7.1.4 and Kilted):
+    about half the CPU and several times the message rate of the SingleThreadedExecutor
+    (bench/bench_nodes.py); 'single' is the SingleThreadedExecutor, also used where the
+    EventsExecutor does not exist.
+    """
+    if kind not in ('events', 'single'):
+        raise ValueError("executor kind must be 'events' or 'single', got %r" % (kind,))
+    if kind == 'events':
+        try:
+            from rclpy.experimental import EventsExecutor
+        except ImportError:
+            EventsExecutor = None
+        if EventsExecutor is not None:
+            return EventsExecutor(context=context)
+    return SingleThreadedExecutor(context=context)
+
+
+def spin(executor, context=None, future=None):
+    """
+    Spin until the context shuts down (Ctrl-C, SIGTERM, rclpy.shutdown) or future is done.
+
+    Always with a time-out: with rclpy 9.1.2's EventsExecutor, spin() and
+    spin_until_future_complete() without a time-out stopped firing timers (and serving other
+    processes) in our tests, while the same calls with a time-out, repeated, work.
+    """
+    while rclpy.ok(context=context) and (future is None or not future.done()):
+        if future is None:
+            executor.spin_once(timeout_sec=0.1)
+        else:
+            executor.spin_until_future_complete(future, timeout_sec=0.1)
+
+
+def run_node(factory, args=None):
+    """
+    Run one node until shutdown: the body of every node's main().
+
+    rclpy.init(args=args); factory() builds the node; spin it with make_executor(); destroy it
+    and shut down on exit (Ctrl-C, external shutdown or an error).
+    """
+    rclpy.init(args=args)
+    node = None
+    executor = None
+    try:
+        node = factory()
+        executor = make_executor()
+        executor.add_node(node)
+        spin(executor)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if executor is not None:
+            executor.shutdown()
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return 0

@@ -1,0 +1,286 @@
+# Copyright 2026 ps_control contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The controller node: runs the current time-varying linear-Gaussian policy at a fixed rate.
+
+Every tick of a timer on the node clock (sim time with use_sim_time, so it follows ``/clock``)
+it reads the newest ``joint_states``, samples u_t ~ N(K_t x + k_t, cov_t) (the mean with
+``explore: false``), clips every torque to the effort limits, publishes the torques on
+``effort_controller/commands`` (std_msgs/Float64MultiArray in joint order, the ros2_control
+forward_command_controller convention) and the state it used with the torque it applied on
+``ps_control/transitions``.
+
+Episodes: ``ps_control/start_episode`` (std_srvs/Trigger) arms the controller; the next tick is
+step 0 and the episode ends after the policy's T steps with a terminal tick that reports x_T.
+The response message reads ``episode=<n> policy=<digest>`` so the learner knows which episode
+number its transitions carry and that the controller has its newest policy.
+``ps_control/stop_episode`` aborts. Policies arrive on ``ps_control/policy`` (transient local);
+one of the wrong shape or with NaN is rejected with an error and the old one kept; a policy
+arriving during an episode takes over at the next episode.
+
+Safety: when the joint states are stale (older than ``stale_periods`` control periods), contain
+NaN or lack one of the joints, the controller commands zero torque and says so once in the log
+(and once when they are valid again). Between episodes it commands the hold torque
+``-fallback_damping * qdot`` (zero by default): a forward command controller keeps applying the
+last command it got, so falling silent is not safe on hardware.
+
+Lockstep (``lockstep: true``, with the simulator in lockstep): a tick waits for the joint state
+stamped at the tick time (the simulator publishes state and clock together, in either order),
+and between episodes the controller sends nothing, so the simulator, which steps once per
+command, waits. The result is deterministic and runs as fast as the processes allow.
+"""
+
+from collections import deque
+import time
+
+import numpy as np
+from ps_control.nodes import common
+from ps_control.nodes.messages import joint_state_to_x
+from ps_control.nodes.messages import policy_digest
+from ps_control.nodes.messages import policy_from_msg
+from ps_control.nodes.messages import STATUS_FALLBACK
+from ps_control.nodes.messages import STATUS_OK
+from ps_control.nodes.messages import transition_to_msg
+from ps_control.sim.policies import action_function
+from rclpy.node import Node
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Float64MultiArray
+from std_srvs.srv import Trigger
+
+
+IDLE, ARMED, RUNNING = 'idle', 'armed', 'running'
+
+
+class ControllerNode(Node):
+    """Fixed-rate linear-Gaussian policy execution with torque clipping and safe fallbacks."""
+
+    def __init__(self, **kwargs):
+        super().__init__('controller', **kwargs)
+        task = common.declare_task(self)
+        self.joints = list(common.declare(
+            self, 'joints', list(task.joint_names),
+            'Joints the controller drives, in command order (default: the task URDF).'))
+        limits = common.declare(
+            self, 'effort_limits', [float(v) for v in task.effort_limits],
+            'Torque limit of each joint (N m); every command is clipped to it.')
+        self.limits = np.abs(np.asarray(limits, dtype=float))
+        if len(self.joints) != len(self.limits):
+            raise ValueError('%d joints but %d effort limits' % (len(self.joints),
+                                                                 len(self.limits)))
+        self.du = len(self.joints)
+        self.dx = 2 * self.du
+        self.rate = common.declare(
+            self, 'control_rate', 1.0 / float(task.dt),
+            'Control rate (Hz) on the node clock; one policy time step per tick.',
+            low=1e-3, high=1e5)
+        self.period_ns = int(round(1e9 / self.rate))
+        self.lockstep = common.declare(
+            self, 'lockstep', False,
+            'Simulation in lockstep: a tick waits for the state stamped at the tick time and '
+            'nothing is sent between episodes.')
+        damping = common.declare(
+            self, 'fallback_damping', 0.0,
+            'Hold torque between episodes: -fallback_damping * qdot (N m s / rad); faults '
+            'always command zero torque.', low=0.0)
+        self.damping = float(damping)
+        self.stale_ns = int(common.declare(
+            self, 'stale_periods', 2.0,
+            'Joint states older than this many control periods are stale.', low=0.0)
+            * self.period_ns)
+        self.explore = common.declare(
+            self, 'explore', True,
+            'Sample u ~ N(K x + k, cov) (true) or apply the mean K x + k (false).')
+        seed = common.declare(self, 'seed', 0, 'Seed of the exploration noise.', low=0)
+        self.rng = np.random.default_rng(seed)
+
+        self.policy = None
+        self.digest = ''
+        self.next_policy = None
+        self.act = None
+        self.mode = IDLE
+        self.episode = 0
+        self.step = 0
+        self.state = None          # newest valid state (dx,)
+        self.state_stamp = -1      # its header stamp (ns)
+        self.state_received = -1   # node-clock time it arrived (ns)
+        self.state_error = None    # why the newest joint state message was rejected
+        self.fault = None          # the fault last reported in the log
+        self.pending = None        # lockstep: tick time waiting for its state
+        self.last_tick = None
+        self.tick_wall = deque(maxlen=100000)  # perf_counter of every tick (bench/diagnostics)
+
+        self.command_pub = self.create_publisher(Float64MultiArray, common.COMMANDS,
+                                                 common.COMMAND_QOS)
+        self.transition_pub = self.create_publisher(Float64MultiArray, common.TRANSITIONS,
+                                                    common.TRANSITIONS_QOS)
+        self.create_subscription(JointState, common.JOINT_STATES, self._on_joint_state,
+                                 common.STATE_QOS)
+        self.create_subscription(Float64MultiArray, common.POLICY, self._on_policy,
+                                 common.LATCHED_QOS)
+        self.create_service(Trigger, common.START_EPISODE, self._on_start)
+        self.create_service(Trigger, common.STOP_EPISODE, self._on_stop)
+        self.timer = self.create_timer(self.period_ns * 1e-9, self._on_timer)
+        self.get_logger().info(
+            'controller for joints %s at %.1f Hz%s, effort limits %s'
+            % (self.joints, self.rate, ' (lockstep)' if self.lockstep else '',
+               self.limits.tolist()))
+
+    # Inputs -----------------------------------------------------------------------------------
+
+    def _on_policy(self, msg):
+        try:
+            policy = policy_from_msg(msg, self.dx, self.du)
+        except ValueError as error:
+            kept = 'the previous policy %s' % self.digest if self.policy is not None else 'none'
+            self.get_logger().error('rejected policy: %s; keeping %s' % (error, kept))
+            return
+        if self.mode == RUNNING:
+            self.next_policy = policy
+            self.get_logger().info('policy %s received; it takes over at the next episode'
+                                   % policy_digest(policy))
+        else:
+            self._set_policy(policy)
+
+    def _set_policy(self, policy):
+        self.policy = policy
+        self.digest = policy_digest(policy)
+        self.next_policy = None
+        self.act, _ = action_function(policy, 1, self.dx, self.du, None, self.explore,
+                                      self.rng)
+        self.get_logger().info('policy %s with %d steps' % (self.digest, policy.T))
+
+    def _on_joint_state(self, msg):
+        try:
+            x = joint_state_to_x(msg, self.joints)
+        except ValueError as error:
+            self.state_error = str(error)
+            return
+        self.state_error = None
+        self.state = x
+        self.state_stamp = msg.header.stamp.sec * 1000000000 + msg.header.stamp.nanosec
+        self.state_received = self.get_clock().now().nanoseconds
+        if self.pending is not None and self.state_stamp >= self.pending:
+            self.pending = None
+            self._act(True)
+
+    def _on_start(self, request, response):
+        if self.policy is None and self.next_policy is None:
+            response.success = False
+            response.message = 'no policy received yet on %s' % common.POLICY
+            return response
+        if self.mode == RUNNING:
+            response.success = False
+            response.message = 'episode %d is running (step %d)' % (self.episode, self.step)
+            return response
+        if self.next_policy is not None:
+            self._set_policy(self.next_policy)
+        self.episode += 1
+        self.mode = ARMED
+        response.success = True
+        response.message = 'episode=%d policy=%s' % (self.episode, self.digest)
+        return response
+
+    def _on_stop(self, request, response):
+        response.success = self.mode != IDLE
+        response.message = ('episode %d stopped at step %d' % (self.episode, self.step)
+                            if response.success else 'no episode running')
+        self.mode = IDLE
+        self.pending = None
+        return response
+
+    # The control loop -------------------------------------------------------------------------
+
+    def _on_timer(self):
+        now = self.get_clock().now().nanoseconds
+        self.tick_wall.append(time.perf_counter())
+        self.last_tick = now
+        fault = self._check_state(now)
+        if fault is None and self.lockstep and self.state_stamp < now:
+            self.pending = now  # act when the state stamped `now` arrives
+            return
+        self.pending = None
+        self._act(fault is None, fault)
+
+    def _check_state(self, now):
+        """Return None if the newest joint state is usable, else (kind, explanation)."""
+        if self.state_error is not None:
+            return 'rejected', 'joint states rejected: %s' % self.state_error
+        if self.state is None:
+            return 'missing', 'no joint states received on %s yet' % common.JOINT_STATES
+        if now - self.state_received > self.stale_ns:
+            return 'stale', ('joint states are stale (newest is %.3f s old, limit %.3f s)'
+                             % ((now - self.state_received) * 1e-9, self.stale_ns * 1e-9))
+        return None
+
+    def _report(self, fault):
+        """Log a fault once when it appears (or changes kind) and once when it clears."""
+        kind = None if fault is None else fault[0]
+        if kind == self.fault:
+            return
+        if fault is None:
+            self.get_logger().info('joint states valid again; resuming control')
+        else:
+            self.get_logger().warning('%s; commanding zero torque' % fault[1])
+        self.fault = kind
+
+    def _act(self, valid, fault=None):
+        self._report(fault)
+        if self.mode == ARMED:
+            self.mode = RUNNING
+            self.step = 0
+        if self.mode != RUNNING:
+            if not self.lockstep:
+                self._publish(self._hold(valid))
+            return
+        x = self.state if valid else np.full(self.dx, np.nan)
+        if self.step >= self.policy.T:
+            # terminal tick: report x_T; in lockstep nothing is applied
+            u = np.full(self.du, np.nan) if self.lockstep else self._hold(valid)
+            if not self.lockstep:
+                self._publish(u)
+            status = STATUS_OK if valid else STATUS_FALLBACK
+            self.transition_pub.publish(transition_to_msg(self.episode, self.step, status, x, u))
+            self.mode = IDLE
+            if self.next_policy is not None:
+                self._set_policy(self.next_policy)
+            return
+        if valid:
+            u = np.clip(self.act(self.step, x[None])[0], -self.limits, self.limits)
+            status = STATUS_OK
+        else:
+            u = np.zeros(self.du)
+            status = STATUS_FALLBACK
+        self._publish(u)
+        self.transition_pub.publish(transition_to_msg(self.episode, self.step, status, x, u))
+        self.step += 1
+
+    def _hold(self, valid):
+        if valid and self.damping > 0.0:
+            return np.clip(-self.damping * self.state[self.du:], -self.limits, self.limits)
+        return np.zeros(self.du)
+
+    def _publish(self, u):
+        msg = Float64MultiArray()
+        msg.data = u.tolist()
+        self.command_pub.publish(msg)
+
+
+def main(args=None):
+    """Run the controller node."""
+    return common.run_node(ControllerNode, args)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,162 @@
+# Copyright 2026 ps_control contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The launch description shared by launch/*.launch.py (needs the ROS 2 launch and launch_ros).
+
+``generate(task)`` returns a LaunchDescription with the arguments
+
+* use_sim_time (true): the nodes follow ``/clock`` (the simulator's, or gz_ros2_control's);
+* algorithm (''): gps, saps or esaps ('' keeps the task's learning config);
+* iterations / samples (0: the learning config), seed (0);
+* num_workers (1): simulator + controller pairs, in namespaces worker_<i> when more than one,
+  each with a clock of its own (``/clock`` remapped to ``clock``);
+* lockstep (true): deterministic stepping, faster than real time (false: real time);
+* checkpoint ('') / resume (false): the learner's checkpoint file;
+* rviz (false): RViz with rviz/ps_control.rviz and robot_state_publisher;
+* hardware (false): no simulator; the controller and the learner talk to a real robot's
+  ros2_control topics (``joint_states`` from the joint_state_broadcaster,
+  ``effort_controller/commands`` to a forward_command_controller with the effort interface),
+  in real time and without resets.
+
+Parameters come from config/<task>.yaml (the task, the learning loop and the node sections),
+then the launch arguments. ``task`` is a task name, or a callable(context) -> task name for
+tasks chosen by an argument (arm.launch.py's ``dof``).
+"""
+
+import os
+
+from ament_index_python.packages import get_package_share_directory
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument
+from launch.actions import OpaqueFunction
+from launch.conditions import IfCondition
+from launch.substitutions import LaunchConfiguration
+from launch_ros.actions import Node
+
+PACKAGE = 'ps_control'
+
+ARGUMENTS = (
+    ('use_sim_time', 'true', 'Follow /clock (the simulator, or a simulated robot).'),
+    ('algorithm', '', 'gps, saps or esaps (empty: the task learning config).'),
+    ('iterations', '0', 'Learning iterations (0: the task learning config).'),
+    ('samples', '0', 'Episodes per iteration (0: the task learning config).'),
+    ('seed', '0', 'Seed of the learner, simulators and controllers.'),
+    ('num_workers', '1', 'Simulator + controller pairs (namespaces worker_<i> if > 1).'),
+    ('lockstep', 'true', 'Step the simulation once per command (false: real time).'),
+    ('checkpoint', '', 'Learner checkpoint file, written after every iteration.'),
+    ('resume', 'false', 'Resume learning from the checkpoint file.'),
+    ('rviz', 'false', 'Start RViz (rviz/ps_control.rviz) and robot_state_publisher.'),
+    ('hardware', 'false', 'Real robot: no simulator; talk to its ros2_control topics.'),
+)
+
+
+def declare_arguments(extra=()):
+    """Return the DeclareLaunchArgument actions of ARGUMENTS plus ``extra`` triples."""
+    return [DeclareLaunchArgument(name, default_value=default, description=description)
+            for name, default, description in tuple(ARGUMENTS) + tuple(extra)]
+
+
+def _flag(context, name):
+    value = LaunchConfiguration(name).perform(context).strip().lower()
+    if value not in ('true', 'false', '1', '0'):
+        raise ValueError('launch argument %s must be true or false, got %r' % (name, value))
+    return value in ('true', '1')
+
+
+def _integer(context, name, low):
+    text = LaunchConfiguration(name).perform(context)
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError('launch argument %s must be an integer, got %r' % (name, text)) from None
+    if value < low:
+        raise ValueError('launch argument %s must be >= %d, got %d' % (name, low, value))
+    return value
+
+
+def worker_namespaces(num_workers):
+    """Return the worker namespaces: [''] for one, worker_<i> for several."""
+    return [''] if num_workers == 1 else ['worker_%d' % i for i in range(num_workers)]
+
+
+def launch_setup(context, task):
+    """Return the nodes for the resolved launch arguments (an OpaqueFunction body)."""
+    task_name = task(context) if callable(task) else task
+    share = get_package_share_directory(PACKAGE)
+    config = os.path.join(share, 'config', task_name + '.yaml')
+    if not os.path.isfile(config):
+        raise ValueError('no task file %s for task %r' % (config, task_name))
+    _flag(context, 'rviz')  # checked here for a clear error; IfCondition gates the nodes
+    use_sim_time = _flag(context, 'use_sim_time')
+    hardware = _flag(context, 'hardware')
+    lockstep = _flag(context, 'lockstep') and not hardware
+    num_workers = _integer(context, 'num_workers', 1)
+    seed = _integer(context, 'seed', 0)
+    if hardware and num_workers != 1:
+        raise ValueError('hardware:=true drives one robot: num_workers must be 1')
+    common = {'task_name': task_name, 'use_sim_time': use_sim_time, 'lockstep': lockstep}
+    remappings = [('/clock', 'clock')] if num_workers > 1 else []
+    actions = []
+    for index, namespace in enumerate(worker_namespaces(num_workers)):
+        if not hardware:
+            actions.append(Node(
+                package=PACKAGE, executable='simulator_node', name='simulator',
+                namespace=namespace, output='screen', remappings=remappings,
+                parameters=[config, dict(common, seed=seed + index)]))
+        actions.append(Node(
+            package=PACKAGE, executable='controller_node', name='controller',
+            namespace=namespace, output='screen', remappings=remappings,
+            parameters=[config, dict(common, seed=seed + 1000 + index)]))
+    learner = dict(common, num_workers=num_workers, reset=not hardware,
+                   algorithm=LaunchConfiguration('algorithm').perform(context),
+                   iterations=_integer(context, 'iterations', 0),
+                   samples=_integer(context, 'samples', 0), seed=seed,
+                   checkpoint=LaunchConfiguration('checkpoint').perform(context),
+                   resume=_flag(context, 'resume'))
+    actions.append(Node(package=PACKAGE, executable='learner_node', name='learner',
+                        output='screen', parameters=[config, learner]))
+    actions += visualisation(task_name, share, use_sim_time, hardware,
+                             worker_namespaces(num_workers)[0])
+    return actions
+
+
+def visualisation(task_name, share, use_sim_time, hardware, namespace):
+    """Return robot_state_publisher (simulation only) and RViz if rviz:=true (first worker)."""
+    from ps_control.tasks import load_task
+    rviz = IfCondition(LaunchConfiguration('rviz'))
+    actions = []
+    description = '/robot_description' if not namespace else '/%s/robot_description' % (
+        namespace)
+    if not hardware:
+        # a real robot's own launch runs robot_state_publisher already
+        with open(load_task(task_name).urdf_path) as stream:
+            urdf = stream.read()
+        actions.append(Node(
+            package='robot_state_publisher', executable='robot_state_publisher',
+            name='robot_state_publisher', namespace=namespace, output='screen', condition=rviz,
+            parameters=[{'robot_description': urdf, 'use_sim_time': use_sim_time}]))
+    actions.append(Node(
+        package='rviz2', executable='rviz2', name='rviz2', output='screen', condition=rviz,
+        arguments=['-d', os.path.join(share, 'rviz', 'ps_control.rviz')],
+        parameters=[{'use_sim_time': use_sim_time}],
+        remappings=[('/robot_description', description)]))
+    return actions
+
+
+def generate(task, extra_arguments=()):
+    """Return the LaunchDescription of a task (a name or a callable(context) -> name)."""
+    return LaunchDescription(declare_arguments(extra_arguments) + [
+        OpaqueFunction(function=launch_setup, kwargs={'task': task}),
+    ])

@@ -1,0 +1,519 @@
+# Copyright 2026 ps_control contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The learner node: collects episodes over ROS, runs one policy-search iteration, publishes.
+
+One iteration: run ``samples`` episodes spread over the workers (each worker is a controller,
+and in simulation a simulator, in a namespace of its own: ``worker_0``, ``worker_1``, ... with
+``num_workers`` > 1, the learner's own namespace with one worker), stack the transitions the
+controllers report into states (N, T+1, dx) and applied torques (N, T, du), and hand them to
+ps_control.learning.PolicySearch.update, the loop the batch trainer runs too (the node has no
+fitting or algorithm code of its own). Then it checkpoints (atomic write) and publishes the new
+policy on every worker's ``ps_control/policy`` and the metrics as std_msgs/Float64 topics
+``ps_control/metrics/<name>`` (expected_reward, max_kl, mean_entropy, success_rate, ... for
+rqt_plot) and one diagnostic_msgs/DiagnosticArray on ``diagnostics``.
+
+An episode on a worker: in lockstep, start the episode (the controller arms) and then reset the
+simulator (which takes one simulated step, the controller's step 0); in real time, reset, let
+the new state reach the controller, then start. Without a simulator (``reset: false``, hardware)
+only start. The controller's answer names the episode number its transitions will carry and the
+digest of its policy: a controller that has not received the newest policy yet is asked again.
+An episode that times out, misses a step or contains a fallback tick (stale or malformed joint
+states) is discarded and run again.
+
+The learning loop runs as a coroutine on the node's executor, so the learner works in its own
+process (``ros2 launch``) and composed with the other nodes in one (ps_control.run); during an
+update the executor is busy, which in one process pauses the simulation as well.
+"""
+
+import dataclasses
+import math
+import os
+import re
+import time
+
+from diagnostic_msgs.msg import DiagnosticArray
+from diagnostic_msgs.msg import DiagnosticStatus
+from diagnostic_msgs.msg import KeyValue
+import numpy as np
+from ps_control import learning
+from ps_control.nodes import common
+from ps_control.nodes.messages import policy_digest
+from ps_control.nodes.messages import policy_to_msg
+from ps_control.nodes.messages import STATUS_OK
+from ps_control.nodes.messages import transition_from_msg
+import rclpy
+from rclpy.clock import Clock
+from rclpy.clock import ClockType
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.task import Future
+from std_msgs.msg import Float64
+from std_msgs.msg import Float64MultiArray
+from std_srvs.srv import Trigger
+
+
+ALGORITHMS = learning.ALGORITHMS
+ATTEMPT_SECONDS = 2.0
+PUMP_SECONDS = 0.005
+PLOTTED = ('expected_reward', 'max_kl', 'mean_entropy', 'success_rate')
+
+
+class EpisodeError(RuntimeError):
+    """An episode could not be run or its data is unusable."""
+
+
+def worker_namespaces(num_workers):
+    """Return the relative namespaces of the workers: [''] for one, worker_<i> for several."""
+    if num_workers < 1:
+        raise ValueError('num_workers must be >= 1, got %d' % num_workers)
+    return [''] if num_workers == 1 else ['worker_%d' % i for i in range(num_workers)]
+
+
+def _join(namespace, name):
+    return name if not namespace else namespace + '/' + name
+
+
+class Worker:
+    """The learner's handles on one controller (and simulator): clients, publisher, buffer."""
+
+    def __init__(self, node, namespace, dx, du):
+        self.namespace = namespace
+        self.name = namespace or '(own namespace)'
+        self.dx, self.du = dx, du
+        self.policy_pub = node.create_publisher(Float64MultiArray,
+                                                _join(namespace, common.POLICY),
+                                                common.LATCHED_QOS)
+        self.start = node.create_client(Trigger, _join(namespace, common.START_EPISODE))
+        self.stop = node.create_client(Trigger, _join(namespace, common.STOP_EPISODE))
+        self.reset = node.create_client(Trigger, _join(namespace, common.RESET))
+        node.create_subscription(Float64MultiArray, _join(namespace, common.TRANSITIONS),
+                                 self._on_transition, common.TRANSITIONS_QOS)
+        self.logger = node.get_logger()
+        self.episode = None   # episode number being collected
+        self.horizon = None
+        self.rows = {}        # step -> (status, x, u)
+        self.done = None      # Future completed by the terminal tick
+        self.bad_messages = 0
+
+    def expect(self, episode, horizon):
+        """Collect the transitions of an episode from now on; return the Future of its end."""
+        self.episode = episode
+        self.horizon = horizon
+        self.rows = {}
+        self.done = Future()
+        return self.done
+
+    def _on_transition(self, msg):
+        try:
+            episode, step, status, x, u = transition_from_msg(msg, self.dx, self.du)
+        except ValueError as error:
+            self.bad_messages += 1
+            if self.bad_messages == 1:
+                self.logger.error('worker %s: ignoring malformed transitions: %s'
+                                  % (self.name, error))
+            return
+        if episode != self.episode or self.done is None:
+            return
+        self.rows[step] = (status, x, u)
+        if step >= self.horizon and not self.done.done():
+            self.done.set_result(True)
+
+    def arrays(self):
+        """Return states (T+1, dx) and torques (T, du) of the collected episode, or raise."""
+        T = self.horizon
+        missing = [t for t in range(T + 1) if t not in self.rows]
+        if missing:
+            raise EpisodeError('episode %d on worker %s misses steps %s'
+                               % (self.episode, self.name, missing[:10]))
+        fallback = [t for t in range(T + 1) if self.rows[t][0] != STATUS_OK]
+        if fallback:
+            raise EpisodeError('episode %d on worker %s had safe-fallback ticks at steps %s '
+                               '(stale or malformed joint states)'
+                               % (self.episode, self.name, fallback[:10]))
+        states = np.array([self.rows[t][1] for t in range(T + 1)])
+        torques = np.array([self.rows[t][2] for t in range(T)])
+        if not (np.isfinite(states).all() and np.isfinite(torques).all()):
+            raise EpisodeError('episode %d on worker %s holds NaN' % (self.episode, self.name))
+        return states, torques
+
+
+class LearnerNode(Node):
+    """Runs episodes through the workers and one PolicySearch iteration after another."""
+
+    def __init__(self, **kwargs):
+        super().__init__('learner', **kwargs)
+        self.task = common.declare_task(self)
+        algorithm = common.declare(
+            self, 'algorithm', '',
+            'Policy search algorithm: %s (empty: as the learning config says).'
+            % ', '.join(ALGORITHMS))
+        if algorithm and algorithm not in ALGORITHMS:
+            raise ValueError('algorithm must be one of %s, got %r' % (ALGORITHMS, algorithm))
+        self.iterations = common.declare(
+            self, 'iterations', 0, 'Iterations to run (0: as the learning config says).',
+            low=0)
+        samples = common.declare(self, 'samples', 0,
+                                 'Episodes per iteration (0: as the learning config says).',
+                                 low=0)
+        horizon = common.declare(self, 'horizon', 0,
+                                 'Episode length in steps (0: the task horizon).', low=0)
+        seed = common.declare(self, 'seed', -1,
+                              'Seed of the learning loop (-1: as the learning config says).',
+                              low=-1)
+        num_workers = common.declare(self, 'num_workers', 1,
+                                     'Simulator + controller pairs; namespaces worker_<i> when '
+                                     'more than one.', low=1, high=256)
+        self.lockstep = common.declare(
+            self, 'lockstep', True,
+            'The workers run in lockstep (start the episode, then reset) rather than in real '
+            'time (reset, then start).')
+        self.use_reset = common.declare(
+            self, 'reset', True,
+            'Reset the simulator before every episode (false on hardware: no reset service).')
+        self.checkpoint = common.declare(
+            self, 'checkpoint', '',
+            'Checkpoint file written after every iteration (empty: none).')
+        resume = common.declare(self, 'resume', False,
+                                'Resume from the checkpoint file instead of starting afresh.')
+        self.episode_timeout = common.declare(
+            self, 'episode_timeout', 60.0, 'Wall-clock seconds an episode may take.', low=0.0)
+        self.service_timeout = common.declare(
+            self, 'service_timeout', 30.0,
+            "Wall-clock seconds to wait for the workers' services.", low=0.0)
+        self.retries = common.declare(self, 'retries', 3,
+                                      'Attempts per episode before the iteration fails.', low=1)
+        self.shutdown_when_done = common.declare(
+            self, 'shutdown_when_done', False,
+            'Shut the process down after the last iteration (else keep serving the policy).')
+
+        if horizon:
+            self.task = dataclasses.replace(self.task, horizon=horizon)
+        overrides = {}
+        if algorithm:
+            overrides['algorithm'] = algorithm
+        if seed >= 0:
+            overrides['seed'] = seed
+        if samples:
+            overrides['samples'] = samples
+        if self.iterations:
+            overrides['iterations'] = self.iterations
+        if resume:
+            if not self.checkpoint or not os.path.exists(self.checkpoint):
+                raise ValueError('resume: true needs an existing checkpoint file, got %r'
+                                 % self.checkpoint)
+            resumed = {k: v for k, v in overrides.items() if k in ('iterations', 'samples')}
+            self.search = learning.PolicySearch.load(self.checkpoint, self.task, resumed)
+            self.get_logger().info('resumed from %s after %d iterations'
+                                   % (self.checkpoint, len(self.search.history)))
+        else:
+            config = learning.load_learning_config(self.task, overrides)
+            self.search = learning.PolicySearch(self.task, config)
+        self.config = self.search.config
+        self.samples = int(self.config.samples)
+        self.iterations = int(self.config.iterations)
+
+        dx, du = self.search.policy.dx, self.search.policy.du
+        self.workers = [Worker(self, ns, dx, du) for ns in worker_namespaces(num_workers)]
+        self.metric_pubs = {}
+        for name in PLOTTED:
+            self._metric_pub(name)
+        self.diagnostics_pub = self.create_publisher(DiagnosticArray, 'diagnostics',
+                                                     common.METRICS_QOS)
+        self.wall = Clock(clock_type=ClockType.STEADY_TIME)
+        self._spent_timers = []
+        self._old_timers = []
+        # Completing a Future from a callback does not by itself make every executor revisit
+        # the coroutine awaiting it: the EventsExecutor revisits blocked tasks only after rcl
+        # activity. A no-op wall-clock timer every PUMP_SECONDS provides that activity.
+        self._pump = self.create_timer(PUMP_SECONDS, lambda: None, clock=self.wall)
+        self.digest = ''
+        self.done = Future()     # completed (with the history) when the last iteration ends
+        self.on_iteration = []   # callables(metrics) run after every iteration (ps_control.run)
+        self.publish_policy()
+        self.get_logger().info(
+            'learning %s with %s: %d iterations of %d episodes of %d steps on %d worker(s)'
+            % (self.task.name, self.config.algorithm, self.iterations, self.samples,
+               self.search.policy.T, len(self.workers)))
+
+    # Publishing -------------------------------------------------------------------------------
+
+    def _metric_pub(self, name):
+        if name not in self.metric_pubs:
+            self.metric_pubs[name] = self.create_publisher(
+                Float64, 'ps_control/metrics/' + name, common.METRICS_QOS)
+        return self.metric_pubs[name]
+
+    def publish_policy(self):
+        """Send the current policy to every worker's controller."""
+        policy = self.search.policy
+        self.digest = policy_digest(policy)
+        msg = policy_to_msg(policy)
+        for worker in self.workers:
+            worker.policy_pub.publish(msg)
+
+    def publish_metrics(self, metrics):
+        """Publish every numeric metric as a Float64 topic and all of them as diagnostics."""
+        status = DiagnosticStatus(level=DiagnosticStatus.OK, name='ps_control: learner',
+                                  message='iteration %s' % metrics.get('iteration', '?'),
+                                  hardware_id=self.task.name)
+        for key, value in metrics.items():
+            if isinstance(value, (bool, np.bool_)) or not isinstance(
+                    value, (int, float, np.integer, np.floating)):
+                continue
+            name = re.sub(r'[^A-Za-z0-9_]', '_', str(key))
+            self._metric_pub(name).publish(Float64(data=float(value)))
+            status.values.append(KeyValue(key=name, value='%.6g' % float(value)))
+        array = DiagnosticArray(status=[status])
+        array.header.stamp = self.get_clock().now().to_msg()
+        self.diagnostics_pub.publish(array)
+
+    # Coroutine helpers ------------------------------------------------------------------------
+
+    def sleep(self, seconds):
+        """Return a Future that completes after ``seconds`` of wall-clock time."""
+        return self.within(Future(), seconds, result=None)
+
+    def within(self, future, seconds, result=TimeoutError):
+        """
+        Return a Future that completes with future's result, or times out after ``seconds``.
+
+        On time-out it completes with ``result`` (raising it when it is an exception class).
+        """
+        out = Future()
+        # destroy the timers spent before the previous call (never one whose callback may
+        # still be on the stack)
+        for timer in self._old_timers:
+            self.destroy_timer(timer)
+        self._old_timers, self._spent_timers = self._spent_timers, []
+
+        def expire():
+            timer.cancel()
+            if timer not in self._spent_timers:
+                self._spent_timers.append(timer)
+            if not out.done():
+                if isinstance(result, type) and issubclass(result, BaseException):
+                    out.set_exception(result('timed out after %.3g s' % seconds))
+                else:
+                    out.set_result(result)
+
+        def finish(done):
+            timer.cancel()
+            if timer not in self._spent_timers:
+                self._spent_timers.append(timer)
+            if not out.done():
+                if done.exception() is not None:
+                    out.set_exception(done.exception())
+                else:
+                    out.set_result(done.result())
+        timer = self.create_timer(max(seconds, 1e-6), expire, clock=self.wall)
+        future.add_done_callback(finish)
+        return out
+
+    async def call(self, client, repeat=True):
+        """
+        Call a Trigger service; return the response or raise EpisodeError.
+
+        With ``repeat`` (idempotent services: start, stop) an unanswered request is sent again
+        every ATTEMPT_SECONDS until service_timeout: right after discovery a DDS response can
+        be lost while its channel is still being matched.
+        """
+        deadline = time.monotonic() + self.service_timeout
+        while True:
+            left = deadline - time.monotonic()
+            wait = min(ATTEMPT_SECONDS, left) if repeat else left
+            self.get_logger().debug('calling %s (wait %.3g s)' % (client.srv_name, wait))
+            try:
+                return await self.within(client.call_async(Trigger.Request()), max(wait, 0.0))
+            except TimeoutError:
+                if not repeat or time.monotonic() >= deadline:
+                    raise EpisodeError('service %s did not answer within %.3g s'
+                                       % (client.srv_name, self.service_timeout)) from None
+
+    async def wait_for_services(self):
+        """Wait until every worker's services are up; raise EpisodeError after the time-out."""
+        deadline = time.monotonic() + self.service_timeout
+        clients = []
+        for worker in self.workers:
+            clients += [worker.start, worker.stop] + ([worker.reset] if self.use_reset else [])
+        while True:
+            missing = [c.srv_name for c in clients if not c.service_is_ready()]
+            self.get_logger().debug('waiting for services %s' % missing)
+            if not missing:
+                await self.sleep(0.5)  # let the response channels match too
+                return
+            if time.monotonic() > deadline:
+                raise EpisodeError('services not available after %.3g s: %s'
+                                   % (self.service_timeout, ', '.join(missing)))
+            await self.sleep(0.05)
+
+    # Episodes ---------------------------------------------------------------------------------
+
+    async def start(self, worker):
+        """Arm the worker's controller with the current policy; return the episode number."""
+        deadline = time.monotonic() + self.service_timeout
+        while True:
+            response = await self.call(worker.start)
+            if response.success:
+                fields = dict(item.split('=', 1) for item in response.message.split()
+                              if '=' in item)
+                if fields.get('policy') == self.digest:
+                    return int(fields['episode'])
+                await self.call(worker.stop)  # armed with an older policy: disarm, ask again
+            if time.monotonic() > deadline:
+                raise EpisodeError('controller of worker %s cannot start an episode with '
+                                   'policy %s: %s' % (worker.name, self.digest,
+                                                      response.message))
+            await self.sleep(0.02)
+
+    async def begin(self, worker):
+        """Start one episode on a worker; return a Future completed at its terminal tick."""
+        horizon = self.search.policy.T
+        if self.use_reset and not self.lockstep:
+            await self._reset(worker)
+            await self.sleep(0.1)  # let the new state reach the controller
+        episode = await self.start(worker)
+        self.get_logger().debug('worker %s: episode %d armed' % (worker.name, episode))
+        done = worker.expect(episode, horizon)
+        if self.use_reset and self.lockstep:
+            await self._reset(worker)
+        return self.within(done, self.episode_timeout)
+
+    async def finish(self, worker, done):
+        """Wait for an episode begun on a worker; return (states, torques) or raise."""
+        self.get_logger().debug('worker %s: waiting for episode %s' % (worker.name,
+                                                                       worker.episode))
+        try:
+            await done
+        except TimeoutError:
+            rows = len(worker.rows)
+            worker.episode = None
+            await self.call(worker.stop)
+            raise EpisodeError('episode on worker %s timed out after %.3g s with %d of %d '
+                               'steps' % (worker.name, self.episode_timeout, rows,
+                                          worker.horizon + 1)) from None
+        worker.episode = None
+        return worker.arrays()
+
+    async def _reset(self, worker):
+        response = await self.call(worker.reset, repeat=False)
+        if not response.success:
+            raise EpisodeError('reset of worker %s failed: %s' % (worker.name,
+                                                                  response.message))
+
+    async def collect(self):
+        """
+        Run ``samples`` episodes over all workers; return states and torques stacked.
+
+        Rounds of one episode on every worker that still owes one, all running at once; a
+        failed episode is run again up to ``retries`` times per worker.
+        """
+        n = len(self.workers)
+        owed = [self.samples // n + (1 if i < self.samples % n else 0) for i in range(n)]
+        failures = [0] * n
+        episodes = []
+        while any(owed):
+            running = []
+            for i, worker in enumerate(self.workers):
+                if owed[i]:
+                    try:
+                        running.append((i, await self.begin(worker)))
+                    except EpisodeError as error:
+                        self._failed(i, failures, error)
+            for i, done in running:
+                try:
+                    episodes.append(await self.finish(self.workers[i], done))
+                    owed[i] -= 1
+                except EpisodeError as error:
+                    self._failed(i, failures, error)
+        states = np.stack([s for s, _ in episodes])
+        torques = np.stack([u for _, u in episodes])
+        return states, torques
+
+    def _failed(self, index, failures, error):
+        failures[index] += 1
+        if failures[index] >= self.retries:
+            raise EpisodeError('%s (failure %d of %d allowed on this worker)'
+                               % (error, failures[index], self.retries))
+        self.get_logger().warning('%s; running it again' % error)
+
+    # The loop ---------------------------------------------------------------------------------
+
+    async def run(self):
+        """Run the remaining iterations; complete ``self.done`` with the history."""
+        try:
+            await self.wait_for_services()
+            while len(self.search.history) < self.iterations:
+                began = time.monotonic()
+                states, torques = await self.collect()
+                collected = time.monotonic()
+                metrics = dict(self.search.update(states, torques))
+                if self.checkpoint:
+                    self.search.save(self.checkpoint)
+                self.publish_policy()
+                self.publish_metrics(metrics)
+                metrics['collect_seconds'] = collected - began
+                metrics['update_seconds'] = time.monotonic() - collected
+                self.get_logger().info(format_metrics(metrics, states.shape[0]))
+                for callback in self.on_iteration:
+                    callback(metrics)
+            self.get_logger().info('done: %d iterations' % len(self.search.history))
+            self.done.set_result(list(self.search.history))
+        except Exception as error:  # noqa: B902 (reported through the future and the log)
+            self.get_logger().error('learning stopped: %s' % error)
+            self.done.set_exception(error)
+
+
+def format_metrics(metrics, episodes):
+    """Return the one-line progress report of an iteration."""
+    def number(key):
+        value = metrics.get(key, math.nan)
+        return float(value) if isinstance(value, (int, float, np.number)) else math.nan
+    return ('iteration %d: expected reward %.4g, max KL %.3g, entropy %.3g, success %.2f '
+            '(%d episodes in %.2f s, update %.2f s)'
+            % (int(number('iteration')), number('expected_reward'), number('max_kl'),
+               number('mean_entropy'), number('success_rate'), episodes,
+               number('collect_seconds'), number('update_seconds')))
+
+
+def main(args=None):
+    """Run the learner node (the workers' nodes run elsewhere, e.g. by ros2 launch)."""
+    rclpy.init(args=args)
+    node = None
+    executor = None
+    status = 0
+    try:
+        node = LearnerNode()
+        executor = common.make_executor()
+        executor.add_node(node)
+        executor.create_task(node.run)
+        common.spin(executor, future=node.done)
+        if node.done.exception() is not None:
+            status = 1
+        elif not node.shutdown_when_done:
+            common.spin(executor)  # keep the latched policy and the metrics topics up
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if executor is not None:
+            executor.shutdown()
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return status
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,181 @@
+# Copyright 2026 ps_control contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The simulator node: the task's PyBullet simulator behind the ros2_control topic interface.
+
+It loads the task's URDF (parameter ``urdf``, default the task's own), publishes
+``joint_states`` (sensor_msgs/JointState: names, positions, velocities and the applied efforts),
+``/clock`` (rosgraph_msgs/Clock, the simulated time) and the URDF on ``robot_description``
+(std_msgs/String, transient local, for RViz and robot_state_publisher). It subscribes to
+``effort_controller/commands`` (std_msgs/Float64MultiArray, one torque per joint in joint order,
+as a ros2_control forward_command_controller with the effort interface); the simulator clips
+every torque to the URDF effort limits. ``ps_control/reset`` (std_srvs/Trigger) samples the
+task's initial state.
+
+Two modes:
+
+* lockstep (``lockstep: true``): one step per command received; nothing else advances the
+  clock. Deterministic and as fast as the processes allow. A reset also takes one step of
+  simulated time, so that the state it publishes carries a stamp of its own.
+* real time: a wall-clock timer steps the simulation every dt / real_time_factor with the newest
+  command (zero torque when none came within ``command_timeout`` seconds).
+
+The physics is ps_control.sim's Simulator, the same class the batch trainer uses.
+"""
+
+import time
+
+import numpy as np
+from ps_control.nodes import common
+from ps_control.nodes.messages import joint_state_to_msg
+from ps_control.sim.simulator import DivergenceError
+from rclpy.clock import Clock
+from rclpy.clock import ClockType
+from rclpy.node import Node
+from rosgraph_msgs.msg import Clock as ClockMsg
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Float64MultiArray
+from std_msgs.msg import String
+from std_srvs.srv import Trigger
+
+
+class SimulatorNode(Node):
+    """PyBullet simulation stepped by effort commands, in lockstep or in real time."""
+
+    def __init__(self, **kwargs):
+        super().__init__('simulator', **kwargs)
+        self.task = common.declare_task(self)
+        urdf = common.declare(self, 'urdf', '',
+                              'URDF file to simulate (empty: the task URDF).', read_only=True)
+        self.lockstep = common.declare(
+            self, 'lockstep', False,
+            'Step once per command received (deterministic, faster than real time) instead of '
+            'at real time.', read_only=True)
+        self.rtf = common.declare(self, 'real_time_factor', 1.0,
+                                  'Real-time mode: simulated seconds per wall second.',
+                                  low=1e-3, high=1e3)
+        self.command_timeout = common.declare(
+            self, 'command_timeout', 0.5,
+            'Real-time mode: apply zero torque when the newest command is older (s).', low=0.0)
+        self.publish_clock = common.declare(self, 'publish_clock', True,
+                                            'Publish the simulated time on /clock.')
+        seed = common.declare(self, 'seed', 0, 'Seed of the initial-state sampling.', low=0)
+        self.rng = np.random.default_rng(seed)
+
+        self.sim = common.make_simulator(self.task, urdf or None)
+        self.joints = list(self.sim.joint_names)
+        self.dt_ns = int(round(self.sim.dt * 1e9))
+        self.now_ns = 0
+        self.steps = 0
+        self.effort = np.zeros(self.sim.du)
+        self.command = np.zeros(self.sim.du)
+        self.command_wall = -np.inf
+        self.command_error = None
+        self.x = self.sim.reset(self.sim.rest_state())
+
+        self.state_pub = self.create_publisher(JointState, common.JOINT_STATES, common.STATE_QOS)
+        self.clock_pub = self.create_publisher(ClockMsg, common.CLOCK, common.STATE_QOS)
+        self.description_pub = self.create_publisher(String, common.ROBOT_DESCRIPTION,
+                                                     common.LATCHED_QOS)
+        with open(self.sim.model.path) as stream:
+            self.description_pub.publish(String(data=stream.read()))
+        self.create_subscription(Float64MultiArray, common.COMMANDS, self._on_command,
+                                 common.COMMAND_QOS)
+        self.create_service(Trigger, common.RESET, self._on_reset)
+        if not self.lockstep:
+            wall = Clock(clock_type=ClockType.STEADY_TIME)
+            self.timer = self.create_timer(self.sim.dt / self.rtf, self._on_timer, clock=wall)
+        self._publish()
+        self.get_logger().info('simulating %s (%s), dt %.4f s, %s'
+                               % (self.sim.model.path, ', '.join(self.joints), self.sim.dt,
+                                  'lockstep' if self.lockstep else
+                                  'real time x%.3g' % self.rtf))
+
+    def _on_command(self, msg):
+        u = np.asarray(msg.data, dtype=float)
+        error = None
+        if u.shape != (self.sim.du,):
+            error = ('command has %d values, expected %d (one per joint: %s)'
+                     % (u.size, self.sim.du, ', '.join(self.joints)))
+        elif not np.isfinite(u).all():
+            error = 'command holds NaN or inf: %s' % u.tolist()
+        if error is not None:
+            if error != self.command_error:
+                self.get_logger().error('rejected %s; %s' % (
+                    error, 'not stepping' if self.lockstep else 'applying zero torque'))
+            self.command_error = error
+            self.command_wall = -np.inf
+            return
+        self.command_error = None
+        if self.lockstep:
+            self._step(u)
+        else:
+            self.command = u
+            self.command_wall = time.monotonic()
+
+    def _on_timer(self):
+        fresh = time.monotonic() - self.command_wall <= self.command_timeout
+        self._step(self.command if fresh else np.zeros(self.sim.du))
+
+    def _step(self, u):
+        self.effort = self.sim.clip(u)
+        try:
+            self.x = self.sim.step(self.effort)
+        except DivergenceError as error:
+            self.get_logger().error('%s; resetting to rest' % error)
+            self.x = self.sim.reset(self.sim.rest_state())
+        self.steps += 1
+        self.now_ns += self.dt_ns
+        self._publish()
+
+    def _on_reset(self, request, response):
+        try:
+            x0 = np.asarray(self.task.sample_initial_states(1, self.rng), dtype=float)[0]
+            self.x = self.sim.reset(x0)
+        except ValueError as error:
+            response.success = False
+            response.message = 'reset failed: %s' % error
+            return response
+        self.effort = np.zeros(self.sim.du)
+        if self.lockstep:
+            self.now_ns += self.dt_ns
+        self._publish()
+        response.success = True
+        response.message = 't=%.6f x=%s' % (self.now_ns * 1e-9,
+                                            np.array2string(self.x, precision=6,
+                                                            separator=','))
+        return response
+
+    def _publish(self):
+        stamp = ClockMsg()
+        stamp.clock.sec, stamp.clock.nanosec = divmod(self.now_ns, 1000000000)
+        self.state_pub.publish(joint_state_to_msg(stamp.clock, self.joints, self.x,
+                                                  self.effort))
+        if self.publish_clock:
+            self.clock_pub.publish(stamp)
+
+    def destroy_node(self):
+        """Close the PyBullet connection, then destroy the node."""
+        self.sim.close()
+        return super().destroy_node()
+
+
+def main(args=None):
+    """Run the simulator node."""
+    return common.run_node(SimulatorNode, args)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,221 @@
+# Copyright 2026 ps_control contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+r"""
+``ps-control run TASK``: simulator, controller and learner nodes in one process.
+
+The same nodes and the same config/<task>.yaml as ``ros2 launch ps_control <task>.launch.py``,
+composed on one executor, so the system runs where ``ros2 launch`` is not installed. The nodes
+are ordinary ROS 2 nodes in the default context: ``ros2 topic echo /ps_control/metrics/...``,
+rqt_plot or RViz in another process of the same ROS domain see them.
+
+Example::
+
+    ps-control run double_pendulum --algorithm saps --iterations 10 --samples 5 \\
+        --plot dp.png --checkpoint dp.ckpt
+    ps-control run double_pendulum --iterations 20 --checkpoint dp.ckpt --resume
+
+Everything after ``--ros-args`` goes to ROS (remaps, parameters, log levels).
+"""
+
+import argparse
+import os
+import sys
+import time
+
+from ps_control.nodes import common
+from ps_control.nodes.controller_node import ControllerNode
+from ps_control.nodes.learner_node import ALGORITHMS
+from ps_control.nodes.learner_node import LearnerNode
+from ps_control.nodes.learner_node import worker_namespaces
+from ps_control.nodes.simulator_node import SimulatorNode
+from ps_control.tasks import load_task
+from ps_control.tasks.params import flatten
+from ps_control.tasks.params import read_parameters
+from ps_control.tasks.paths import config_dir
+import rclpy
+from rclpy.executors import ExternalShutdownException
+from rclpy.parameter import Parameter
+
+
+NODE_SECTIONS = ('simulator', 'controller', 'learner')
+
+
+def config_file(task_name):
+    """Return the parameter file of a task: config/<task_name>.yaml."""
+    return os.path.join(config_dir(), task_name + '.yaml')
+
+
+def node_parameters(task_name, node_name):
+    """
+    Return {name: value} of a node's section in config/<task>.yaml (``/**/<node_name>:``).
+
+    A file without that section gives {} (the nodes' own defaults).
+    """
+    path = config_file(task_name)
+    try:
+        return flatten(read_parameters(path, node='/**/' + node_name))
+    except ValueError as error:
+        if "no top-level '/**/%s:' mapping" % node_name in str(error):
+            return {}
+        raise
+
+
+def _overrides(values):
+    return [Parameter(name, value=value) for name, value in values.items()]
+
+
+def build_nodes(task_name, num_workers=1, lockstep=True, learner=None, context=None,
+                seed=0, with_learner=True):
+    """
+    Construct the nodes of one system: per worker a simulator and a controller, and a learner.
+
+    Parameters come from config/<task>.yaml (node sections), then the arguments: ``learner``
+    is a dict of learner parameter overrides. Workers live in namespaces worker_<i> when there
+    are several, each with its own clock (``/clock`` remapped into the namespace). Returns
+    (workers, learner_node): workers is a list of (simulator, controller).
+    """
+    load_task(task_name)  # an unknown task fails here, naming the known ones
+    workers = []
+    clock_remap = ['--ros-args', '-r', '/clock:=clock'] if num_workers > 1 else []
+    for index, namespace in enumerate(worker_namespaces(num_workers)):
+        sim_params = node_parameters(task_name, 'simulator')
+        sim_params.update(task_name=task_name, lockstep=lockstep, seed=seed + index)
+        ctl_params = node_parameters(task_name, 'controller')
+        ctl_params.update(task_name=task_name, lockstep=lockstep, seed=seed + 1000 + index,
+                          use_sim_time=True)
+        sim = SimulatorNode(context=context, namespace='/' + namespace, cli_args=clock_remap,
+                            parameter_overrides=_overrides(sim_params))
+        ctl = ControllerNode(context=context, namespace='/' + namespace, cli_args=clock_remap,
+                             parameter_overrides=_overrides(ctl_params))
+        workers.append((sim, ctl))
+    learner_node = None
+    if with_learner:
+        params = node_parameters(task_name, 'learner')
+        params.update(task_name=task_name, num_workers=num_workers, lockstep=lockstep,
+                      seed=seed)
+        params.update(learner or {})
+        learner_node = LearnerNode(context=context, parameter_overrides=_overrides(params))
+    return workers, learner_node
+
+
+def parse_args(argv):
+    """Parse the command line of ``ps-control run``."""
+    parser = argparse.ArgumentParser(
+        prog='ps-control run',
+        description='Run the simulator, controller and learner nodes of a task in one process '
+                    '(no ros2 launch needed) and plot the learning curve.')
+    parser.add_argument('task', help='task name, e.g. double_pendulum, quad_pendulum')
+    parser.add_argument('--algorithm', default='', choices=('',) + tuple(ALGORITHMS),
+                        help='default: the learning config of the task')
+    parser.add_argument('--iterations', type=int, default=0,
+                        help='iterations (default: the learning config)')
+    parser.add_argument('--samples', type=int, default=0,
+                        help='episodes per iteration (default: the learning config)')
+    parser.add_argument('--horizon', type=int, default=0,
+                        help='episode length in steps (default: the task horizon)')
+    parser.add_argument('--num-workers', type=int, default=1,
+                        help='simulator + controller pairs collecting episodes side by side')
+    parser.add_argument('--seed', type=int, default=0,
+                        help='seed of the learning loop, simulators and controllers')
+    parser.add_argument('--checkpoint', default='',
+                        help='checkpoint file written after every iteration')
+    parser.add_argument('--resume', action='store_true',
+                        help='continue from --checkpoint')
+    parser.add_argument('--plot', default=None,
+                        help='learning-curve PNG (default: <task>_learning_curve.png)')
+    parser.add_argument('--real-time', action='store_true',
+                        help='simulate at real time instead of in lockstep')
+    parser.add_argument('--executor', default='events', choices=('events', 'single'))
+    args = parser.parse_args(argv)
+    if args.resume and not args.checkpoint:
+        parser.error('--resume needs --checkpoint')
+    if args.num_workers < 1:
+        parser.error('--num-workers must be >= 1')
+    for name in ('iterations', 'samples', 'horizon', 'seed'):
+        if getattr(args, name) < 0:
+            parser.error('--%s must be >= 0' % name)
+    return args
+
+
+def plot_history(history, path, task_name, algorithm):
+    """Write the learning curve (expected reward per iteration) as a PNG; return the path."""
+    from ps_control.plotting import plot_curves
+    iterations = [m.get('iteration', i + 1) for i, m in enumerate(history)]
+    rewards = [m['expected_reward'] for m in history]
+    return plot_curves(path, iterations, {algorithm: rewards}, xlabel='iteration',
+                       ylabel='expected reward',
+                       title='%s: %s through ROS 2 nodes' % (task_name, algorithm), band=None)
+
+
+def main(argv=None):
+    """Run ``ps-control run``; return the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    ros_args = []
+    if '--ros-args' in argv:
+        split = argv.index('--ros-args')
+        argv, ros_args = argv[:split], argv[split:]
+    args = parse_args(argv)
+    plot = args.plot or '%s_learning_curve.png' % args.task
+    learner = {'algorithm': args.algorithm, 'iterations': args.iterations,
+               'samples': args.samples, 'horizon': args.horizon,
+               'checkpoint': args.checkpoint, 'resume': args.resume}
+    rclpy.init(args=['ps-control'] + ros_args)
+    nodes = []
+    executor = None
+    try:
+        workers, learner_node = build_nodes(args.task, args.num_workers, not args.real_time,
+                                            learner, seed=args.seed)
+        nodes = [node for pair in workers for node in pair] + [learner_node]
+        executor = common.make_executor(kind=args.executor)
+        for node in nodes:
+            executor.add_node(node)
+        started = time.monotonic()
+
+        def progress(metrics):
+            print('[%7.1f s] iteration %3d  expected reward %12.5g  max KL %8.3g  entropy '
+                  '%8.3g  success %.2f' % (
+                      time.monotonic() - started, int(metrics.get('iteration', 0)),
+                      metrics.get('expected_reward', float('nan')),
+                      metrics.get('max_kl', float('nan')),
+                      metrics.get('mean_entropy', float('nan')),
+                      metrics.get('success_rate', float('nan'))), flush=True)
+        learner_node.on_iteration.append(progress)
+        executor.create_task(learner_node.run)
+        common.spin(executor, future=learner_node.done)
+        if not learner_node.done.done():
+            return 1
+        if learner_node.done.exception() is not None:
+            print('ps-control run: %s' % learner_node.done.exception(), file=sys.stderr)
+            return 1
+        history = learner_node.done.result()
+        if history:
+            path = plot_history(history, plot, args.task, learner_node.config.algorithm)
+            print('learning curve: %s' % path)
+        return 0
+    except (KeyboardInterrupt, ExternalShutdownException):
+        return 130
+    except ValueError as error:
+        print('ps-control run: %s' % error, file=sys.stderr)
+        return 2
+    finally:
+        if executor is not None:
+            executor.shutdown()
+        for node in nodes:
+            node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,96 @@
+# Copyright 2026 ps_control contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Read a ROS 2 parameter file without ROS.
+
+The task files in config/ are ROS 2 parameter files, so the nodes can load the same file::
+
+    /**:
+      ros__parameters:
+        task:
+          dt: 0.05
+          ...
+
+ROS flattens nested mappings to dotted names (task.dt). A ROS parameter is a scalar (bool, int,
+float, string) or a flat list of one type (a list of ints is not a list of floats: write 0.0,
+not 0), never null, never a list of lists; read_parameters enforces the same, naming the
+offending parameter, so a file that loads here loads in ROS.
+"""
+
+import yaml
+
+WILDCARD = '/**'
+
+
+def _check_leaf(name, value):
+    if value is None:
+        raise ValueError('parameter %s is null (not a valid ROS parameter)' % name)
+    if isinstance(value, (bool, int, float, str)):
+        return
+    if isinstance(value, list):
+        if not value:
+            raise ValueError('parameter %s is an empty list (ROS cannot type it)' % name)
+        kinds = {type(v) for v in value}
+        if len(kinds) != 1 or next(iter(kinds)) not in (bool, int, float, str):
+            raise ValueError('parameter %s must be a flat list of one type (bool, int, float or '
+                             'string), got types %s' % (name, sorted(k.__name__ for k in kinds)))
+        return
+    raise ValueError('parameter %s has unsupported type %s' % (name, type(value).__name__))
+
+
+def check_parameters(mapping, prefix=''):
+    """Raise ValueError naming the first leaf of the nested mapping that ROS 2 cannot hold."""
+    for key, value in mapping.items():
+        name = prefix + str(key)
+        if isinstance(value, dict):
+            check_parameters(value, name + '.')
+        else:
+            _check_leaf(name, value)
+
+
+def flatten(mapping, prefix=''):
+    """Return {dotted name: value} of a nested mapping, as ROS 2 names its parameters."""
+    flat = {}
+    for key, value in mapping.items():
+        name = prefix + str(key)
+        if isinstance(value, dict):
+            flat.update(flatten(value, name + '.'))
+        else:
+            flat[name] = value
+    return flat
+
+
+def read_parameters(path, node=WILDCARD):
+    """
+    Return the nested ros__parameters mapping of ``node`` (default '/**') in the file at path.
+
+    Raises ValueError if the file is not valid YAML, has no ``<node>: ros__parameters:``
+    mapping, or holds a value ROS 2 cannot take as a parameter.
+    """
+    try:
+        with open(path) as stream:
+            document = yaml.safe_load(stream)
+    except OSError as error:
+        raise ValueError('cannot read parameter file %s: %s' % (path, error)) from None
+    except yaml.YAMLError as error:
+        raise ValueError('parameter file %s is not valid YAML: %s' % (path, error)) from None
+    if not isinstance(document, dict) or not isinstance(document.get(node), dict):
+        raise ValueError("parameter file %s has no top-level '%s:' mapping" % (path, node))
+    parameters = document[node].get('ros__parameters')
+    if not isinstance(parameters, dict):
+        raise ValueError("parameter file %s: '%s' has no 'ros__parameters:' mapping"
+                         % (path, node))
+    check_parameters(parameters)
+    return parameters

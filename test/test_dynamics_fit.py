@@ -1,0 +1,325 @@
+# Copyright 2026 ps_control contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Linearization by sampling checked against known linear-Gaussian systems.
+
+Tolerances come from the sampling distribution of least squares: standard errors
+sqrt(Sigma_ii [(Z'Z)^-1]_jj) of the coefficients, the Wishart spread of the noise covariance, and
+the expected out-of-sample error 1 + 1/N + k/(N - k - 2) of ordinary least squares with k
+Gaussian regressors (whitened, per state dimension).
+"""
+
+import numpy as np
+from ps_control.core.dynamics_fit import (DynamicsFitter, fit_linear_gaussian, floor_eigenvalues,
+                                          NIWPrior)
+from ps_control.core.gmm import GaussianMixture
+import pytest
+
+
+def make_system(T, dx, du, seed, noise=0.05, dt=0.05):
+    """Return (A, B, c, cov) of coupled damped oscillators with time-varying stiffness."""
+    rng = np.random.default_rng(seed)
+    q = dx // 2
+    stiff = rng.standard_normal((q, q))
+    stiff = stiff @ stiff.T / q + np.eye(q)
+    drive = rng.standard_normal((q, du))
+    A, B, c = np.empty((T, dx, dx)), np.empty((T, dx, du)), np.empty((T, dx))
+    for t in range(T):
+        phase = 2.0 * np.pi * t / T
+        cont = np.block([[np.zeros((q, q)), np.eye(q)],
+                         [-(1.0 + 0.5 * np.sin(phase)) * stiff, -0.3 * np.eye(q)]])
+        A[t] = np.eye(dx) + dt * cont
+        B[t] = dt * np.vstack([np.zeros((q, du)), drive * (1.0 + 0.3 * np.cos(phase))])
+        c[t] = dt * np.concatenate([np.zeros(q), 0.5 * np.sin(np.arange(q) + 3.0 * t / T)])
+    root = rng.standard_normal((dx, dx)) * noise
+    cov = np.broadcast_to(root @ root.T + noise ** 2 * np.eye(dx), (T, dx, dx)).copy()
+    return A, B, c, cov
+
+
+def rollouts(system, n, seed, offset=1.0, u_std=1.0, x0_std=0.3):
+    """Sample n rollouts of open-loop actions offset * sin(0.1 t + i) plus white noise."""
+    A, B, c, cov = system
+    T, dx, du = B.shape
+    rng = np.random.default_rng(seed)
+    states, actions = np.empty((n, T + 1, dx)), np.empty((n, T, du))
+    states[:, 0] = 1.0 + x0_std * rng.standard_normal((n, dx))
+    plan = offset * np.sin(0.1 * np.arange(T)[:, None] + np.arange(du))
+    vals, vecs = np.linalg.eigh(cov)
+    roots = vecs * np.sqrt(np.maximum(vals, 0.0))[:, None, :]
+    for t in range(T):
+        actions[:, t] = plan[t] + u_std * rng.standard_normal((n, du))
+        states[:, t + 1] = (states[:, t] @ A[t].T + actions[:, t] @ B[t].T + c[t]
+                            + rng.standard_normal((n, dx)) @ roots[t].T)
+    return states, actions
+
+
+def relative_error(dynamics, system):
+    """Return ||(A, B) - (A*, B*)||_F / ||(A*, B*)||_F over all steps."""
+    A, B = system[:2]
+    err = np.sum((dynamics.A - A) ** 2) + np.sum((dynamics.B - B) ** 2)
+    return np.sqrt(err / (np.sum(A ** 2) + np.sum(B ** 2)))
+
+
+def whitened_error(dynamics, system, states, actions, dims=None):
+    """Return the mean of e' cov^-1 e / dx of the one-step prediction error e (true cov)."""
+    dims = slice(None) if dims is None else dims
+    pred = (np.einsum('tij,ntj->nti', dynamics.A, states[:, :-1])
+            + np.einsum('tij,ntj->nti', dynamics.B, actions) + dynamics.c)
+    err = (states[:, 1:] - pred)[..., dims]
+    prec = np.linalg.inv(system[3][:, dims, dims])
+    return np.einsum('nti,tij,ntj->', err, prec, err) / err.size
+
+
+def ols_expected_error(n, k):
+    """Return the whitened out-of-sample error expected of OLS with k Gaussian regressors."""
+    return 1.0 + 1.0 / n + k / (n - k - 2.0)
+
+
+def assert_psd(covs):
+    sym = 0.5 * (covs + np.swapaxes(covs, -1, -2))
+    assert np.allclose(covs, sym)
+    assert np.linalg.eigvalsh(sym).min() >= -1e-12 * max(1.0, np.abs(covs).max())
+
+
+@pytest.mark.parametrize('prior', [None, 'gmm'])
+def test_recovers_time_varying_system(prior):
+    """Many samples: A, B, c within 5 standard errors, noise cov within 5 Wishart spreads."""
+    T, dx, du, n = 6, 4, 2, 3000
+    system = make_system(T, dx, du, seed=1)
+    states, actions = rollouts(system, n, seed=2)
+    fitter = DynamicsFitter(prior=prior, seed=0)
+    if prior:
+        fitter.update_prior(states, actions)
+    dyn = fitter.fit(states, actions)
+    A, B, c, cov = system
+    k = dx + du
+    for t in range(T):
+        design = np.column_stack([states[:, t], actions[:, t], np.ones(n)])
+        spread = np.diag(np.linalg.inv(design.T @ design))
+        truth = np.column_stack([A[t], B[t], c[t]])
+        fitted = np.column_stack([dyn.A[t], dyn.B[t], dyn.c[t]])
+        se = np.sqrt(np.outer(np.diag(cov[t]), spread))
+        assert np.abs((fitted - truth) / se).max() < 5.0
+        # ML noise covariance: mean Sigma (n - k - 1) / n, entry variance (S_ij^2 + S_ii S_jj) / n
+        var = np.diag(cov[t])
+        cov_se = np.sqrt((cov[t] ** 2 + np.outer(var, var)) / n)
+        expected = cov[t] * (n - k - 1) / n
+        assert np.abs((dyn.cov[t] - expected) / cov_se).max() < 5.0
+    assert relative_error(dyn, system) < 0.02
+
+
+def test_few_samples_finite_without_prior_and_prior_much_better():
+    """N = 5 < dx + du + 1: ridge keeps the fit finite; the GMM prior cuts the error in A, B."""
+    T, dx, du, n = 60, 4, 2, 5
+    system = make_system(T, dx, du, seed=3)
+    fitter = DynamicsFitter(prior='gmm', seed=0)
+    for iteration, offset in enumerate([0.6, 0.8, 1.0]):  # earlier iterations feed the prior
+        fitter.update_prior(*rollouts(system, n, seed=10 + iteration, offset=offset))
+    states, actions = rollouts(system, n, seed=20, offset=1.2)
+    fitter.update_prior(states, actions)
+    with_prior = fitter.fit(states, actions)
+    plain = DynamicsFitter(prior=None).fit(states, actions)
+    for dyn in (plain, with_prior):
+        for array in (dyn.A, dyn.B, dyn.c, dyn.cov):
+            assert np.isfinite(array).all()
+        assert_psd(dyn.cov)
+    plain_err, prior_err = relative_error(plain, system), relative_error(with_prior, system)
+    assert prior_err < 0.3 * plain_err
+
+
+@pytest.mark.parametrize('dx, du, n', [(4, 2, 25), (8, 4, 100)])
+def test_held_out_prediction_near_noise_level(dx, du, n):
+    """25 rollouts (4 states) / 100 (8 states) per iteration: held-out error near the noise."""
+    T = 30
+    system = make_system(T, dx, du, seed=4)
+    fitter = DynamicsFitter(prior='gmm', seed=0)
+    for iteration, offset in enumerate([0.5, 0.8, 1.1]):
+        states, actions = rollouts(system, n, seed=30 + iteration, offset=offset)
+        fitter.update_prior(states, actions)
+    with_prior = fitter.fit(states, actions)
+    plain = DynamicsFitter(prior=None).fit(states, actions)
+    held_states, held_actions = rollouts(system, 400, seed=99, offset=1.1)
+    prior_ratio = whitened_error(with_prior, system, held_states, held_actions)
+    plain_ratio = whitened_error(plain, system, held_states, held_actions)
+    ols = ols_expected_error(n, dx + du)
+    assert 1.0 < prior_ratio < 1.0 + 1.5 * (ols - 1.0)
+    assert prior_ratio < plain_ratio * 1.01
+    assert_psd(with_prior.cov)
+
+
+def test_zero_variance_dimensions():
+    """A constant state and a constant action: finite fit, exact prediction, c holds it."""
+    T, n = 20, 40
+    base = make_system(T, 4, 2, seed=5)
+    dx, du = 5, 3
+    A, B = np.zeros((T, dx, dx)), np.zeros((T, dx, du))
+    c, cov = np.zeros((T, dx)), np.zeros((T, dx, dx))
+    A[:, :4, :4], B[:, :4, :2], c[:, :4], cov[:, :4, :4] = base
+    A[:, 4, 4] = 1.0  # x_4' = x_4, no noise
+    B[:, :4, 2] = 0.2  # the constant action u_2 drives the state: c must absorb it
+    system = (A, B, c, cov)
+
+    def sample(count, seed):
+        rng = np.random.default_rng(seed)
+        states, actions = np.empty((count, T + 1, dx)), np.empty((count, T, du))
+        states[:, 0, :4] = 1.0 + 0.3 * rng.standard_normal((count, 4))
+        states[:, 0, 4] = 0.1
+        actions[..., 2] = 0.3
+        root = np.linalg.cholesky(cov[0, :4, :4])
+        for t in range(T):
+            actions[:, t, :2] = np.sin(0.1 * t + np.arange(2)) + rng.standard_normal((count, 2))
+            states[:, t + 1] = states[:, t] @ A[t].T + actions[:, t] @ B[t].T + c[t]
+            states[:, t + 1, :4] += rng.standard_normal((count, 4)) @ root.T
+        return states, actions
+
+    states, actions = sample(n, 6)
+    assert np.all(states[..., 4] == 0.1) and np.all(actions[..., 2] == 0.3)
+    held = sample(400, 7)
+    fitter = DynamicsFitter(prior='gmm', seed=0)
+    fitter.update_prior(states, actions)
+    for dyn in (DynamicsFitter(prior=None).fit(states, actions), fitter.fit(states, actions)):
+        for array in (dyn.A, dyn.B, dyn.c, dyn.cov):
+            assert np.isfinite(array).all()
+        assert_psd(dyn.cov)
+        assert np.abs(dyn.A[:, :, 4]).max() == 0.0 and np.abs(dyn.B[:, :, 2]).max() == 0.0
+        assert dyn.c[:, 4] == pytest.approx(0.1, abs=1e-9)
+        assert np.abs(dyn.cov[:, 4, :]).max() < 1e-12
+        pred = (np.einsum('tij,ntj->nti', dyn.A, held[0][:, :-1])
+                + np.einsum('tij,ntj->nti', dyn.B, held[1]) + dyn.c)
+        assert np.abs(pred[..., 4] - 0.1).max() < 1e-9
+        ratio = whitened_error(dyn, system, *held, dims=slice(0, 4))
+        assert ratio < 1.0 + 1.5 * (ols_expected_error(n, 6) - 1.0)
+
+
+def test_fit_with_own_gaussian_as_prior_equals_plain_fit():
+    """NIW posterior with mu0 = mean, Phi = n0 S, m = n0 = N is the empirical Gaussian again."""
+    rng = np.random.default_rng(8)
+    xu = rng.standard_normal((30, 3))
+    x_next = xu @ rng.standard_normal((3, 2)) + 0.1 * rng.standard_normal((30, 2))
+    joint = np.column_stack([xu, x_next])
+    emp = np.cov(joint.T, bias=True)
+    prior = NIWPrior(joint.mean(axis=0), 30 * emp, 30.0, 30.0)
+    for plain, posterior in zip(fit_linear_gaussian(xu, x_next),
+                                fit_linear_gaussian(xu, x_next, prior)):
+        assert posterior == pytest.approx(plain, rel=1e-9, abs=1e-12)
+
+
+def test_strong_prior_gives_prior_regression():
+    """A prior of 1e9 pseudo-samples pins F to Sigma0_yx Sigma0_xx^-1, cov to the Schur one."""
+    rng = np.random.default_rng(9)
+    root = rng.standard_normal((5, 5))
+    sigma0 = root @ root.T + np.eye(5)
+    mu0 = rng.standard_normal(5)
+    strength = 1e9
+    prior = NIWPrior(mu0, strength * sigma0, strength, strength)
+    xu = rng.standard_normal((4, 3))  # fewer samples than dimensions
+    x_next = rng.standard_normal((4, 2))
+    F, f, cov = fit_linear_gaussian(xu, x_next, prior, ridge=0.0)
+    gain = np.linalg.solve(sigma0[:3, :3], sigma0[:3, 3:]).T
+    assert F == pytest.approx(gain, rel=1e-6, abs=1e-6)
+    assert cov == pytest.approx(sigma0[3:, 3:] - gain @ sigma0[:3, 3:], rel=1e-6, abs=1e-6)
+    # the offset goes through the sample means, as in cbfinn/gps
+    assert f == pytest.approx(x_next.mean(0) - gain @ xu.mean(0), rel=1e-6, abs=1e-6)
+
+
+def test_floor_eigenvalues_projects_onto_psd_cone():
+    """Negative eigenvalues become zero, the eigenvectors and the other eigenvalues stay."""
+    rng = np.random.default_rng(16)
+    vecs = np.linalg.qr(rng.standard_normal((3, 3)))[0]
+    matrix = vecs @ np.diag([2.0, 0.5, -1e-3]) @ vecs.T
+    floored = floor_eigenvalues(np.stack([matrix, vecs @ np.diag([1.0, 2.0, 3.0]) @ vecs.T]))
+    assert floored[0] == pytest.approx(vecs @ np.diag([2.0, 0.5, 0.0]) @ vecs.T, abs=1e-12)
+    assert floored[1] == pytest.approx(vecs @ np.diag([1.0, 2.0, 3.0]) @ vecs.T, abs=1e-12)
+
+
+def clustered_data(seed):
+    """Return data from two well-separated 2-D Gaussians and their (weights, means, covs)."""
+    rng = np.random.default_rng(seed)
+    means = np.array([[0.0, 0.0], [12.0, -6.0]])
+    covs = np.array([[[0.5, 0.0], [0.0, 0.5]], [[1.0, 0.5], [0.5, 1.0]]])
+    counts = (1200, 800)
+    data = np.vstack([rng.multivariate_normal(m, s, size=k)
+                      for m, s, k in zip(means, covs, counts)])
+    labels = np.repeat([0, 1], counts)
+    return data, labels, np.array(counts) / sum(counts), means, covs
+
+
+def overlapping_data(seed):
+    """Return two separated clusters plus a broad overlapping one (EM needs many iterations)."""
+    data = clustered_data(seed)[0]
+    rng = np.random.default_rng(seed + 1)
+    return np.vstack([data, rng.standard_normal((500, 2)) * 3.0 + [5.0, 5.0]])
+
+
+def test_gmm_em_objective_never_decreases():
+    """Every EM iteration raises the MAP objective (log-likelihood plus penalties)."""
+    gmm = GaussianMixture(max_iterations=60, tol=0.0, seed=3).fit(overlapping_data(10), 6)
+    history = np.array(gmm.history)
+    assert history.size == 60
+    assert np.all(np.diff(history) >= -1e-9 * np.abs(history[1:]))
+    assert history[-1] > history[0] + 1.0
+
+
+def test_gmm_recovers_two_separated_clusters():
+    """Weights, means, covariances within 5 standard errors; every point assigned right."""
+    data, labels, weights, means, covs = clustered_data(12)
+    gmm = GaussianMixture(seed=0).fit(data, 2)
+    order = np.argsort(gmm.means[:, 0])  # truth: cluster 0 has the smaller first coordinate
+    n = data.shape[0]
+    counts = weights * n
+    assert np.abs(gmm.weights[order] - weights).max() < 5.0 * np.sqrt(
+        weights * (1 - weights) / n).max()
+    for k in range(2):
+        j = order[k]
+        mean_se = np.sqrt(np.diag(covs[k]) / counts[k])
+        assert np.abs(gmm.means[j] - means[k]).max() < 5.0 * mean_se.max()
+        var = np.diag(covs[k])
+        cov_se = np.sqrt((covs[k] ** 2 + np.outer(var, var)) / counts[k])
+        assert np.abs((gmm.covs[j] - covs[k]) / cov_se).max() < 5.0
+    assigned = order.argsort()[gmm.log_responsibilities(data).argmax(axis=1)]
+    assert np.all(assigned == labels)
+
+
+def test_gmm_warm_start_resumes_from_previous_fit():
+    """A second fit on the same data starts converged: at most 2 EM iterations."""
+    data = overlapping_data(13)
+    gmm = GaussianMixture(seed=0).fit(data, 6)
+    cold = gmm.n_iterations
+    gmm.fit(data, 6)
+    assert gmm.n_iterations <= 2 < cold
+
+
+def test_bad_input_is_rejected_with_names_and_indices():
+    system = make_system(5, 4, 2, seed=14)
+    states, actions = rollouts(system, 6, seed=15)
+    fitter = DynamicsFitter(prior=None)
+    bad = states.copy()
+    bad[3, 4, 1] = np.nan
+    with pytest.raises(ValueError, match='states .*rollout 3, time step 4'):
+        fitter.fit(bad, actions)
+    bad = actions.copy()
+    bad[2, 1, 0] = np.inf
+    with pytest.raises(ValueError, match='actions .*rollout 2, time step 1'):
+        fitter.fit(states, bad)
+    with pytest.raises(ValueError, match=r'\(6, 6, 4\).*\(6, 4, 2\)'):
+        fitter.fit(states, actions[:, :4])
+    with pytest.raises(ValueError, match='at least 2 rollouts'):
+        fitter.fit(states[:1], actions[:1])
+    with pytest.raises(RuntimeError, match='update_prior'):
+        DynamicsFitter(prior='gmm').fit(states, actions)
+    prior_fitter = DynamicsFitter(prior='gmm')
+    prior_fitter.update_prior(states, actions)
+    with pytest.raises(ValueError, match='8-dim transitions'):
+        prior_fitter.fit(states[..., :3], actions)

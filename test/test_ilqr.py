@@ -1,0 +1,372 @@
+# Copyright 2026 ps_control contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Exact-model iLQR against independent references.
+
+Riccati recursion (linear system), the box-constrained QP over the whole control sequence
+(linear system with limits), Tassa 2012's regularised update written out, first-order
+optimality checked by finite differences of the total reward (pendulum swing-up, unicycle).
+"""
+
+from core_problems import lqr_gains, random_problem
+import numpy as np
+from ps_control.core import LinearGaussianDynamics, LinearGaussianPolicy, QuadraticReward
+from ps_control.core.ilqr import (box_qp, DeviationDynamics, finite_difference_jacobians, ilqr,
+                                  regularized_backward_pass)
+from ps_control.core.lqg import Quadratic
+import pytest
+from scipy.optimize import minimize
+
+# --- problems -------------------------------------------------------------------------------
+
+PENDULUM = {'g': 9.81, 'length': 1.0, 'mass': 1.0, 'damping': 0.1, 'dt': 0.05}
+U_MAX = 3.0  # below m g l = 9.81: the swing-up needs several swings
+
+
+def pendulum_step(x, u):
+    """
+    Semi-implicit Euler step of theta'' = -g/l sin(theta) - b theta' + u / (m l^2).
+
+    theta = 0 hangs down; works on single (2,), (1,) and batched (n, 2), (n, 1) inputs.
+    """
+    p = PENDULUM
+    theta, omega = x[..., 0], x[..., 1]
+    acc = (-p['g'] / p['length'] * np.sin(theta) - p['damping'] * omega
+           + u[..., 0] / (p['mass'] * p['length'] ** 2))
+    omega = omega + p['dt'] * acc
+    return np.stack([theta + p['dt'] * omega, omega], axis=-1)
+
+
+def pendulum_jacobians(x, u):
+    """Return the analytic (A, B) of ``pendulum_step``."""
+    p = PENDULUM
+    dt = p['dt']
+    d_theta, d_omega = -p['g'] / p['length'] * np.cos(x[0]), -p['damping']
+    A = np.array([[1.0 + dt * dt * d_theta, dt * (1.0 + dt * d_omega)],
+                  [dt * d_theta, 1.0 + dt * d_omega]])
+    B = np.array([[dt * dt], [dt]]) / (p['mass'] * p['length'] ** 2)
+    return A, B
+
+
+def pendulum_reward(T=100):
+    """Reward the upright position theta = pi at rest, mostly at the end."""
+    M = np.array([-np.diag([0.1, 0.01])] * T + [-np.diag([100.0, 10.0])])
+    H = np.array([-0.01 * np.eye(1)] * T)
+    return QuadraticReward(M, H, np.tile([np.pi, 0.0], (T + 1, 1)))
+
+
+def unicycle_step(x, u, dt=0.1):
+    """Unicycle (x, y, heading) driven by speed and turn rate: lateral motion is second order."""
+    px, py, heading = x[..., 0], x[..., 1], x[..., 2]
+    speed, turn = u[..., 0], u[..., 1]
+    return np.stack([px + dt * speed * np.cos(heading), py + dt * speed * np.sin(heading),
+                     heading + dt * turn], axis=-1)
+
+
+def total_reward(step_fn, reward, x0, U):
+    """Return the total reward of a batch of open-loop control sequences U (n, T, du)."""
+    X = np.broadcast_to(x0, (U.shape[0], x0.size))
+    states = [X]
+    for t in range(U.shape[1]):
+        X = step_fn(X, U[:, t])
+        states.append(X)
+    return reward.evaluate(np.stack(states, axis=1), U)
+
+
+def reward_gradient(step_fn, reward, x0, U, h=1e-6):
+    """Return dJ/dU (T, du) by central differences of the total reward (batched rollouts)."""
+    n = U.size
+    E = np.eye(n).reshape((n,) + U.shape) * h
+    return ((total_reward(step_fn, reward, x0, U + E) - total_reward(step_fn, reward, x0, U - E))
+            / (2 * h)).reshape(U.shape)
+
+
+def linear_problem(T=8, seed=2):
+    """Return a time-invariant linear system (A, B, c) and the random reward of core_problems."""
+    dyn, reward, _, x0 = random_problem(T=T, dx=3, du=2, seed=seed)
+    A, B, c = dyn.A[0], dyn.B[0], dyn.c[0]
+
+    def step(x, u):
+        return x @ A.T + u @ B.T + c
+    return A, B, c, step, reward, x0.mean
+
+
+# --- linear-quadratic: exact references -----------------------------------------------------
+
+@pytest.mark.parametrize('jacobians', ['analytic', 'finite differences'])
+def test_linear_system_gives_riccati_solution(jacobians):
+    A, B, c, step, reward, x0 = linear_problem()
+    T, du = reward.T, B.shape[1]
+    tiled = LinearGaussianDynamics(np.tile(A, (T, 1, 1)), np.tile(B, (T, 1, 1)),
+                                   np.tile(c, (T, 1)), np.zeros((T, 3, 3)))
+    K, k = lqr_gains(tiled, reward)
+    x, states, actions = x0, [x0], []
+    for t in range(T):
+        actions.append(K[t] @ x + k[t])
+        x = step(x, actions[-1])
+        states.append(x)
+    best = reward.evaluate(np.array(states), np.array(actions))
+    jacobian_fn = (lambda x, u: (A, B)) if jacobians == 'analytic' else None
+    result = ilqr(step, reward, x0, np.zeros((T, du)), jacobian_fn=jacobian_fn)
+    assert result.converged
+    assert result.iterations <= 3
+    np.testing.assert_allclose(result.actions, actions, atol=1e-6)
+    np.testing.assert_allclose(result.states, states, atol=1e-6)
+    assert result.reward == pytest.approx(best, rel=1e-9)
+    # the feedback of the last pass is the LQR feedback around the optimum
+    np.testing.assert_allclose(result.K, K, atol=1e-6)
+
+
+def test_linear_system_with_limits_gives_box_constrained_qp_optimum():
+    A, B, c, step, reward, x0 = linear_problem(T=6, seed=5)
+    T, dx, du = reward.T, A.shape[0], B.shape[1]
+    lower, upper = np.array([-0.4, -0.3]), np.array([0.3, 0.4])
+    # X_t = S_t + G_t U for the stacked controls U: J(U) = 1/2 U' P U + U' q + const
+    S, G = np.zeros((T + 1, dx)), np.zeros((T + 1, dx, T * du))
+    S[0] = x0
+    for t in range(T):
+        S[t + 1] = A @ S[t] + c
+        G[t + 1] = A @ G[t]
+        G[t + 1][:, t * du:(t + 1) * du] += B
+    P = 2.0 * np.einsum('tia,tij,tjb->ab', G, reward.M, G)
+    for t in range(T):
+        P[t * du:(t + 1) * du, t * du:(t + 1) * du] += 2.0 * reward.H[t]
+    q = -2.0 * np.einsum('tia,tij,tj->a', G, reward.M, reward.z - S)
+    best = minimize(lambda U: (-0.5 * U @ P @ U - U @ q, -P @ U - q), np.zeros(T * du), jac=True,
+                    method='L-BFGS-B', bounds=[(lower[i % du], upper[i % du])
+                                               for i in range(T * du)],
+                    options={'ftol': 1e-15, 'gtol': 1e-12, 'maxiter': 10000})
+    assert best.success
+    unconstrained = np.linalg.solve(-P, q)
+    assert np.any(unconstrained < np.tile(lower, T)) and np.any(unconstrained > np.tile(upper, T))
+    result = ilqr(step, reward, x0, np.zeros((T, du)), u_min=lower, u_max=upper)
+    assert result.converged
+    np.testing.assert_allclose(result.actions.ravel(), best.x, atol=1e-5)
+    assert np.all(result.actions >= lower) and np.all(result.actions <= upper)
+
+
+def test_box_qp_satisfies_kkt_and_matches_scipy():
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        n = 4
+        root = rng.standard_normal((n, n))
+        H = root @ root.T + 0.1 * np.eye(n)
+        g = 3.0 * rng.standard_normal(n)
+        lower, upper = -rng.uniform(0.1, 1.0, n), rng.uniform(0.1, 1.0, n)
+        x, free = box_qp(H, g, lower, upper)
+        grad = H @ x + g
+        at_lower, at_upper = np.isclose(x, lower), np.isclose(x, upper)
+        assert np.all(x >= lower) and np.all(x <= upper)
+        np.testing.assert_allclose(grad[~(at_lower | at_upper)], 0.0, atol=1e-8)
+        assert np.all(grad[at_lower] >= -1e-8) and np.all(grad[at_upper] <= 1e-8)
+        np.testing.assert_array_equal(free[grad != 0], ~(at_lower | at_upper)[grad != 0])
+        ref = minimize(lambda y: (0.5 * y @ H @ y + g @ y, H @ y + g), np.zeros(n), jac=True,
+                       method='L-BFGS-B', bounds=list(zip(lower, upper)),
+                       options={'ftol': 1e-15, 'gtol': 1e-12})
+        np.testing.assert_allclose(x, ref.x, atol=1e-6)
+
+
+def test_regularized_backward_pass_is_tassa_update():
+    """Gains and value against Tassa 2012 / thesis sec. 2.1.2 written out (cost = -reward)."""
+    rng = np.random.default_rng(3)
+    T, dx, du, mu = 4, 3, 2, 0.7
+    A = rng.standard_normal((T, dx, dx))
+    B = rng.standard_normal((T, dx, du))
+    roots = rng.standard_normal((T + 1, dx + du, dx + du))
+    F = -(roots @ np.swapaxes(roots, 1, 2)) - 0.1 * np.eye(dx + du)
+    f = rng.standard_normal((T + 1, dx + du))
+    step = Quadratic(F[:T], f[:T], np.zeros(T))
+    terminal = Quadratic(F[T, :dx, :dx], f[T, :dx], 0.0)
+    back = regularized_backward_pass(DeviationDynamics(A, B), step, terminal, mu)
+    Vx, Vxx, dV = -f[T, :dx], -F[T, :dx, :dx], 0.0
+    for t in range(T - 1, -1, -1):
+        lx, lu = -f[t, :dx], -f[t, dx:]
+        lxx, luu, lux = -F[t, :dx, :dx], -F[t, dx:, dx:], -F[t, dx:, :dx]
+        Qx, Qu = lx + A[t].T @ Vx, lu + B[t].T @ Vx
+        Qxx, Quu, Qux = (lxx + A[t].T @ Vxx @ A[t], luu + B[t].T @ Vxx @ B[t],
+                         lux + B[t].T @ Vxx @ A[t])
+        Quu_reg = luu + B[t].T @ (Vxx + mu * np.eye(dx)) @ B[t]
+        Qux_reg = lux + B[t].T @ (Vxx + mu * np.eye(dx)) @ A[t]
+        k = -np.linalg.solve(Quu_reg, Qu)
+        K = -np.linalg.solve(Quu_reg, Qux_reg)
+        dV += 0.5 * k @ Quu @ k + k @ Qu
+        Vx = Qx + K.T @ Quu @ k + K.T @ Qu + Qux.T @ k
+        Vxx = Qxx + K.T @ Quu @ K + K.T @ Qux + Qux.T @ K
+        np.testing.assert_allclose(back.K[t], K, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(back.k[t], k, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(back.value.F[t], -Vxx, rtol=1e-9, atol=1e-10)
+        np.testing.assert_allclose(back.value.f[t], -Vx, rtol=1e-9, atol=1e-10)
+    assert sum(back.expected) == pytest.approx(-dV, rel=1e-9)
+
+
+# --- nonlinear: pendulum swing-up -----------------------------------------------------------
+
+@pytest.fixture(scope='module')
+def swing_up():
+    """Analytic-Jacobian swing-up from rest at the bottom, with the callback log."""
+    log = []
+    reward = pendulum_reward()
+    result = ilqr(pendulum_step, reward, np.zeros(2), np.zeros((reward.T, 1)),
+                  jacobian_fn=pendulum_jacobians, u_min=-U_MAX, u_max=U_MAX,
+                  callback=lambda *args: log.append(args))
+    return result, log
+
+
+def test_pendulum_swing_up_improves_monotonically_and_reaches_top(swing_up):
+    result, log = swing_up
+    assert result.converged
+    history = result.history
+    assert len(history) == result.iterations + 1 == len(log) + 1
+    assert np.all(np.diff(history) >= 0.0)
+    assert history[-1] > history[0] + 100.0
+    np.testing.assert_allclose([entry[1] for entry in log], history[1:])
+    assert result.reward == pytest.approx(
+        pendulum_reward().evaluate(result.states, result.actions), rel=1e-12)
+    assert abs(result.states[-1, 0] - np.pi) < 0.05 and abs(result.states[-1, 1]) < 0.1
+    assert np.all(np.abs(result.actions) <= U_MAX)
+    # the trajectory is the true rollout of the actions
+    np.testing.assert_allclose(
+        total_reward(pendulum_step, pendulum_reward(), np.zeros(2), result.actions[None]),
+        result.reward, rtol=1e-12)
+
+
+def test_pendulum_swing_up_is_first_order_optimal(swing_up):
+    """KKT of max J(U) s.t. |u| <= U_MAX, with dJ/dU from finite differences of rollouts."""
+    result, _ = swing_up
+    reward, x0 = pendulum_reward(), np.zeros(2)
+    scale = np.abs(reward_gradient(pendulum_step, reward, x0, np.zeros((reward.T, 1)))).max()
+    grad = reward_gradient(pendulum_step, reward, x0, result.actions)[:, 0]
+    u = result.actions[:, 0]
+    at_upper, at_lower = u >= U_MAX - 1e-9, u <= -U_MAX + 1e-9
+    free = ~(at_upper | at_lower)
+    assert free.any() and at_upper.any() and at_lower.any()
+    assert np.abs(grad[free]).max() < 1e-3 * scale
+    assert grad[at_upper].min() > -1e-3 * scale and grad[at_lower].max() < 1e-3 * scale
+
+
+def test_finite_difference_jacobians_match_analytic():
+    rng = np.random.default_rng(4)
+    states = rng.uniform([-4.0, -8.0], [4.0, 8.0], (50, 2))
+    actions = rng.uniform(-U_MAX, U_MAX, (50, 1))
+    for vectorized in (False, True):
+        A, B = finite_difference_jacobians(pendulum_step, states, actions, vectorized=vectorized)
+        for t in range(50):
+            A_true, B_true = pendulum_jacobians(states[t], actions[t])
+            assert np.linalg.norm(A[t] - A_true) < 1e-5 * np.linalg.norm(A_true)
+            assert np.linalg.norm(B[t] - B_true) < 1e-5 * np.linalg.norm(B_true)
+
+
+def test_pendulum_finite_differences_give_the_same_optimum(swing_up):
+    exact, _ = swing_up
+    reward = pendulum_reward()
+    runs = [ilqr(pendulum_step, reward, np.zeros(2), np.zeros((reward.T, 1)), u_min=-U_MAX,
+                 u_max=U_MAX, vectorized=vectorized) for vectorized in (False, True)]
+    for result in runs:
+        assert result.converged
+        assert result.reward == pytest.approx(exact.reward, rel=1e-8)
+        np.testing.assert_allclose(result.actions, exact.actions, atol=1e-5)
+    # batched line search and finite differences choose the same steps as the sequential ones
+    np.testing.assert_allclose(runs[1].history, runs[0].history, rtol=1e-10)
+
+
+def test_policy_reproduces_the_trajectory(swing_up):
+    result, _ = swing_up
+    policy = result.policy()
+    assert isinstance(policy, LinearGaussianPolicy)
+    np.testing.assert_allclose(policy.cov, np.broadcast_to(1e-6 * np.eye(1), (100, 1, 1)))
+    np.testing.assert_array_equal(policy.K, result.K)
+    x = np.zeros(2)
+    for t in range(policy.T):
+        u = policy.mean_action(t, x)
+        np.testing.assert_allclose(u, result.actions[t], atol=1e-9)
+        x = pendulum_step(x, u)
+    np.testing.assert_allclose(x, result.states[-1], atol=1e-9)
+    # the feedback stabilises the swing-up against a small push at the start
+    x = np.array([0.02, 0.0])
+    for t in range(policy.T):
+        x = pendulum_step(x, np.clip(policy.mean_action(t, x), -U_MAX, U_MAX))
+    assert abs(x[0] - np.pi) < 0.1
+
+
+# --- regularisation -------------------------------------------------------------------------
+
+def test_regularisation_rescues_a_failed_unregularised_step():
+    """
+    Unicycle to a goal beside and behind it, from a slow straight drive.
+
+    The linearisation misses that lateral motion needs turning and driving together, so the
+    unregularised step (and its short backtracking) fails: mu must rise before steps succeed.
+    """
+    T, goal = 40, np.array([-1.0, 0.5, 0.0])
+    M = np.array([np.zeros((3, 3))] * T + [-100.0 * np.eye(3)])
+    reward = QuadraticReward(M, np.array([-1e-3 * np.eye(2)] * T), np.tile(goal, (T + 1, 1)))
+    x0, u0 = np.zeros(3), np.full((T, 2), 0.1)
+    settings = {'max_backtracks': 3, 'vectorized': True, 'mu_init': 0.0}
+    pinned = ilqr(unicycle_step, reward, x0, u0, mu_max=0.0, **settings)
+    assert not pinned.converged and pinned.iterations == 1 and 'mu_max' in pinned.message
+    assert pinned.reward == pinned.history[0]
+    log = []
+    result = ilqr(unicycle_step, reward, x0, u0, callback=lambda *args: log.append(args),
+                  **settings)
+    assert log[0][3] == 0.0 and log[0][2] > 0.0  # the first (mu = 0) step failed, mu went up
+    mus = [0.0] + [entry[2] for entry in log]
+    assert any(entry[3] > 0.0 and mus[i] > 0.0 for i, entry in enumerate(log))
+    assert result.converged
+    assert np.all(np.diff(result.history) >= 0.0)
+    np.testing.assert_allclose(result.states[-1], goal, atol=0.02)
+    scale = np.abs(reward_gradient(unicycle_step, reward, x0, u0)).max()
+    grad = reward_gradient(unicycle_step, reward, x0, result.actions)
+    assert np.abs(grad).max() < 1e-3 * scale
+
+
+# --- bad input ------------------------------------------------------------------------------
+
+def scalar_reward(T=5):
+    """Return a reward for a 1-d state and action."""
+    return QuadraticReward(-np.ones((T + 1, 1, 1)), -np.ones((T, 1, 1)), np.zeros((T + 1, 1)))
+
+
+def test_nan_from_step_fn_names_the_time_step():
+    def step(x, u):
+        nxt = x + u
+        return np.where(nxt > 2.5, np.nan, nxt)
+    with pytest.raises(ValueError, match='NaN or inf at time step 2'):
+        ilqr(step, scalar_reward(), np.zeros(1), np.ones((5, 1)))
+
+
+def test_nan_in_finite_differences_names_the_time_step():
+    def step(x, u):
+        return np.where(u > 1.0, np.nan, x + u)
+    u_init = np.array([[0.0], [0.0], [0.0], [1.0], [0.0]])
+    with pytest.raises(ValueError, match='time step 3 while computing finite-difference'):
+        ilqr(step, scalar_reward(), np.zeros(1), u_init)
+
+
+def test_shape_mismatches_are_reported_with_shapes():
+    def step(x, u):
+        return x + u
+    with pytest.raises(ValueError, match=r'u_init has shape \(5, 2\), expected'):
+        ilqr(step, scalar_reward(), np.zeros(1), np.zeros((5, 2)))
+    with pytest.raises(ValueError, match=r'x0 has shape \(2,\), expected \(1,\)'):
+        ilqr(step, scalar_reward(), np.zeros(2), np.zeros((5, 1)))
+    with pytest.raises(ValueError, match=r'step_fn returned shape \(2,\)'):
+        ilqr(lambda x, u: np.concatenate([x, u]), scalar_reward(), np.zeros(1), np.zeros((5, 1)))
+    with pytest.raises(ValueError, match='jacobian_fn gave A'):
+        ilqr(step, scalar_reward(), np.zeros(1), np.zeros((5, 1)),
+             jacobian_fn=lambda x, u: (np.eye(2), np.ones((2, 1))))
+    with pytest.raises(ValueError, match=r'u_max has shape \(2,\), expected a scalar or \(1,\)'):
+        ilqr(step, scalar_reward(), np.zeros(1), np.zeros((5, 1)), u_max=[1.0, 2.0])
+    with pytest.raises(ValueError, match='u_min <= u_max'):
+        ilqr(step, scalar_reward(), np.zeros(1), np.zeros((5, 1)), u_min=1.0, u_max=-1.0)

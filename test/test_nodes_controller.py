@@ -1,0 +1,219 @@
+# Copyright 2026 ps_control contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The controller node over real DDS: clipping, episodes, policy rejection, safe fallbacks.
+
+The controller runs in real-time mode on the wall clock (as on hardware); a helper node plays
+the robot (joint_states in, effort commands out) and the learner (policy, services).
+"""
+
+from nodes_support import open_graph
+from nodes_support import params
+import numpy as np
+from ps_control.core import LinearGaussianPolicy
+from ps_control.nodes import common
+from ps_control.nodes.controller_node import ControllerNode
+from ps_control.nodes.messages import policy_digest
+from ps_control.nodes.messages import policy_to_msg
+from ps_control.nodes.messages import transition_from_msg
+import pytest
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Float64MultiArray
+from std_srvs.srv import Trigger
+
+
+pytestmark = pytest.mark.ros
+
+
+@pytest.fixture
+def graph():
+    """Yield a context of its own with an executor, torn down after the test."""
+    yield from open_graph()
+
+
+JOINTS = ['joint_1', 'joint_2']  # double_pendulum, effort limits 10 N m
+STATE = [0.3, -0.2, 0.5, 1.0]
+
+
+class Robot:
+    """Helper node: publishes joint states, records commands and transitions."""
+
+    def __init__(self, graph, **controller_params):
+        values = {'task_name': 'double_pendulum', 'control_rate': 50.0, 'explore': False,
+                  'stale_periods': 1000.0}
+        values.update(controller_params)
+        self.graph = graph
+        self.controller = graph.add(ControllerNode(context=graph.context,
+                                                   parameter_overrides=params(**values)))
+        node = graph.node('robot')
+        self.state_pub = node.create_publisher(JointState, common.JOINT_STATES,
+                                               common.STATE_QOS)
+        self.policy_pub = node.create_publisher(Float64MultiArray, common.POLICY,
+                                                common.LATCHED_QOS)
+        self.commands = []
+        self.transitions = []
+        node.create_subscription(Float64MultiArray, common.COMMANDS,
+                                 lambda m: self.commands.append(list(m.data)), 10)
+        node.create_subscription(Float64MultiArray, common.TRANSITIONS,
+                                 lambda m: self.transitions.append(
+                                     transition_from_msg(m, 4, 2)), 100)
+        self.start = node.create_client(Trigger, common.START_EPISODE)
+        self.node = node
+
+    def publish_state(self, position=STATE[:2], velocity=STATE[2:], names=JOINTS):
+        msg = JointState()
+        msg.header.stamp = self.node.get_clock().now().to_msg()
+        msg.name = list(names)
+        msg.position = [float(v) for v in position]
+        msg.velocity = [float(v) for v in velocity]
+        self.state_pub.publish(msg)
+
+    def send_policy(self, policy):
+        self.policy_pub.publish(policy_to_msg(policy))
+
+    def ready(self):
+        """Spin until the controller has a policy and a joint state."""
+        return self.spin_publishing(lambda: self.controller.policy is not None
+                                    and self.controller.state is not None)
+
+    def spin_publishing(self, predicate, **state):
+        """Spin, publishing a fresh joint state every spin, until predicate() holds."""
+        def check():
+            self.publish_state(**state)
+            return predicate()
+        return self.graph.spin_until(check)
+
+
+def constant_policy(k, T=5, K=None):
+    K = np.zeros((2, 4)) if K is None else np.asarray(K, dtype=float)
+    return LinearGaussianPolicy.constant(T, K, np.asarray(k, dtype=float), 0.1)
+
+
+def test_start_without_a_policy_is_refused(graph):
+    robot = Robot(graph)
+    response = graph.call(robot.start, Trigger.Request())
+    assert not response.success
+    assert 'no policy' in response.message
+
+
+def test_episode_clips_every_torque_and_reports_state_and_torque(graph):
+    robot = Robot(graph)
+    K = np.zeros((2, 4))
+    K[1, 0] = 10.0  # u_2 = 10 q_1 - 4 = 3 - 4 = -1 at q_1 = 0.3: inside the limits
+    policy = constant_policy([100.0, -4.0], T=6, K=K)
+    robot.send_policy(policy)
+    assert robot.ready()
+    response = graph.call(robot.start, Trigger.Request())
+    assert response.success, response.message
+    assert response.message == 'episode=1 policy=%s' % policy_digest(policy)
+    assert robot.spin_publishing(lambda: len(robot.transitions) >= 7)
+    steps = [t[1] for t in robot.transitions]
+    assert steps == list(range(7))  # T = 6 steps and the terminal tick
+    for episode, step, status, x, u in robot.transitions[:6]:
+        assert episode == 1 and status == 0
+        np.testing.assert_allclose(x, STATE)
+        np.testing.assert_allclose(u, [10.0, -1.0])  # 100 clipped to the limit, -1 as is
+    # the policy's commands went out clipped too; between episodes the hold torque is zero
+    assert [10.0, -1.0] in robot.commands
+    assert all(abs(c[0]) <= 10.0 and abs(c[1]) <= 10.0 for c in robot.commands)
+    n = len(robot.commands)
+    assert robot.spin_publishing(lambda: len(robot.commands) >= n + 3)
+    assert robot.commands[-1] == [0.0, 0.0]
+    assert robot.controller.mode == 'idle'
+
+
+def test_second_start_while_running_is_refused(graph):
+    robot = Robot(graph)
+    robot.send_policy(constant_policy([1.0, 1.0], T=300))
+    assert robot.ready()
+    assert graph.call(robot.start, Trigger.Request()).success
+    assert robot.spin_publishing(lambda: len(robot.transitions) >= 2)
+    response = graph.call(robot.start, Trigger.Request())
+    assert not response.success
+    assert 'episode 1 is running' in response.message
+
+
+def test_malformed_policies_are_rejected_and_the_old_one_kept(graph, capfd):
+    robot = Robot(graph)
+    good = constant_policy([1.0, 2.0])
+    robot.send_policy(good)
+    assert graph.spin_until(lambda: robot.controller.policy is not None)
+    digest = policy_digest(good)
+
+    wrong_shape = policy_to_msg(
+        LinearGaussianPolicy.constant(5, np.zeros((3, 6)), np.zeros(3), 1.0))
+    nan = policy_to_msg(good)
+    data = list(nan.data)
+    data[0] = float('nan')
+    nan.data = data
+    labels = policy_to_msg(good)
+    labels.layout.dim[2].label = 'K'
+    seen = []
+    # one at a time: the policy topic keeps only the newest message (depth 1)
+    for count, msg in enumerate([wrong_shape, nan, labels], start=1):
+        robot.policy_pub.publish(msg)
+
+        def rejected():
+            seen.append(capfd.readouterr().err)
+            return ''.join(seen).count('rejected policy') >= count
+        assert graph.spin_until(rejected)
+    log = ''.join(seen)
+    assert '3 actions, this controller drives 2' in log
+    assert 'NaN' in log
+    assert 'labels' in log
+    assert 'keeping the previous policy %s' % digest in log
+    assert robot.controller.digest == digest
+    response = graph.call(robot.start, Trigger.Request())
+    assert response.message.endswith('policy=%s' % digest)
+
+
+def test_stale_joint_states_give_zero_torque_said_once(graph, capfd):
+    robot = Robot(graph, stale_periods=5.0)
+    robot.send_policy(constant_policy([5.0, 5.0], T=300))
+    assert robot.ready()
+    assert graph.call(robot.start, Trigger.Request()).success
+    assert robot.spin_publishing(lambda: [5.0, 5.0] in robot.commands)
+    assert robot.spin_publishing(lambda: robot.commands[-1] == [5.0, 5.0])
+    capfd.readouterr()  # what was logged so far
+    # the robot falls silent: within a few periods the commands drop to zero torque
+    n = len(robot.commands)
+    assert graph.spin_until(lambda: len(robot.commands) > n + 8
+                            and robot.commands[-1] == [0.0, 0.0])
+    assert robot.commands[-4:] == [[0.0, 0.0]] * 4
+    fallback = [t for t in robot.transitions if t[2] == 1]
+    assert fallback and all(np.all(t[4] == 0.0) for t in fallback)
+    log = capfd.readouterr().err
+    assert log.count('stale') == 1, log
+    # fresh states again: control resumes, and that is said once too
+    assert robot.spin_publishing(lambda: robot.commands[-1] == [5.0, 5.0])
+    assert capfd.readouterr().err.count('valid again') == 1
+
+
+@pytest.mark.parametrize('state, reason', [
+    ({'position': [0.3, float('nan')]}, 'NaN'),
+    ({'names': ['shoulder', 'elbow']}, 'missing'),
+])
+def test_malformed_joint_states_give_zero_torque(graph, capfd, state, reason):
+    robot = Robot(graph)
+    robot.send_policy(constant_policy([5.0, 5.0], T=300))
+    assert robot.ready()
+    assert graph.call(robot.start, Trigger.Request()).success
+    assert robot.spin_publishing(lambda: [5.0, 5.0] in robot.commands)
+    n = len(robot.commands)
+    assert robot.spin_publishing(lambda: len(robot.commands) > n + 3, **state)
+    assert robot.commands[-1] == [0.0, 0.0]
+    log = capfd.readouterr().err
+    assert 'joint states rejected' in log and reason in log
+    assert robot.spin_publishing(lambda: robot.commands[-1] == [5.0, 5.0])

@@ -1,0 +1,178 @@
+# Copyright 2026 ps_control contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Learning through the three nodes over real DDS.
+
+A short double-pendulum run (GPS, 5 episodes of 30 steps per iteration) improves the expected
+reward and follows the batch loop's learning curve; two namespaced workers share the episodes;
+a checkpoint survives a killed learner process and training resumes from it.
+"""
+
+import dataclasses
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from nodes_support import Graph
+from nodes_support import open_graph
+import numpy as np
+from ps_control import learning
+from ps_control.nodes import common
+from ps_control.nodes.messages import policy_digest
+from ps_control.run import build_nodes
+from ps_control.tasks import load_task
+import pytest
+from std_msgs.msg import Float64
+
+
+pytestmark = pytest.mark.ros
+
+
+@pytest.fixture
+def graph():
+    """Yield a context of its own with an executor, torn down after the test."""
+    yield from open_graph()
+
+
+TASK = 'double_pendulum'
+SHORT = {'algorithm': 'gps', 'samples': 5, 'horizon': 30}
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_learning(graph, iterations, num_workers=1, **learner):
+    """Build the nodes in the graph's context, run the learner; return (workers, learner)."""
+    values = dict(SHORT, iterations=iterations)
+    values.update(learner)
+    workers, node = build_nodes(TASK, num_workers=num_workers, learner=values,
+                                context=graph.context)
+    for pair in workers:
+        for worker_node in pair:
+            graph.add(worker_node)
+    graph.add(node)
+    graph.executor.create_task(node.run)
+    assert graph.spin_until(node.done.done, timeout=120.0), 'learning did not finish'
+    assert node.done.exception() is None, node.done.exception()
+    return workers, node
+
+
+def batch_curve(iterations, seed=0):
+    """Return the expected rewards of the same loop run in batch (no ROS), as ps-control train."""
+    task = dataclasses.replace(load_task(TASK), horizon=SHORT['horizon'])
+    config = learning.load_learning_config(
+        task, {'algorithm': SHORT['algorithm'], 'samples': SHORT['samples'],
+               'iterations': iterations, 'seed': seed})
+    search = learning.PolicySearch(task, config)
+    simulator = task.make_simulator(n_robots=SHORT['samples'])
+    rng = np.random.default_rng(seed)
+    for _ in range(iterations):
+        rollouts = simulator.rollout(search.policy,
+                                     task.sample_initial_states(SHORT['samples'], rng), rng)
+        search.update(rollouts.states, rollouts.torques)
+    simulator.close()
+    return [m['expected_reward'] for m in search.history]
+
+
+def test_learning_through_the_nodes_improves_like_the_batch_loop(graph, tmp_path):
+    probe = graph.node('rqt_plot_stand_in')
+    plotted = []
+    probe.create_subscription(Float64, 'ps_control/metrics/expected_reward',
+                              lambda m: plotted.append(m.data), common.METRICS_QOS)
+    checkpoint = str(tmp_path / 'dp.ckpt')
+    _, learner = run_learning(graph, 4, checkpoint=checkpoint)
+    history = learner.done.result()
+    rewards = [m['expected_reward'] for m in history]
+    assert [m['iteration'] for m in history] == [1, 2, 3, 4]
+    assert all(m['samples'] == 5 for m in history)
+    assert rewards[-1] > rewards[0]
+    # the metrics topics carry what the learner computed (what rqt_plot draws)
+    assert graph.spin_until(lambda: len(plotted) >= 4)
+    assert plotted == rewards
+    # the checkpoint holds the last iteration
+    saved = learning.PolicySearch.load(checkpoint, learner.task)
+    assert len(saved.history) == 4
+    assert policy_digest(saved.policy) == policy_digest(learner.search.policy)
+    # same learning curve as the batch loop, within the sampling noise (other random streams)
+    batch = batch_curve(4)
+    relative = np.abs(np.array(rewards) - batch) / np.abs(batch)
+    assert relative.max() < 0.15, (rewards, batch)
+
+
+def test_two_namespaced_workers_share_the_episodes(graph):
+    workers, learner = run_learning(graph, 1, num_workers=2, samples=4)
+    assert len(learner.done.result()) == 1
+    namespaces = [sim.get_namespace() for sim, _ in workers]
+    assert namespaces == ['/worker_0', '/worker_1']
+    # each controller ran two episodes on its own simulator, on a clock of its own
+    assert [controller.episode for _, controller in workers] == [2, 2]
+    assert all(sim.steps == 2 * 30 for sim, _ in workers)
+    subscribed = {name for name, _ in workers[1][1].get_subscriber_names_and_types_by_node(
+        'controller', '/worker_1')}
+    assert '/worker_1/clock' in subscribed and '/worker_1/joint_states' in subscribed
+
+
+def test_resume_needs_an_existing_checkpoint(tmp_path):
+    graph = Graph()
+    try:
+        with pytest.raises(ValueError, match='existing checkpoint'):
+            build_nodes(TASK, learner=dict(SHORT, iterations=1, resume=True,
+                                           checkpoint=str(tmp_path / 'none.ckpt')),
+                        context=graph.context)
+    finally:
+        graph.close()
+
+
+def test_training_resumes_from_the_checkpoint_of_a_killed_learner(tmp_path):
+    checkpoint = str(tmp_path / 'run.ckpt')
+    command = [sys.executable, '-m', 'ps_control.cli', 'run', TASK, '--algorithm', 'gps',
+               '--samples', '5', '--horizon', '30', '--iterations', '50',
+               '--checkpoint', checkpoint, '--plot', str(tmp_path / 'curve.png')]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60.0
+        done = 0
+        while done < 2 and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.1)
+            if os.path.exists(checkpoint):
+                done = _iterations(checkpoint)
+        assert done >= 2, process.stderr.read().decode() if process.poll() is not None else ''
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)  # the learner dies mid-run, without warning
+        process.wait()
+        process.stderr.close()
+    task = dataclasses.replace(load_task(TASK), horizon=30)
+    saved = learning.PolicySearch.load(checkpoint, task)
+    done = len(saved.history)
+    graph = Graph()
+    try:
+        _, learner = run_learning(graph, done + 2, checkpoint=checkpoint, resume=True)
+        assert policy_digest(saved.policy) != policy_digest(learner.search.policy)
+        history = learner.done.result()
+    finally:
+        graph.close()
+    assert [m['iteration'] for m in history] == list(range(1, done + 3))
+    assert history[:done] == saved.history
+    assert len(learning.PolicySearch.load(checkpoint, task).history) == done + 2
+
+
+def _iterations(path):
+    """Return the number of iterations in a checkpoint (0 while it cannot be read)."""
+    task = dataclasses.replace(load_task(TASK), horizon=30)
+    try:
+        return len(learning.PolicySearch.load(path, task).history)
+    except (OSError, ValueError):
+        return 0

@@ -1,0 +1,83 @@
+# Copyright 2026 ps_control contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The nodes as separate processes, as ``ros2 launch`` (or several hosts of one domain) run them.
+
+The simulator and the controller run through their console-script main() in processes of their
+own; the learner in this process collects its episodes from them over DDS. The processes stop
+cleanly on SIGINT (Ctrl-C).
+"""
+
+import os
+import signal
+import subprocess
+import sys
+
+from nodes_support import open_graph
+from nodes_support import params
+from ps_control.nodes.learner_node import LearnerNode
+import pytest
+
+
+pytestmark = pytest.mark.ros
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture
+def graph():
+    """Yield a context of its own with an executor, torn down after the test."""
+    yield from open_graph()
+
+
+def start(module, *parameters):
+    command = [sys.executable, '-m', module, '--ros-args']
+    for parameter in parameters:
+        command += ['-p', parameter]
+    return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, start_new_session=True)
+
+
+def test_learner_collects_episodes_from_node_processes(graph):
+    children = [
+        start('ps_control.nodes.simulator_node', 'task_name:=double_pendulum',
+              'lockstep:=true'),
+        start('ps_control.nodes.controller_node', 'task_name:=double_pendulum',
+              'lockstep:=true', 'use_sim_time:=true'),
+    ]
+    try:
+        learner = graph.add(LearnerNode(context=graph.context, parameter_overrides=params(
+            task_name='double_pendulum', algorithm='gps', iterations=1, samples=2,
+            horizon=20, lockstep=True)))
+        graph.executor.create_task(learner.run)
+        assert graph.spin_until(learner.done.done, timeout=90.0)
+        assert learner.done.exception() is None, learner.done.exception()
+        history = learner.done.result()
+        assert len(history) == 1 and history[0]['samples'] == 2
+        for child in children:
+            assert child.poll() is None, child.stderr.read().decode()
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGINT)
+        codes = []
+        for child in children:
+            try:
+                codes.append(child.wait(timeout=20))
+            except subprocess.TimeoutExpired:
+                os.killpg(child.pid, signal.SIGKILL)
+                codes.append(child.wait())
+            child.stderr.close()
+    assert codes == [0, 0]

@@ -1,0 +1,166 @@
+# Copyright 2026 ps_control contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The simulator node over real DDS: lockstep stepping, reset, robot_description, real time.
+
+Its physics must be the task simulator's own: the same command from the same state gives the
+same next state as ps_control.sim used directly.
+"""
+
+from nodes_support import open_graph
+from nodes_support import params
+import numpy as np
+from ps_control.nodes import common
+from ps_control.nodes.messages import stamp_to_ns
+from ps_control.nodes.simulator_node import SimulatorNode
+from ps_control.tasks import load_task
+import pytest
+from rosgraph_msgs.msg import Clock
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Float64MultiArray
+from std_msgs.msg import String
+from std_srvs.srv import Trigger
+
+
+pytestmark = pytest.mark.ros
+
+
+@pytest.fixture
+def graph():
+    """Yield a context of its own with an executor, torn down after the test."""
+    yield from open_graph()
+
+
+TASK = 'double_pendulum'
+
+
+class Bench:
+    """A simulator node and a helper node that commands it and records what it publishes."""
+
+    def __init__(self, graph, **sim_params):
+        values = {'task_name': TASK, 'lockstep': True, 'seed': 7}
+        values.update(sim_params)
+        self.graph = graph
+        self.sim = graph.add(SimulatorNode(context=graph.context,
+                                           parameter_overrides=params(**values)))
+        node = graph.node('probe')
+        self.states = []
+        self.clock = []
+        node.create_subscription(JointState, common.JOINT_STATES, self.states.append,
+                                 common.STATE_QOS)
+        node.create_subscription(Clock, '/clock', lambda m: self.clock.append(
+            stamp_to_ns(m.clock)), common.STATE_QOS)
+        self.command_pub = node.create_publisher(Float64MultiArray, common.COMMANDS,
+                                                 common.COMMAND_QOS)
+        self.reset = node.create_client(Trigger, common.RESET)
+        self.node = node
+
+    def command(self, values):
+        self.command_pub.publish(Float64MultiArray(data=[float(v) for v in values]))
+
+    def connected(self):
+        """Spin until the simulator subscribes to the commands."""
+        return self.graph.spin_until(lambda: self.command_pub.get_subscription_count() > 0)
+
+
+def x_of(msg):
+    return np.array(list(msg.position) + list(msg.velocity))
+
+
+def test_lockstep_steps_once_per_command_with_the_task_physics(graph):
+    bench = Bench(graph)
+    assert bench.connected()
+    task = load_task(TASK)
+    reference = task.make_simulator()
+    dt_ns = int(round(task.dt * 1e9))
+    response = graph.call(bench.reset, Trigger.Request())
+    assert response.success, response.message
+    assert graph.spin_until(lambda: len(bench.states) >= 1)
+    start = bench.states[-1]
+    assert list(start.name) == list(task.joint_names)
+    x = reference.reset(x_of(start))
+    t0 = stamp_to_ns(start.header.stamp)
+    for i, u in enumerate([[3.0, -2.0], [25.0, 0.5], [-1.0, -40.0]], start=1):
+        n = len(bench.states)
+        bench.command(u)
+        assert graph.spin_until(lambda: len(bench.states) == n + 1)
+        msg = bench.states[-1]
+        x = reference.step(reference.clip(np.array(u)))
+        np.testing.assert_allclose(x_of(msg), x, rtol=0, atol=1e-12)
+        np.testing.assert_array_equal(msg.effort, np.clip(u, -10.0, 10.0))
+        assert stamp_to_ns(msg.header.stamp) == t0 + i * dt_ns
+    assert graph.spin_until(lambda: bench.clock and bench.clock[-1] == t0 + 3 * dt_ns)
+    # no command, no step
+    n = len(bench.states)
+    graph.spin_for(0.2)
+    assert len(bench.states) == n
+
+
+def test_reset_samples_the_task_initial_state_and_takes_one_step(graph):
+    bench = Bench(graph, seed=11)
+    task = load_task(TASK)
+    expected = task.sample_initial_states(2, np.random.default_rng(11))
+    assert graph.spin_until(lambda: len(bench.clock) >= 1 or bench.reset.service_is_ready())
+    for i in range(2):
+        n = len(bench.states)
+        before = bench.sim.now_ns
+        response = graph.call(bench.reset, Trigger.Request())
+        assert response.success
+        assert graph.spin_until(lambda: len(bench.states) > n)
+        np.testing.assert_allclose(x_of(bench.states[-1]), expected[i], atol=1e-9)
+        assert stamp_to_ns(bench.states[-1].header.stamp) == before + int(round(task.dt * 1e9))
+
+
+def test_robot_description_reaches_a_late_subscriber(graph):
+    bench = Bench(graph)
+    assert bench.connected()
+    late = graph.node('late_rviz')
+    received = []
+    late.create_subscription(String, common.ROBOT_DESCRIPTION, received.append,
+                             common.LATCHED_QOS)
+    assert graph.spin_until(lambda: received)
+    with open(load_task(TASK).urdf_path) as stream:
+        assert received[0].data == stream.read()
+
+
+@pytest.mark.parametrize('command, reason', [
+    ([1.0], 'command has 1 values, expected 2'),
+    ([1.0, float('nan')], 'NaN'),
+])
+def test_malformed_command_is_rejected_without_a_step(graph, capfd, command, reason):
+    bench = Bench(graph)
+    assert bench.connected()
+    graph.spin_for(0.1)
+    n = len(bench.states)
+    bench.command(command)
+    assert graph.spin_until(lambda: reason in capfd.readouterr().err)
+    graph.spin_for(0.1)
+    assert len(bench.states) == n
+    assert bench.sim.steps == 0
+    bench.command([0.0, 0.0])  # a good command still works
+    assert graph.spin_until(lambda: bench.sim.steps == 1)
+
+
+def test_real_time_mode_runs_by_itself_and_holds_the_newest_command(graph):
+    bench = Bench(graph, lockstep=False, real_time_factor=5.0, command_timeout=100.0)
+    assert graph.spin_until(lambda: len(bench.states) >= 3)
+    assert all(list(m.effort) == [0.0, 0.0] for m in bench.states)
+    stamps = [stamp_to_ns(m.header.stamp) for m in bench.states]
+    assert stamps == sorted(stamps) and len(set(stamps)) == len(stamps)
+    bench.command([50.0, -3.0])
+    assert graph.spin_until(lambda: list(bench.states[-1].effort) == [10.0, -3.0])
+    n = len(bench.states)
+    assert graph.spin_until(lambda: len(bench.states) >= n + 3)
+    assert all(list(m.effort) == [10.0, -3.0] for m in bench.states[n:])

@@ -1,0 +1,165 @@
+# Copyright 2026 ps_control contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Batched rollouts, the step API, determinism and divergence handling of the Simulator."""
+
+import math
+import os
+
+import numpy as np
+from ps_control.core import LinearGaussianPolicy
+from ps_control.sim.simulator import DivergenceError, Simulator
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DOUBLE = os.path.join(ROOT, 'urdf', 'double_pendulum.urdf')
+QUAD = os.path.join(ROOT, 'urdf', 'quad_pendulum.urdf')
+
+
+def _pd_policy(t, x):
+    """Return a deterministic state-dependent torque: PD towards a moving target."""
+    n = x.shape[1] // 2
+    target = 1.5 * math.sin(0.15 * t)
+    return -8.0 * (x[:, :n] - target) - 1.0 * x[:, n:]
+
+
+def _lg_policy(T, du, dx, std=2.0):
+    rng = np.random.default_rng(7)
+    K = rng.normal(0.0, 1.0, (T, du, dx))
+    k = rng.normal(0.0, 3.0, (T, du))
+    return LinearGaussianPolicy(K, k, np.broadcast_to(np.eye(du) * std ** 2, (T, du, du)))
+
+
+def test_shapes_and_applied_torques_are_clipped_commands():
+    sim = Simulator(DOUBLE, dt=0.05, substeps=5)
+    x0 = np.zeros((4, 4))
+    result = sim.rollout(_lg_policy(20, 2, 4, std=8.0), x0, rng=0)
+    assert result.states.shape == (4, 21, 4)
+    assert result.actions.shape == (4, 20, 2) and result.torques.shape == (4, 20, 2)
+    assert np.array_equal(result.states[:, 0], x0)
+    assert np.array_equal(result.torques, np.clip(result.actions, -10.0, 10.0))
+    assert np.any(np.abs(result.actions) > 10.0)  # some commands were really clipped
+    assert not result.diverged.any() and np.all(result.diverged_at == -1)
+
+
+def test_deterministic_under_a_seed():
+    policy = _lg_policy(30, 2, 4)
+    x0 = np.tile([0.1, -0.1, 0.0, 0.0], (5, 1))
+    sim = Simulator(DOUBLE, dt=0.05, substeps=5)
+    first = sim.rollout(policy, x0, rng=42)
+    sim.rollout(policy, x0, rng=1)  # something else in between
+    again = sim.rollout(policy, x0, rng=42)
+    fresh = Simulator(DOUBLE, dt=0.05, substeps=5, n_robots=3).rollout(
+        policy, x0, rng=np.random.default_rng(42))
+    for other in (again, fresh):
+        assert np.array_equal(first.states, other.states)
+        assert np.array_equal(first.actions, other.actions)
+    different = sim.rollout(policy, x0, rng=43)
+    assert not np.allclose(first.states, different.states)
+
+
+@pytest.mark.parametrize('world_size', [1, 3, None])
+def test_batched_equals_one_at_a_time(world_size):
+    rng = np.random.default_rng(3)
+    x0 = np.column_stack([rng.uniform(-1, 1, (6, 4)), rng.normal(0, 1, (6, 4))])
+    batched = Simulator(QUAD, dt=0.05, substeps=5, world_size=world_size).rollout(
+        _pd_policy, x0, horizon=40)
+    single = Simulator(QUAD, dt=0.05, substeps=5)
+    for i in range(6):
+        alone = single.rollout(_pd_policy, x0[i:i + 1], horizon=40)
+        assert batched.states[i] == pytest.approx(alone.states[0], abs=1e-12, rel=1e-12)
+        assert batched.torques[i] == pytest.approx(alone.torques[0], abs=1e-12, rel=1e-12)
+    assert np.ptp(batched.states[:, -1, 0]) > 0.01  # the rollouts differ from each other
+
+
+def test_linear_gaussian_mean_and_noise():
+    T, du, dx = 10, 2, 4
+    policy = _lg_policy(T, du, dx, std=0.5)
+    sim = Simulator(DOUBLE, dt=0.05, substeps=1, divergence_bound=1e6)
+    x0 = np.zeros((100, 4))
+    mean_run = sim.rollout(policy, x0, noise=False)
+    expected = np.einsum('tij,ntj->nti', policy.K, mean_run.states[:, :-1]) + policy.k
+    assert mean_run.actions == pytest.approx(expected, abs=1e-12)
+    noisy = sim.rollout(policy, x0, rng=5)
+    residual = noisy.actions - (np.einsum('tij,ntj->nti', policy.K, noisy.states[:, :-1])
+                                + policy.k)
+    flat = residual.reshape(-1, du)
+    assert np.abs(flat.mean(axis=0)).max() < 0.05  # 1000 draws: standard error 0.016
+    assert np.cov(flat.T) == pytest.approx(0.25 * np.eye(du), abs=0.04)
+
+
+def test_divergence_is_flagged_and_filled_with_nan():
+    sim = Simulator(DOUBLE, dt=0.05, substeps=5, divergence_bound=4.0)
+    # Rollout 0 is pushed hard (its velocity passes 4 rad/s), rollout 1 is left alone.
+    policy = lambda t, x: np.array([[10.0, 10.0], [0.0, 0.0]])  # noqa: E731
+    result = sim.rollout(policy, np.zeros((2, 4)), horizon=30)
+    assert list(result.diverged) == [True, False]
+    t = result.diverged_at[0]
+    assert 1 <= t <= 30 and result.diverged_at[1] == -1
+    assert np.isfinite(result.states[0, :t]).all() and np.isnan(result.states[0, t:]).all()
+    assert np.isnan(result.actions[0, t - 1:]).all()
+    assert np.isfinite(result.actions[0, :t - 1]).all()
+    assert np.isnan(result.torques[0, t - 1:]).all()
+    assert np.isfinite(result.states[1]).all()
+    valid = result.valid()
+    assert valid.n == 1 and np.array_equal(valid.states[0], result.states[1])
+    with pytest.raises(DivergenceError, match='rollout 0 diverged at step'):
+        sim.rollout(policy, np.zeros((2, 4)), horizon=30, on_divergence='raise')
+
+
+def test_step_api_single_and_batched():
+    sim = Simulator(DOUBLE, dt=0.05, substeps=5)
+    x = sim.reset([0.2, 0.0, 0.0, 0.0])
+    assert x.shape == (4,) and np.array_equal(x, [0.2, 0.0, 0.0, 0.0])
+    x1 = sim.step([1.0, 0.0])
+    assert x1.shape == (4,)
+    # The same transition through a rollout of one step.
+    result = sim.rollout(lambda t, x: np.array([[1.0, 0.0]]), [[0.2, 0.0, 0.0, 0.0]], horizon=1)
+    assert np.array_equal(result.states[0, 1], x1)
+    xs = sim.reset(np.zeros((3, 4)))
+    assert xs.shape == (3, 4)
+    assert sim.step(np.zeros((3, 2))).shape == (3, 4)
+    with pytest.raises(ValueError, match='torque u has shape'):
+        sim.step(np.zeros(2))
+    with pytest.raises(ValueError, match='NaN'):
+        sim.step(np.full((3, 2), np.nan))
+
+
+def test_step_raises_on_divergence():
+    sim = Simulator(DOUBLE, dt=0.05, substeps=5, divergence_bound=1.0)
+    sim.reset([0.0, 0.0, 0.0, 0.0])
+    with pytest.raises(DivergenceError, match='bound 1'):
+        for _ in range(10):
+            sim.step([10.0, 10.0])
+
+
+def test_bad_inputs_are_named():
+    sim = Simulator(DOUBLE, dt=0.05)
+    with pytest.raises(ValueError, match='joint_1'):
+        sim.reset([-math.pi, 0.0, 0.0, 0.0])  # beyond joint_1's lower limit -pi/2
+    with pytest.raises(ValueError, match='state x has shape'):
+        sim.reset([0.0, 0.0])
+    with pytest.raises(ValueError, match='horizon'):
+        sim.rollout(_pd_policy, np.zeros((1, 4)))
+    with pytest.raises(ValueError, match='policy K has shape'):
+        sim.rollout(_lg_policy(5, 3, 4), np.zeros((1, 4)))
+    with pytest.raises(ValueError, match='policy returned NaN or inf for rollout 1'):
+        sim.rollout(lambda t, x: np.array([[0.0, 0.0], [np.nan, 0.0]]), np.zeros((2, 4)),
+                    horizon=3)
+    with pytest.raises(ValueError, match='policy returned shape'):
+        sim.rollout(lambda t, x: np.zeros((1, 3)), np.zeros((1, 4)), horizon=3)
+    with pytest.raises(ValueError, match='dt must be > 0'):
+        Simulator(DOUBLE, dt=0.0)
+    with pytest.raises(ValueError, match='substeps'):
+        Simulator(DOUBLE, dt=0.05, substeps=0)

@@ -1,0 +1,220 @@
+# Copyright 2026 ps_control contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Task files (config/*.yaml), their validation, the task reward and success test."""
+
+import copy
+import math
+import os
+
+import numpy as np
+from ps_control.core import QuadraticReward
+from ps_control.sim.urdf import read_urdf
+from ps_control.tasks import known_tasks, load_task
+from ps_control.tasks.params import flatten, read_parameters
+import pytest
+import yaml
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CONFIG = os.path.join(ROOT, 'config')
+TASKS = ('arm', 'double_pendulum', 'quad_pendulum')
+LEARNING_KEYS = ('algorithm', 'iterations', 'samples', 'epsilon', 'entropy_delta',
+                 'initial_policy_gain_p', 'initial_policy_gain_d', 'initial_policy_std', 'seed')
+
+
+def _document(name='double_pendulum'):
+    with open(os.path.join(CONFIG, name + '.yaml')) as stream:
+        return yaml.safe_load(stream)
+
+
+def _write(tmp_path, document, name='task.yaml'):
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(document))
+    return str(path)
+
+
+def _mutated(tmp_path, dotted, value, name='double_pendulum'):
+    """Write the named task file with task field ``dotted`` set (or deleted if value is ...)."""
+    document = copy.deepcopy(_document(name))
+    node = document['/**']['ros__parameters']
+    keys = dotted.split('.')
+    for key in keys[:-1]:
+        node = node[key]
+    if value is Ellipsis:
+        del node[keys[-1]]
+    else:
+        node[keys[-1]] = value
+    return _write(tmp_path, document)
+
+
+def _tiny_task(tmp_path, **reward):
+    """Return a 2-step double-pendulum task with explicit weights for hand computations."""
+    document = copy.deepcopy(_document())
+    task = document['/**']['ros__parameters']['task']
+    task['horizon'] = 2
+    task['reward'].update({'state_weights': [1.0, 2.0, 3.0, 4.0], 'action_weights': [0.5, 0.25],
+                           'time_weighting': 'uniform', 'terminal_scale': 2.0})
+    task['reward'].update(reward)
+    return load_task(_write(tmp_path, document))
+
+
+@pytest.mark.parametrize('name', TASKS)
+def test_checked_in_tasks_load(name):
+    task = load_task(name)
+    assert task.name == name and task.dx == 2 * task.du and task.horizon >= 1
+    model = read_urdf(task.urdf_path)
+    assert task.joint_names == model.joint_names
+    assert task.torque_limits == pytest.approx([j.effort for j in model.joints], rel=1e-12)
+    for key in LEARNING_KEYS:
+        assert key in task.learning, 'learning.%s missing in %s' % (key, name)
+    assert task.learning['algorithm'] == 'esaps' and task.learning['epsilon'] == 0.5
+    reward = task.quadratic_reward()
+    assert isinstance(reward, QuadraticReward)
+    assert reward.M.shape == (task.horizon + 1, task.dx, task.dx)
+    assert reward.H.shape == (task.horizon, task.du, task.du)
+    assert np.all(np.linalg.eigvalsh(reward.M) <= 1e-12)
+    assert np.all(np.linalg.eigvalsh(reward.H) < 0)
+
+
+@pytest.mark.parametrize('name', TASKS)
+def test_task_files_are_ros_parameter_files(name):
+    parameters = read_parameters(os.path.join(CONFIG, name + '.yaml'))
+    flat = flatten(parameters)
+    assert flat['task.dt'] > 0 and 'learning.epsilon' in flat
+    for key, value in flat.items():
+        if isinstance(value, list):
+            assert len({type(v) for v in value}) == 1, key
+            assert all(isinstance(v, (float, str)) for v in value), key
+
+
+def test_pendulum_goals_are_upright_and_starts_hang():
+    for name, n in (('double_pendulum', 2), ('quad_pendulum', 4)):
+        task = load_task(name)
+        assert task.goal == (math.pi,) + (0.0,) * (2 * n - 1)
+        assert task.initial_mean == (0.0,) * (2 * n)
+        assert task.horizon * task.dt == pytest.approx(5.0)
+
+
+def test_known_and_unknown_task_names(tmp_path):
+    assert set(TASKS) <= set(known_tasks())
+    with pytest.raises(ValueError, match="unknown task 'nope'.*double_pendulum"):
+        load_task('nope')
+    with pytest.raises(ValueError, match='task file not found'):
+        load_task(str(tmp_path / 'missing.yaml'))
+    same = load_task(os.path.join(CONFIG, 'double_pendulum.yaml'))
+    assert same == load_task('double_pendulum')
+
+
+@pytest.mark.parametrize('field, value, message', [
+    ('task.dt', -0.05, 'task.dt must be > 0'),
+    ('task.dt', 'fast', 'task.dt must be a number'),
+    ('task.horizon', ..., 'task.horizon is missing'),
+    ('task.horizon', 2.5, 'task.horizon must be an integer'),
+    ('task.substeps', 0, 'task.substeps must be >= 1'),
+    ('task.torque_limits', [10.0, 12.0], r'task.torque_limits\[1\] = 12 differs from the effort '
+                                         r'limit 10 of joint_2'),
+    ('task.torque_limits', [10.0], 'task.torque_limits must have 2 entries'),
+    ('task.goal', [3.0, 0.0, 0.0], 'task.goal must have 4 entries'),
+    ('task.goal', [-3.2, 0.0, 0.0, 0.0], r'task.goal\[0\] = -3.2 is outside the limits'),
+    ('task.initial_state.std', [0.1, -0.1, 0.0, 0.0], r'task.initial_state.std\[1\] must be >= 0'),
+    ('task.reward.action_weights', [0.0, 1.0], r'task.reward.action_weights\[0\] must be > 0'),
+    ('task.reward.time_weighting', 'late', 'task.reward.time_weighting must be one of'),
+    ('task.reward.sigmoid_width', 0.0, 'task.reward.sigmoid_width must be > 0'),
+    ('task.success.fraction', 1.5, 'task.success.fraction must be <= 1'),
+    ('task.urdf', 'nothing.urdf', 'task.urdf names a missing file'),
+    ('task.horizn', 100, 'task.horizn is not a known field'),
+    ('task.dt', None, 'parameter task.dt is null'),
+    ('task.goal', [3, 0.0, 0.0, 0.0], 'parameter task.goal must be a flat list of one type'),
+    ('task.goal', [[3.0], [0.0]], 'parameter task.goal must be a flat list'),
+    ('learning', ..., 'learning is missing'),
+    ('task', ..., 'task is missing'),
+])
+def test_invalid_fields_are_named(tmp_path, field, value, message):
+    with pytest.raises(ValueError, match=message):
+        load_task(_mutated(tmp_path, field, value))
+
+
+def test_missing_ros_parameters_section(tmp_path):
+    with pytest.raises(ValueError, match="no top-level '/\\*\\*:' mapping"):
+        load_task(_write(tmp_path, {'task': {}}))
+
+
+def test_reward_matches_hand_computation(tmp_path):
+    task = _tiny_task(tmp_path)
+    pi = math.pi
+    states = np.array([[[0.0, 0.0, 0.0, 0.0], [1.0, 0.5, 2.0, -1.0], [3.0, -0.1, 0.0, 0.5]]])
+    actions = np.array([[[2.0, -4.0], [1.0, 0.0]]])
+    # goal (pi, 0, 0, 0); state weights (1, 2, 3, 4); action weights (0.5, 0.25); R_T doubled.
+    r0 = -(1 * pi ** 2) - (0.5 * 4 + 0.25 * 16)
+    r1 = -(1 * (pi - 1) ** 2 + 2 * 0.25 + 3 * 4 + 4 * 1) - (0.5 * 1)
+    r2 = -2 * (1 * (pi - 3) ** 2 + 2 * 0.01 + 3 * 0 + 4 * 0.25)
+    assert task.reward(states, actions) == pytest.approx([r0 + r1 + r2], rel=1e-12)
+    # The same numbers through the QuadraticReward object the learners use.
+    assert task.quadratic_reward().evaluate(states, actions) == pytest.approx([r0 + r1 + r2])
+    with pytest.raises(ValueError, match='states have shape'):
+        task.reward(states[:, :2], actions)
+    with pytest.raises(ValueError, match='actions have shape'):
+        task.reward(states, actions[:, :1])
+    nan_states = states.copy()
+    nan_states[0, 2, 0] = np.nan
+    assert np.isnan(task.reward(nan_states, actions)[0])
+
+
+def test_sigmoid_time_weighting(tmp_path):
+    task = _tiny_task(tmp_path, time_weighting='sigmoid', sigmoid_center=0.5, sigmoid_width=0.25,
+                      terminal_scale=1.0)
+    w = [1 / (1 + math.exp(-(t / 2 - 0.5) / 0.25)) for t in range(3)]
+    assert task.time_weights() == pytest.approx(w)
+    M = task.quadratic_reward().M
+    for t in range(3):
+        assert np.diag(M[t]) == pytest.approx(-w[t] * np.array([1.0, 2.0, 3.0, 4.0]))
+
+
+def test_success_requires_all_joints_near_goal_at_the_end():
+    task = load_task('double_pendulum')
+    T = task.horizon
+    states = np.zeros((4, T + 1, 4))
+    states[:, :, 0] = np.linspace(0.0, math.pi, T + 1)
+    states[:, -10:, 0] = math.pi + 0.15  # all within 0.2 over the last 10 states
+    states[1, -1, 1] = 0.25  # joint 2 off at the very end
+    states[2, -10, 0] = math.pi - 0.3  # joint 1 off at the first of the last 10 states
+    states[3, -11, 0] = math.pi - 0.3  # off only before the last 10 %: still a success
+    assert list(task.success(states)) == [True, False, False, True]
+    states[0, -3, 3] = np.nan
+    assert not task.success(states)[0]
+
+
+def test_initial_states_are_seeded_and_within_limits(tmp_path):
+    task = load_task('double_pendulum')
+    a, b = task.sample_initial_states(50, 3), task.sample_initial_states(50, 3)
+    assert a.shape == (50, 4) and np.array_equal(a, b)
+    assert np.std(a[:, 0]) == pytest.approx(0.01, rel=0.3)
+    wide = load_task(_mutated(tmp_path, 'task.initial_state.std', [5.0, 5.0, 1.0, 1.0]))
+    x = wide.sample_initial_states(200, 0)
+    assert np.all(x[:, :2] >= wide.joint_lower) and np.all(x[:, :2] <= wide.joint_upper)
+    assert np.any(x[:, 0] == wide.joint_lower[0])  # clipping did happen
+    distribution = task.initial_distribution()
+    assert np.allclose(distribution.cov, np.eye(4) * 1e-4)
+
+
+def test_make_simulator_uses_task_settings():
+    task = load_task('double_pendulum')
+    sim = task.make_simulator(n_robots=2)
+    assert sim.dt == task.dt and sim.substeps == task.substeps and sim.n_copies == 2
+    assert tuple(sim.effort_limits) == task.torque_limits
+    assert sim.divergence_bound == task.divergence_bound
+    result = sim.rollout(lambda t, x: np.zeros((2, 2)), task.sample_initial_states(2, 0),
+                         horizon=task.horizon)
+    assert task.reward(result.states, result.torques).shape == (2,)
+    assert not task.success(result.states).any()  # hanging still is not upright
