@@ -20,6 +20,7 @@ import os
 
 import numpy as np
 from ps_control.core import QuadraticReward
+from ps_control.learning import ALGORITHMS
 from ps_control.sim.urdf import read_urdf
 from ps_control.tasks import known_tasks, load_task
 from ps_control.tasks.params import flatten, read_parameters
@@ -78,7 +79,7 @@ def test_checked_in_tasks_load(name):
     assert task.torque_limits == pytest.approx([j.effort for j in model.joints], rel=1e-12)
     for key in LEARNING_KEYS:
         assert key in task.learning, 'learning.%s missing in %s' % (key, name)
-    assert task.learning['algorithm'] == 'esaps' and task.learning['epsilon'] == 0.5
+    assert task.learning['algorithm'] in ALGORITHMS and task.learning['epsilon'] == 0.5
     reward = task.quadratic_reward()
     assert isinstance(reward, QuadraticReward)
     assert reward.M.shape == (task.horizon + 1, task.dx, task.dx)

@@ -33,7 +33,7 @@ from ps_control.core.tracking_policy import dmp_tracking_policy, tracking_policy
 __all__ = [
     'AcceleratedMirrorDescentSearch', 'DMP', 'DMPTrajectory', 'DualSettings', 'DynamicsFitter',
     'EpisodicREPS', 'GaussianMixture', 'GaussianState', 'ILQRResult', 'LinearGaussianDynamics',
-    'LinearGaussianPolicy', 'MirrorDescentSearch', 'NIWPrior', 'PI2', 'QuadraticReward', 'UpdateResult',
-    'dmp_tracking_policy', 'entropy_bound', 'esaps_update', 'fit_linear_gaussian', 'gps_update',
-    'ilqr', 'saps_update', 'tracking_policy',
+    'LinearGaussianPolicy', 'MirrorDescentSearch', 'NIWPrior', 'PI2', 'QuadraticReward',
+    'UpdateResult', 'dmp_tracking_policy', 'entropy_bound', 'esaps_update', 'fit_linear_gaussian',
+    'gps_update', 'ilqr', 'saps_update', 'tracking_policy',
 ]
