@@ -17,8 +17,10 @@ Reaching with the planar arm: simulator, controller and learner nodes.
 
     ros2 launch ps_control arm.launch.py dof:=10 rviz:=true
 
-The argument dof picks the task file: config/arm.yaml is the 10-link arm; another number of
-links needs its own task file config/arm_<dof>.yaml (with urdf/planar_arm_<dof>.urdf).
+The argument dof picks the task file: config/arm.yaml is the 10-link arm, config/arm_2.yaml and
+config/arm_50.yaml the 2- and 50-link arms; another number of links needs its own task file
+config/arm_<dof>.yaml (with urdf/planar_arm_<dof>.urdf). algorithm:=g_amds learns the paper's
+via-point task with G-AMDS (the learning.g_amds section of the task file).
 Arguments and parameters: ps_control/nodes/launch_common.py.
 """
 
@@ -30,8 +32,8 @@ from launch.substitutions import LaunchConfiguration
 from ps_control.nodes.launch_common import generate
 
 # dof -> task file (config/<task>.yaml) of the arms shipped with the package
-TASKS = {'10': 'arm'}
-EXTRA_ARGUMENTS = (('dof', '10', 'Number of arm links (10: config/arm.yaml).'),)
+TASKS = {'2': 'arm_2', '10': 'arm', '50': 'arm_50'}
+EXTRA_ARGUMENTS = (('dof', '10', 'Number of arm links: 2, 10 (config/arm.yaml) or 50.'),)
 
 
 def arm_task(context):

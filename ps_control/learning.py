@@ -26,8 +26,16 @@ One iteration of model-based policy search (thesis sec. 3.4, "linearization by s
 
 No ROS, no PyBullet: the caller owns the system. ``save`` / ``PolicySearch.load`` write and read
 an atomic, validated checkpoint so long runs resume exactly where they stopped.
+
+G-AMDS (``g_amds``, mirror descent search on DMP parameters) is the other kind of learner: it
+runs one policy per rollout (each a sampled DMP tracked by a linear-Gaussian PD policy) and
+scores the measured movement, see ps_control.mds_learning. ``make_search`` / ``load_search``
+return the right learner for the configured algorithm; both kinds offer ``policy`` (the policy
+to keep running), ``episode_count`` and ``episode_policy(j)`` (what each rollout of an iteration
+runs), ``update(states, torques)``, ``history``, ``save`` and ``load``.
 """
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 import io
 import json
@@ -40,7 +48,8 @@ from ps_control.core import (entropy_bound, esaps_update, GaussianState, gps_upd
                              LinearGaussianPolicy, saps_update)
 from ps_control.core.dynamics_fit import DynamicsFitter
 
-ALGORITHMS = ('gps', 'saps', 'esaps')
+ALGORITHMS = ('gps', 'saps', 'esaps')  # the KL-bounded LQG updates PolicySearch runs
+LEARNER_ALGORITHMS = ALGORITHMS + ('g_amds',)  # everything make_search builds
 CHECKPOINT_VERSION = 1
 
 
@@ -55,6 +64,15 @@ class LearningConfig:
     initial_policy_gain_p / _d / _std: the initial policy u = Kp (q_0 - q) - Kd qd + noise, a PD
     controller holding the initial posture, with exploration noise std (N m).
     prior_iterations: how many recent iterations of samples build the GMM dynamics prior.
+
+    G-AMDS only (ps_control.mds_learning; defaults are the paper's settings): dmp_basis basis
+    functions per joint, search_std the sampling standard deviation of the DMP weights,
+    mirror_step (s), mirror_r (r), mirror_eps (eps) the accelerated mirror descent constants,
+    search_adapt_rate the optional diagonal covariance adaptation (0: off, as in the paper),
+    evaluate_mean one extra rollout per iteration of the search mean (the paper's evaluation);
+    the tracking controller: natural frequency (rad / s) and damping ratio scaled by the arm's
+    inertia, the fraction tracking_feedforward of the inverse-dynamics feed-forward M(q) qdd,
+    and its action noise std (N m); via_tolerance (m) defines a successful rollout.
     """
 
     algorithm: str = 'esaps'
@@ -68,12 +86,24 @@ class LearningConfig:
     prior_iterations: int = 3
     state_covariance_floor: float = 1e-6
     seed: int = 0
+    dmp_basis: int = 100
+    search_std: float = 1.0
+    mirror_step: float = 10.0
+    mirror_r: float = 3.0
+    mirror_eps: float = 0.3
+    search_adapt_rate: float = 0.0
+    evaluate_mean: bool = True
+    tracking_frequency: float = 10.0
+    tracking_damping_ratio: float = 1.0
+    tracking_feedforward: float = 0.0
+    tracking_action_std: float = 1e-6
+    via_tolerance: float = 0.02
 
     def __post_init__(self):
-        if self.algorithm not in ALGORITHMS:
+        if self.algorithm not in LEARNER_ALGORITHMS:
             raise ValueError('learning.algorithm must be one of %s, got %r'
-                             % (', '.join(ALGORITHMS), self.algorithm))
-        for name in ('iterations', 'samples', 'prior_iterations'):
+                             % (', '.join(LEARNER_ALGORITHMS), self.algorithm))
+        for name in ('iterations', 'samples', 'prior_iterations', 'dmp_basis'):
             if not isinstance(getattr(self, name), (int, np.integer)) or getattr(self, name) < 1:
                 raise ValueError('learning.%s must be an integer >= 1, got %r'
                                  % (name, getattr(self, name)))
@@ -87,17 +117,53 @@ class LearningConfig:
         for name in ('initial_policy_gain_p', 'initial_policy_gain_d', 'entropy_delta'):
             if not np.isfinite(getattr(self, name)):
                 raise ValueError('learning.%s must be finite' % name)
+        for name in ('search_std', 'mirror_step', 'mirror_eps', 'tracking_action_std',
+                     'via_tolerance'):
+            value = getattr(self, name)
+            if not np.isfinite(value) or value <= 0:
+                raise ValueError('learning.%s must be a finite number > 0, got %r'
+                                 % (name, value))
+        for name in ('tracking_frequency', 'tracking_damping_ratio', 'tracking_feedforward'):
+            value = getattr(self, name)
+            if not np.isfinite(value) or value < 0:
+                raise ValueError('learning.%s must be a finite number >= 0, got %r'
+                                 % (name, value))
+        if not self.mirror_r >= 2:
+            raise ValueError('learning.mirror_r (averaging rate r of accelerated mirror descent) '
+                             'must be >= 2, got %r' % (self.mirror_r,))
+        if not 0.0 <= self.search_adapt_rate <= 1.0:
+            raise ValueError('learning.search_adapt_rate must be in [0, 1], got %r'
+                             % (self.search_adapt_rate,))
 
 
 def learning_config_from_mapping(mapping, overrides=None):
     """
     Build a LearningConfig from the ``learning:`` mapping of a task file plus overrides.
 
-    Unknown keys are an error naming the key (a typo must not silently fall back to a default).
+    A sub-mapping named after an algorithm (``learning.g_amds:``) holds that algorithm's own
+    values: they replace the common ones when it is the algorithm run (the overrides win over
+    both). Unknown keys are an error naming the key (a typo must not silently fall back to a
+    default).
     """
     known = {f.name: f.type for f in fields(LearningConfig)}
-    values = dict(mapping or {})
-    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    common = dict(mapping or {})
+    sections = {k: common.pop(k) for k in list(common) if isinstance(common[k], Mapping)}
+    bad = sorted(set(sections) - set(LEARNER_ALGORITHMS))
+    if bad:
+        raise ValueError('unknown learning section(s): %s (a section must be named after an '
+                         'algorithm: %s)' % (', '.join('learning.' + b for b in bad),
+                                             ', '.join(LEARNER_ALGORITHMS)))
+    for name, section in sections.items():  # a typo in any section is an error, run or not
+        unknown = sorted(set(section) - set(known))
+        if unknown:
+            raise ValueError('unknown learning parameter(s): %s (known: %s)'
+                             % (', '.join('learning.%s.%s' % (name, u) for u in unknown),
+                                ', '.join(sorted(known))))
+    algorithm = overrides.get('algorithm', common.get('algorithm'))
+    values = dict(common)
+    values.update(sections.get(algorithm, {}))
+    values.update(overrides)
     unknown = sorted(set(values) - set(known))
     if unknown:
         raise ValueError('unknown learning parameter(s): %s (known: %s)'
@@ -105,7 +171,12 @@ def learning_config_from_mapping(mapping, overrides=None):
     converted = {}
     for name, value in values.items():
         kind = known[name] if isinstance(known[name], type) else {
-            'str': str, 'int': int, 'float': float}[known[name]]
+            'str': str, 'int': int, 'float': float, 'bool': bool}[known[name]]
+        if kind is bool:
+            if not isinstance(value, (bool, np.bool_)):
+                raise ValueError('learning.%s must be true or false, got %r' % (name, value))
+            converted[name] = bool(value)
+            continue
         if kind is int and (isinstance(value, bool) or float(value) != int(value)):
             raise ValueError('learning.%s must be an integer, got %r' % (name, value))
         try:
@@ -147,6 +218,9 @@ class PolicySearch:
     """
 
     def __init__(self, task, config, policy=None):
+        if config.algorithm not in ALGORITHMS:
+            raise ValueError('PolicySearch runs %s, not %s (use learning.make_search)'
+                             % (', '.join(ALGORITHMS), config.algorithm))
         self.task = task
         self.config = config
         self.policy = policy if policy is not None else initial_policy(task, config)
@@ -162,6 +236,17 @@ class PolicySearch:
     @property
     def iteration(self):
         return len(self.history)
+
+    @property
+    def episode_count(self):
+        """Return the number of rollouts an iteration needs (learning.samples)."""
+        return int(self.config.samples)
+
+    def episode_policy(self, index):
+        """Return the policy rollout ``index`` of this iteration runs: the same for all."""
+        if not 0 <= index < self.episode_count:
+            raise IndexError('episode %r of %d' % (index, self.episode_count))
+        return self.policy
 
     def _check_rollouts(self, states, actions):
         states = np.asarray(states, dtype=float)
@@ -258,22 +343,7 @@ class PolicySearch:
         meta = {'version': CHECKPOINT_VERSION, 'config': asdict(self.config),
                 'history': self.history, 'recent': len(self.recent),
                 'task': getattr(self.task, 'name', None)}
-        arrays['meta'] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-        buffer = io.BytesIO()
-        np.savez(buffer, **arrays)
-        directory = os.path.dirname(os.path.abspath(path))
-        os.makedirs(directory, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix='.checkpoint-', suffix='.tmp')
-        try:
-            with os.fdopen(fd, 'wb') as handle:
-                handle.write(buffer.getvalue())
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        write_checkpoint(path, arrays, meta)
 
     @classmethod
     def load(cls, path, task, overrides=None):
@@ -283,23 +353,12 @@ class PolicySearch:
         A missing, truncated or inconsistent file raises ValueError naming the file and the
         problem; ``overrides`` may change e.g. the number of iterations, not the algorithm.
         """
+        arrays, meta = read_checkpoint(path)
         try:
-            with np.load(path, allow_pickle=False) as data:
-                arrays = {name: data[name] for name in data.files}
-            meta = json.loads(arrays.pop('meta').tobytes().decode())
-        except FileNotFoundError:
-            raise
-        except Exception as error:  # noqa: B902 (any decoding failure means a corrupt file)
-            raise ValueError('checkpoint %s is corrupt or not a ps_control checkpoint: %s'
-                             % (path, error)) from None
-        if meta.get('version') != CHECKPOINT_VERSION:
-            raise ValueError('checkpoint %s has version %r, expected %d'
-                             % (path, meta.get('version'), CHECKPOINT_VERSION))
-        try:
-            config = replace(LearningConfig(**meta['config']), **(overrides or {}))
-            if config.algorithm != meta['config']['algorithm']:
-                raise ValueError('cannot resume a %s run as %s'
-                                 % (meta['config']['algorithm'], config.algorithm))
+            config = checkpoint_config(meta, overrides)
+            if config.algorithm not in ALGORITHMS:
+                raise ValueError('it holds a %s run, not one of %s'
+                                 % (config.algorithm, ', '.join(ALGORITHMS)))
             policy = LinearGaussianPolicy(arrays['K'], arrays['k'], arrays['cov'])
             search = cls(task, config, policy)
             search.history = list(meta['history'])
@@ -310,3 +369,75 @@ class PolicySearch:
         except (KeyError, TypeError, ValueError) as error:
             raise ValueError('checkpoint %s is invalid: %s' % (path, error)) from None
         return search
+
+
+# -- checkpoint files and learner construction (shared by every kind of learner) -----------------
+def write_checkpoint(path, arrays, meta):
+    """Write named arrays and a JSON-able ``meta`` dict to ``path`` atomically (.npz)."""
+    arrays = dict(arrays)
+    arrays['meta'] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix='.checkpoint-', suffix='.tmp')
+    try:
+        with os.fdopen(fd, 'wb') as handle:
+            handle.write(buffer.getvalue())
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def read_checkpoint(path):
+    """
+    Return (arrays, meta) of a checkpoint written by ``write_checkpoint``.
+
+    FileNotFoundError if it is missing; ValueError naming the file if it is corrupt or has
+    another version.
+    """
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {name: data[name] for name in data.files}
+        meta = json.loads(arrays.pop('meta').tobytes().decode())
+    except FileNotFoundError:
+        raise
+    except Exception as error:  # noqa: B902 (any decoding failure means a corrupt file)
+        raise ValueError('checkpoint %s is corrupt or not a ps_control checkpoint: %s'
+                         % (path, error)) from None
+    if not isinstance(meta, dict) or meta.get('version') != CHECKPOINT_VERSION:
+        raise ValueError('checkpoint %s has version %r, expected %d'
+                         % (path, meta.get('version') if isinstance(meta, dict) else None,
+                            CHECKPOINT_VERSION))
+    return arrays, meta
+
+
+def checkpoint_config(meta, overrides=None):
+    """Return the LearningConfig of checkpoint ``meta`` with ``overrides`` (same algorithm)."""
+    saved = LearningConfig(**meta['config'])
+    config = replace(saved, **(overrides or {}))
+    if config.algorithm != saved.algorithm:
+        raise ValueError('cannot resume a %s run as %s' % (saved.algorithm, config.algorithm))
+    return config
+
+
+def make_search(task, config):
+    """Return a new learner for ``config.algorithm``: PolicySearch or ArmViaPointSearch."""
+    if config.algorithm == 'g_amds':
+        from ps_control.mds_learning import ArmViaPointSearch
+        return ArmViaPointSearch(task, config)
+    return PolicySearch(task, config)
+
+
+def load_search(path, task, overrides=None):
+    """Restore the learner of a checkpoint, whichever algorithm it ran (see ``make_search``)."""
+    _, meta = read_checkpoint(path)
+    algorithm = (meta.get('config') or {}).get('algorithm')
+    if algorithm == 'g_amds':
+        from ps_control.mds_learning import ArmViaPointSearch
+        return ArmViaPointSearch.load(path, task, overrides)
+    return PolicySearch.load(path, task, overrides)

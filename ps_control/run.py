@@ -25,6 +25,7 @@ Example::
     ps-control run double_pendulum --algorithm saps --iterations 10 --samples 5 \\
         --plot dp.png --checkpoint dp.ckpt
     ps-control run double_pendulum --iterations 20 --checkpoint dp.ckpt --resume
+    ps-control run arm --algorithm g_amds --iterations 100   # G-AMDS on the via-point task
 
 Everything after ``--ros-args`` goes to ROS (remaps, parameters, log levels).
 """
@@ -116,7 +117,7 @@ def parse_args(argv):
         prog='ps-control run',
         description='Run the simulator, controller and learner nodes of a task in one process '
                     '(no ros2 launch needed) and plot the learning curve.')
-    parser.add_argument('task', help='task name, e.g. double_pendulum, quad_pendulum')
+    parser.add_argument('task', help='task name, e.g. double_pendulum, quad_pendulum, arm')
     parser.add_argument('--algorithm', default='', choices=('',) + tuple(ALGORITHMS),
                         help='default: the learning config of the task')
     parser.add_argument('--iterations', type=int, default=0,
@@ -184,13 +185,17 @@ def main(argv=None):
         started = time.monotonic()
 
         def progress(metrics):
+            via = ''
+            if 'via_error' in metrics:  # g_amds: the rollout of the search mean
+                via = '  mean cost %12.5g  via-point error %.4f' % (
+                    metrics['mean_cost'], metrics['via_error'])
             print('[%7.1f s] iteration %3d  expected reward %12.5g  max KL %8.3g  entropy '
-                  '%8.3g  success %.2f' % (
+                  '%8.3g  success %.2f%s' % (
                       time.monotonic() - started, int(metrics.get('iteration', 0)),
                       metrics.get('expected_reward', float('nan')),
                       metrics.get('max_kl', float('nan')),
                       metrics.get('mean_entropy', float('nan')),
-                      metrics.get('success_rate', float('nan'))), flush=True)
+                      metrics.get('success_rate', float('nan')), via), flush=True)
         learner_node.on_iteration.append(progress)
         executor.create_task(learner_node.run)
         common.spin(executor, future=learner_node.done)

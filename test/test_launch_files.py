@@ -125,7 +125,7 @@ def test_every_named_task_config_and_urdf_exists():
             if isinstance(call.args[0], ast.Constant):
                 tasks.append(call.args[0].value)
         tasks += list((assigned(module, 'TASKS') or {}).values())
-    assert sorted(tasks) == ['arm', 'double_pendulum', 'quad_pendulum']
+    assert sorted(tasks) == ['arm', 'arm_2', 'arm_50', 'double_pendulum', 'quad_pendulum']
     for name in tasks:
         assert os.path.isfile(os.path.join(ROOT, 'config', name + '.yaml')), name
         assert os.path.isfile(load_task(name).urdf_path), name
@@ -296,6 +296,8 @@ def test_arm_dof_selects_the_task_file(launch_common, monkeypatch):
     with open(path) as stream:
         exec(compile(stream.read(), path, 'exec'), namespace)
     assert namespace['arm_task']({'dof': '10'}) == 'arm'
+    assert namespace['arm_task']({'dof': '2'}) == 'arm_2'
+    assert namespace['arm_task']({'dof': '50'}) == 'arm_50'
     with pytest.raises(ValueError, match='no arm task with dof 7'):
         namespace['arm_task']({'dof': '7'})
     description = namespace['generate_launch_description']()

@@ -20,7 +20,7 @@ import os
 
 import numpy as np
 from ps_control.core import QuadraticReward
-from ps_control.learning import ALGORITHMS
+from ps_control.learning import LEARNER_ALGORITHMS
 from ps_control.sim.urdf import read_urdf
 from ps_control.tasks import known_tasks, load_task
 from ps_control.tasks.params import flatten, read_parameters
@@ -29,7 +29,7 @@ import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG = os.path.join(ROOT, 'config')
-TASKS = ('arm', 'double_pendulum', 'quad_pendulum')
+TASKS = ('arm', 'arm_2', 'arm_50', 'double_pendulum', 'quad_pendulum')
 LEARNING_KEYS = ('algorithm', 'iterations', 'samples', 'epsilon', 'entropy_delta',
                  'initial_policy_gain_p', 'initial_policy_gain_d', 'initial_policy_std', 'seed')
 
@@ -79,7 +79,7 @@ def test_checked_in_tasks_load(name):
     assert task.torque_limits == pytest.approx([j.effort for j in model.joints], rel=1e-12)
     for key in LEARNING_KEYS:
         assert key in task.learning, 'learning.%s missing in %s' % (key, name)
-    assert task.learning['algorithm'] in ALGORITHMS and task.learning['epsilon'] == 0.5
+    assert task.learning['algorithm'] in LEARNER_ALGORITHMS and task.learning['epsilon'] == 0.5
     reward = task.quadratic_reward()
     assert isinstance(reward, QuadraticReward)
     assert reward.M.shape == (task.horizon + 1, task.dx, task.dx)

@@ -20,6 +20,7 @@ f(x) = 1/2 x' F x + x' f + f0 throughout ps_control.core.
 """
 
 import numpy as np
+from scipy.linalg.lapack import dpotrf
 
 LOG_2PI = np.log(2.0 * np.pi)
 
@@ -40,10 +41,17 @@ def batched_cholesky(matrices, name='matrix'):
     LinAlgError), so callers can treat it as "multiplier too small".
     """
     matrices = np.asarray(matrices)
-    try:
-        return np.linalg.cholesky(matrices)
-    except np.linalg.LinAlgError:
-        pass
+    if matrices.ndim == 2 and matrices.dtype == np.float64 and matrices.size:
+        # one matrix: LAPACK directly (np.linalg's per-call overhead dominates at this size);
+        # potrf reads the lower triangle, as np.linalg.cholesky does
+        chol, info = dpotrf(matrices, lower=1, clean=1)
+        if info == 0:
+            return chol
+    else:
+        try:
+            return np.linalg.cholesky(matrices)
+        except np.linalg.LinAlgError:
+            pass
     flat = matrices.reshape((-1,) + matrices.shape[-2:])
     bad = [i for i, m in enumerate(flat) if not _is_pd(m)]
     raise NotPositiveDefiniteError('%s is not positive definite at index %s' % (name, bad), bad)
@@ -53,9 +61,8 @@ def pd_mask(matrices):
     """Return a boolean mask (leading axes) of which matrices in a stack are positive definite."""
     matrices = np.asarray(matrices)
     finite = np.isfinite(matrices).all(axis=(-1, -2))
-    safe = np.where(finite[..., None, None], matrices, 0.0)
-    sym = 0.5 * (safe + np.swapaxes(safe, -1, -2))
-    eig = np.linalg.eigvalsh(sym)
+    safe = matrices if finite.all() else np.where(finite[..., None, None], matrices, 0.0)
+    eig = np.linalg.eigvalsh(0.5 * (safe + safe.mT))
     scale = np.maximum(np.abs(eig).max(axis=-1), 1e-300)
     return finite & (eig[..., 0] > 1e-12 * scale)
 
@@ -72,15 +79,19 @@ def _is_pd(matrix):
 
 def logdet_from_cholesky(chol):
     """Return log|S| from the Cholesky factor of S (batched)."""
-    return 2.0 * np.log(np.diagonal(chol, axis1=-2, axis2=-1)).sum(-1)
+    return 2.0 * np.log(chol.diagonal(0, -2, -1)).sum(-1)
+
+
+def inverse_from_cholesky(chol):
+    """Return S^-1 = L^-T L^-1 from the lower Cholesky factor L of S (batched)."""
+    inv_chol = np.linalg.inv(chol)
+    return inv_chol.mT @ inv_chol
 
 
 def inverse_and_logdet(covs, name='covariance'):
     """Return (inverse, log-determinant) of a stack of SPD matrices via Cholesky."""
     chol = batched_cholesky(covs, name)
-    eye = np.broadcast_to(np.eye(covs.shape[-1]), covs.shape)
-    inv_chol = np.linalg.solve(chol, eye)
-    return np.swapaxes(inv_chol, -1, -2) @ inv_chol, logdet_from_cholesky(chol)
+    return inverse_from_cholesky(chol), logdet_from_cholesky(chol)
 
 
 def gaussian_log_density_quadratic(means, covs):
@@ -91,8 +102,8 @@ def gaussian_log_density_quadratic(means, covs):
     f0 = -1/2 m' S^-1 m - 1/2 log|2 pi S|.
     """
     prec, logdet = inverse_and_logdet(covs, 'Gaussian covariance')
-    f = np.einsum('...ij,...j->...i', prec, means)
-    f0 = -0.5 * np.einsum('...i,...i->...', means, f) - 0.5 * (means.shape[-1] * LOG_2PI + logdet)
+    f = (prec @ means[..., None])[..., 0]
+    f0 = -0.5 * (means * f).sum(-1) - 0.5 * (means.shape[-1] * LOG_2PI + logdet)
     return -prec, f, f0
 
 
@@ -107,8 +118,7 @@ def kl_gaussian(m1, S1, m2, S2):
     prec2, logdet2 = inverse_and_logdet(S2, 'KL reference covariance')
     logdet1 = logdet_from_cholesky(batched_cholesky(S1, 'KL covariance'))
     diff = m2 - m1
-    return 0.5 * (np.einsum('...ij,...ji->...', prec2, S1)
-                  + np.einsum('...i,...ij,...j->...', diff, prec2, diff)
+    return 0.5 * (_trace_of_product(prec2, S1) + _quadratic_form(diff, prec2)
                   - m1.shape[-1] + logdet2 - logdet1)
 
 
@@ -123,11 +133,21 @@ def expected_policy_kl(K1, k1, S1, K2, k2, S2, state_means, state_covs):
     prec2, logdet2 = inverse_and_logdet(S2, 'previous policy covariance')
     logdet1 = logdet_from_cholesky(batched_cholesky(S1, 'policy covariance'))
     dK = K1 - K2
-    dmean = np.einsum('...ij,...j->...i', dK, state_means) + k1 - k2
-    quad = np.einsum('...i,...ij,...j->...', dmean, prec2, dmean)
-    spread = np.einsum('...ji,...jk,...kl,...li->...', dK, prec2, dK, state_covs)
-    return 0.5 * (np.einsum('...ij,...ji->...', prec2, S1) - K1.shape[-2] + logdet2 - logdet1
+    dmean = (dK @ np.asarray(state_means)[..., None])[..., 0] + k1 - k2
+    quad = _quadratic_form(dmean, prec2)
+    spread = _trace_of_product(dK.mT @ prec2 @ dK, state_covs)
+    return 0.5 * (_trace_of_product(prec2, S1) - K1.shape[-2] + logdet2 - logdet1
                   + quad + spread)
+
+
+def _trace_of_product(X, Y):
+    """Return tr(X Y) (batched) as sum_ij X_ij Y_ji."""
+    return (X * np.asarray(Y).mT).sum((-1, -2))
+
+
+def _quadratic_form(x, P):
+    """Return x' P x (batched)."""
+    return (x * (P @ x[..., None])[..., 0]).sum(-1)
 
 
 def expected_log_density(F, f, f0, means, covs):

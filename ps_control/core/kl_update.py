@@ -57,10 +57,12 @@ from ps_control.core.linear_gaussian import (check_finite, GaussianState,
 from ps_control.core.lqg import (augment, backward_pass, expected_next_value, expected_reward,
                                  forward_pass, policy_log_density_quadratic, Quadratic,
                                  reward_quadratic, soft_max_action, state_log_density_quadratic)
+from ps_control.core.state_covariance import CovarianceProblem
 from scipy.optimize import minimize
 
 POLICY_BOUND = 'policy'
 STATE_ACTION_BOUND = 'state_action'
+
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,7 @@ class DualSettings:
     anderson_depth: int = 5
     max_multiplier_ratio: float = 10.0
     state_action_search: str = 'lbfgs'
+    newton_tolerance: float = 1e-8
 
     def __post_init__(self):
         if not 0 < self.alpha_min < self.alpha_max:
@@ -162,6 +165,7 @@ class KLBoundedProblem:
         self.q_state_covs = self.previous_marginals.state_covs[:T]
         if bound == STATE_ACTION_BOUND:
             self.log_q_state = state_log_density_quadratic(self.q_state_means, self.q_state_covs)
+            self.log_q_joint = self.log_q + self.log_q_state.embed_state(du)
 
     @property
     def uses_entropy(self):
@@ -183,12 +187,48 @@ class KLBoundedProblem:
                                  self.x0.cov)
         return back, marginals
 
+    def optimal_means(self, alpha):
+        """
+        Return the state means m_t of the state-action optimum at fixed alpha (SAPS / ESAPS).
+
+        For linear-Gaussian dynamics and policies the Lagrangian of eq. 4.2 separates exactly into
+        a part over the mean trajectory (m_t, abar_t = K_t m_t + k_t; m_{t+1} = A m + B abar + c
+        does not depend on K_t or the covariances) and a part over the covariances. Only the
+        covariance part holds the non-linear term alpha_t H(mu_t) of the state KL; the mean part
+        is a deterministic LQR with reward R_t + alpha_t log q_t(a|s) + alpha_t log q_t(s)
+        evaluated at the means, solved exactly by one hard-max backward pass (eta = 0). Pinning
+        the state guess p_t to these means leaves only the covariances to the block descent
+        (Alg. 2), whose mean iteration would otherwise contract slowly for large alpha.
+        """
+        reward = augment(self.step_reward, alpha, self.log_q, self.log_q_state)
+        back = backward_pass(self.dynamics, reward, self.terminal_reward, 0.0)
+        marginals = forward_pass(self.dynamics, back.K, back.k, back.cov, self.x0.mean,
+                                 self.x0.cov)
+        return marginals.state_means[:self.T]
+
+    def stationary_covariances(self, alpha, beta, value):
+        """
+        Return the state covariances S_t of the state-action optimum at fixed multipliers.
+
+        Newton's method on the covariance part of the Lagrangian (ps_control.core.
+        state_covariance), started from the value functions ``value`` of the current passes.
+        Raises NotPositiveDefiniteError or RuntimeError when it fails.
+        """
+        G = self.step_reward.F + self.log_q_joint.F * alpha[:, None, None]
+        D = np.concatenate([self.dynamics.A, self.dynamics.B], axis=2)
+        problem = CovarianceProblem(G, self.terminal_reward.F, D, self.dynamics.cov,
+                                    self.x0.cov, alpha, beta)
+        _, C, _ = problem.solve(value.F[:self.T], tolerance=self.settings.newton_tolerance)
+        return C[:, :self.dx, :self.dx]
+
     def feasible_passes(self, alpha, beta, guess=None):
         """Run ``passes``, raising a step's alpha tenfold while its -Q_aa is not PD."""
         alpha = alpha.copy()
         while True:
             try:
-                return alpha, self.passes(alpha, beta, guess)
+                if guess is not None:
+                    guess = (self.optimal_means(alpha), guess[1])
+                return alpha, guess, self.passes(alpha, beta, guess)
             except NotPositiveDefiniteError as error:
                 t = error.steps[0]
                 if alpha[t] >= self.settings.alpha_max:
@@ -321,9 +361,16 @@ class KLBoundedProblem:
         guess with gamma halved. Returns (alpha, guess, back, marginals, gap, step).
         """
         s, T = self.settings, self.T
-        alpha, (back, marginals) = self.feasible_passes(alpha, beta, guess)
+        alpha, guess, (back, marginals) = self.feasible_passes(alpha, beta, guess)
+        means = guess[0]
         tolerance = s.state_tolerance * max(1.0, float(self.epsilon.max()))
-        theta = _natural(guess)
+        try:  # Newton on the covariances; the damped iteration below is the fallback
+            trial = (means, self.stationary_covariances(alpha, beta, back.value))
+            back, marginals = self.passes(alpha, beta, trial)
+            guess = trial
+        except (NotPositiveDefiniteError, RuntimeError, np.linalg.LinAlgError):
+            alpha, guess, (back, marginals) = self.feasible_passes(alpha, beta, guess)
+        theta = _precision(guess[1])
         best = None
         history = []
         for _ in range(s.max_block_iterations):
@@ -338,11 +385,11 @@ class KLBoundedProblem:
                 step *= 0.5
                 _, theta, guess, back, marginals = best
                 continue
-            residual = _natural(target) - theta
+            residual = _precision(target[1]) - theta
             history.append((theta, residual))
             del history[:-s.anderson_depth - 1]
             proposal = _anderson(history, step)
-            trial = _from_natural(proposal, self.dx)
+            trial = _covariance(proposal, means)
             try:
                 if trial is None:
                     raise NotPositiveDefiniteError('interpolated precision is not PD')
@@ -367,12 +414,17 @@ class KLBoundedProblem:
         """
         Minimise the SAPS / ESAPS dual (eq. 4.6 / 5.5) by L-BFGS-B over (alpha, beta).
 
-        Every evaluation finds the block-descent fixed point (Alg. 2) at the given multipliers,
-        warm-started from the previous one, where the dual's exact gradients are eps - KL_t
-        (eq. 4.4c) and delta + H(pi_t) (eq. 5.4d). The dual is convex (the primal is convex in
-        the state-action distributions); where no fixed point is found the evaluation reports a
-        large value and a gradient that raises alpha, so the line search backs off. Stops as soon
-        as every step meets its bounds.
+        Every evaluation finds the block-descent fixed point (Alg. 2) at the given multipliers:
+        the state means from one LQR pass (``optimal_means``), the state covariances by Newton's
+        method (``stationary_covariances``; the damped Anderson iteration is the fallback). There
+        the dual's exact gradients are eps - KL_t (eq. 4.4c) and delta + H(pi_t) (eq. 5.4d).
+        alpha is searched in log space, alpha_t = alpha0_t exp(y_t) (gradient alpha_t (eps -
+        KL_t)), so steps are multiplicative as in the reference implementations' log-space
+        bisection; beta linearly (it may be 0). Where no fixed point is found the evaluation
+        reports a large value and a gradient that raises alpha, so the line search backs off.
+        Stops as soon as every step meets its bounds. Known limit: a step whose bound is
+        inactive (KL_t < eps at alpha_t -> 0) approaches the lower bound only slowly in log
+        space, so the update may end unconverged on that step (``converged`` False).
         """
         s, T = self.settings, self.T
         alpha = np.clip(_initial(alpha0, T, 'alpha0', 1e3 * _reward_scale(self.reward)),
@@ -383,10 +435,10 @@ class KLBoundedProblem:
         tolerance = s.state_tolerance * max(1.0, float(self.epsilon.max()))
         memory = {'guess': cold, 'state': None, 'count': 0, 'scale': None}
 
-        unit = alpha.copy()  # alpha_t = unit_t * y_t: every coordinate starts at y_t = 1
+        unit = alpha.copy()  # alpha_t = unit_t * exp(y_t): every coordinate starts at y_t = 0
 
         def split(y):
-            a = np.clip(unit * y[:T], s.alpha_min, s.alpha_max)
+            a = np.clip(unit * np.exp(y[:T]), s.alpha_min, s.alpha_max)
             return a, (y[T:] if self.uses_entropy else np.zeros(T))
 
         def evaluate(y):
@@ -402,13 +454,13 @@ class KLBoundedProblem:
             else:
                 worst = memory['state'][0] if memory['state'] else 0.0
                 penalty = (abs(worst) * 10.0 + 1e6) / memory['scale']
-                return penalty, np.concatenate([-unit, np.zeros(len(y) - T)])
+                return penalty, np.concatenate([-np.ones(T), np.zeros(len(y) - T)])
             memory['guess'] = guess
             bound_value, _, _, ent = self.constraint_values(back, marg)
             value = self.dual_value(back, a, b)
             done = self.converged(bound_value, ent, a, b, gap)
             memory['state'] = (value, back, marg, a, b, done)
-            grad = unit * (self.epsilon - bound_value)
+            grad = a * (self.epsilon - bound_value)
             if self.uses_entropy:
                 grad = np.concatenate([grad, self.delta + ent])
             if memory['scale'] is None:  # the first gradient sets the objective's scale
@@ -419,8 +471,8 @@ class KLBoundedProblem:
             if memory['state'] is not None and memory['state'][5]:
                 raise StopIteration
 
-        y0 = np.ones(T)
-        bounds = list(zip(s.alpha_min / unit, s.alpha_max / unit))
+        y0 = np.zeros(T)
+        bounds = list(zip(np.log(s.alpha_min / unit), np.log(s.alpha_max / unit)))
         if self.uses_entropy:
             y0 = np.concatenate([y0, beta])
             bounds += [(0.0, s.beta_max)] * T
@@ -430,7 +482,6 @@ class KLBoundedProblem:
                                     'maxcor': 20})
         if memory['state'] is None or not np.allclose(split(optimum.x)[0], memory['state'][3]):
             evaluate(optimum.x)
-        # alpha_t = unit_t * y_t keeps convexity; the objective is scaled by its first gradient
         if memory['state'] is None:
             raise NotPositiveDefiniteError('no multipliers with a state-distribution fixed point '
                                            'were found')
@@ -454,7 +505,7 @@ class KLBoundedProblem:
         while True:
             gap = 0.0
             if guess is None:
-                alpha, (back, marginals) = self.feasible_passes(alpha, beta)
+                alpha, _, (back, marginals) = self.feasible_passes(alpha, beta)
             else:
                 alpha, guess, back, marginals, gap, step = self.block_descent(
                     alpha, beta, guess, step)
@@ -614,22 +665,18 @@ class _SecantSearch:
         return np.clip(proposal, self.low, self.high)
 
 
-def _natural(gaussians):
-    """Flatten Gaussians (means (T, d), covs (T, d, d)) to natural parameters (P m, P)."""
-    prec, _ = inverse_and_logdet(gaussians[1], 'state guess covariance')
-    shift = np.einsum('tij,tj->ti', prec, gaussians[0])
-    return np.concatenate([shift, prec.reshape(prec.shape[0], -1)], axis=1)
+def _precision(covs):
+    """Return the state precisions (T, d, d) of covariances: the iterate of the block descent."""
+    return inverse_and_logdet(covs, 'state guess covariance')[0]
 
 
-def _from_natural(theta, d):
-    """Return (means, covs) from natural parameters, or None if a precision is not PD."""
-    shift, prec = theta[:, :d], theta[:, d:].reshape(-1, d, d)
-    prec = 0.5 * (prec + np.swapaxes(prec, -1, -2))
-    if not np.all(pd_mask(prec)):
+def _covariance(precision, means):
+    """Return the Gaussians (means, inverse of ``precision``), or None if one is not PD."""
+    precision = 0.5 * (precision + np.swapaxes(precision, -1, -2))
+    if not np.all(pd_mask(precision)):
         return None
-    cov, _ = inverse_and_logdet(prec, 'state guess precision')
-    cov = 0.5 * (cov + np.swapaxes(cov, -1, -2))
-    return np.einsum('tij,tj->ti', cov, shift), cov
+    cov, _ = inverse_and_logdet(precision, 'state guess precision')
+    return means, 0.5 * (cov + np.swapaxes(cov, -1, -2))
 
 
 def _anderson(history, step):
@@ -652,18 +699,6 @@ def _anderson(history, step):
                                            > 4.0 * np.linalg.norm(damped)):
         change = damped  # an ill-conditioned history extrapolates too far: plain damped step
     return theta + change.reshape(theta.shape)
-
-
-def _interpolate(start, target, step):
-    """Geometric interpolation N^(1-step) N^step of Gaussians (mixing natural parameters)."""
-    prec0, _ = inverse_and_logdet(start[1], 'state guess covariance')
-    prec1, _ = inverse_and_logdet(target[1], 'state distribution covariance')
-    prec = (1.0 - step) * prec0 + step * prec1
-    shift = ((1.0 - step) * np.einsum('tij,tj->ti', prec0, start[0])
-             + step * np.einsum('tij,tj->ti', prec1, target[0]))
-    cov, _ = inverse_and_logdet(prec, 'interpolated precision')
-    cov = 0.5 * (cov + np.swapaxes(cov, -1, -2))
-    return np.einsum('tij,tj->ti', cov, shift), cov
 
 
 def _floor_covariance(cov, floor):

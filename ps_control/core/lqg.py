@@ -31,12 +31,15 @@ functions of the state s (dx) or of the state-action pair x = [s; a] (dx + du) a
 """
 
 from dataclasses import dataclass
+import functools
+import math
 
 import numpy as np
-
-from ps_control.core.gaussian import (batched_cholesky, gaussian_log_density_quadratic, LOG_2PI,
-                                      logdet_from_cholesky, NotPositiveDefiniteError)
+from ps_control.core.gaussian import (batched_cholesky, gaussian_log_density_quadratic,
+                                      inverse_from_cholesky, LOG_2PI, logdet_from_cholesky,
+                                      NotPositiveDefiniteError)
 from ps_control.core.linear_gaussian import check_finite
+from scipy.linalg.lapack import dposv, dtrtri
 
 
 @dataclass(frozen=True, eq=False)
@@ -149,12 +152,12 @@ def expected_next_value(dynamics, value, t=None):
     else:
         A, B, c, cov = dynamics.A[t], dynamics.B[t], dynamics.c[t], dynamics.cov[t]
     D = np.concatenate([A, B], axis=-1)
-    Dt = np.swapaxes(D, -1, -2)
-    F = Dt @ value.F @ D
-    Vc = (value.F @ c[..., None])[..., 0]
-    f = (Dt @ (Vc + value.f)[..., None])[..., 0]
-    f0 = (0.5 * (c * Vc).sum(-1) + (c * value.f).sum(-1) + value.f0
-          + 0.5 * (value.F * cov).sum((-1, -2)))
+    Dt = D.mT
+    V, v = value.F, value.f
+    F = Dt @ V @ D
+    Vc = (V @ c[..., None])[..., 0]
+    f = (Dt @ (Vc + v)[..., None])[..., 0]
+    f0 = 0.5 * (c * Vc).sum(-1) + (c * v).sum(-1) + value.f0 + 0.5 * (V * cov).sum((-1, -2))
     return Quadratic(F, f, f0)
 
 
@@ -181,17 +184,20 @@ def soft_max_action(Q, eta, dx):
     Raises NotPositiveDefiniteError (with the failing batch indices) when -Q_aa is not positive
     definite: the multiplier that scales the previous policy's log-density is too small.
     """
-    Qss, Qas = Q.F[..., :dx, :dx], Q.F[..., dx:, :dx]
-    Qaa, qs, qa = Q.F[..., dx:, dx:], Q.f[..., :dx], Q.f[..., dx:]
+    F, f = Q.F, Q.f
+    if F.ndim == 2 and F.shape[-1] > dx and np.ndim(eta) == 0:
+        return _soft_max_single(F, f, Q.f0, eta, dx)
+    Qss, Qas, Qaa = F[..., :dx, :dx], F[..., dx:, :dx], F[..., dx:, dx:]
+    qs, qa = f[..., :dx], f[..., dx:]
     du = Qaa.shape[-1]
     chol = batched_cholesky(-Qaa, '-Q_aa')
-    inv_chol = np.linalg.solve(chol, np.broadcast_to(np.eye(du), Qaa.shape))
-    inv_neg_qaa = np.swapaxes(inv_chol, -1, -2) @ inv_chol
+    inv_neg_qaa = inverse_from_cholesky(chol)
     K = inv_neg_qaa @ Qas
     k = (inv_neg_qaa @ qa[..., None])[..., 0]
-    Vss = Qss + np.swapaxes(Qas, -1, -2) @ K
-    Vss = 0.5 * (Vss + np.swapaxes(Vss, -1, -2))
-    vs = qs + (np.swapaxes(Qas, -1, -2) @ k[..., None])[..., 0]
+    Qsa = Qas.mT
+    Vss = Qss + Qsa @ K
+    Vss = 0.5 * (Vss + Vss.mT)
+    vs = qs + (Qsa @ k[..., None])[..., 0]
     v0 = Q.f0 + 0.5 * (qa * k).sum(-1)
     eta = np.asarray(eta, dtype=float)
     cov = eta[..., None, None] * inv_neg_qaa
@@ -200,7 +206,31 @@ def soft_max_action(Q, eta, dx):
         log_norm = 0.5 * eta * (du * (LOG_2PI + np.log(np.where(positive, eta, 1.0)))
                                 - logdet_from_cholesky(chol))
         v0 = v0 + np.where(positive, log_norm, 0.0)
-    return SoftMax(Quadratic(Vss, vs, v0), K, k, 0.5 * (cov + np.swapaxes(cov, -1, -2)), chol)
+    return SoftMax(Quadratic(Vss, vs, v0), K, k, 0.5 * (cov + cov.mT), chol)
+
+
+def _soft_max_single(F, f, f0, eta, dx):
+    """``soft_max_action`` for one unbatched Q: the same formulas on 2-D arrays with LAPACK."""
+    Qss, Qas, Qaa = F[:dx, :dx], F[dx:, :dx], F[dx:, dx:]
+    qs, qa = f[:dx], f[dx:]
+    du = Qaa.shape[-1]
+    chol = batched_cholesky(-Qaa, '-Q_aa')
+    inv_chol, info = dtrtri(chol, lower=1)
+    if info:
+        raise np.linalg.LinAlgError('Singular matrix')
+    inv_neg_qaa = inv_chol.T.dot(inv_chol)
+    K = inv_neg_qaa.dot(Qas)
+    k = inv_neg_qaa.dot(qa)
+    Qsa = Qas.T
+    Vss = Qss + Qsa.dot(K)
+    Vss = 0.5 * (Vss + Vss.T)
+    vs = qs + Qsa.dot(k)
+    v0 = f0 + 0.5 * (qa * k).sum(-1)
+    eta = np.asarray(eta, dtype=float)
+    cov = eta * inv_neg_qaa
+    if eta > 0:
+        v0 = v0 + 0.5 * eta * (du * (LOG_2PI + np.log(eta)) - logdet_from_cholesky(chol))
+    return SoftMax(Quadratic(Vss, vs, v0), K, k, 0.5 * (cov + cov.T), chol)
 
 
 @dataclass(frozen=True, eq=False)
@@ -213,6 +243,35 @@ class BackwardResult:
     cov: np.ndarray
 
 
+def _homogeneous(F, f, f0, out=None):
+    """
+    Return the negated homogeneous forms -[[2 f0, f'], [f, F]] of quadratics (batched).
+
+    q(x) = 1/2 y' [[2 f0, f'], [f, F]] y with y = [1; x], so a composition with an affine map
+    is one matrix product and the soft maximum one partitioned Schur complement.
+    """
+    if out is None:
+        n = F.shape[-1]
+        out = np.empty(F.shape[:-2] + (n + 1, n + 1))
+    out[..., 0, 0] = -2.0 * f0
+    out[..., 1:, 0] = out[..., 0, 1:] = -f
+    out[..., 1:, 1:] = -F
+    return out
+
+
+@functools.lru_cache(maxsize=None)
+def _lower_mask(n):
+    """Return the (read-only) n x n matrix of ones on and below the diagonal."""
+    mask = np.tri(n)
+    mask.flags.writeable = False
+    return mask
+
+
+def _solve_without_actions(neg_qaa, rhs, lower):
+    """Stand in for LAPACK posv when du = 0 (which it rejects): empty factor and solution."""
+    return neg_qaa, rhs, 0
+
+
 def backward_pass(dynamics, step_reward, terminal_reward, eta):
     """
     Run the soft Bellman recursion of thesis eq. 3.7a / 4.5a / 5.6 backwards in time.
@@ -222,9 +281,77 @@ def backward_pass(dynamics, step_reward, terminal_reward, eta):
     temperatures (alpha_t for GPS/SAPS, alpha_t + beta_t for ESAPS, 0 for the hard maximum).
     Raises NotPositiveDefiniteError listing the time step where -Q_aa is not positive definite,
     and NonFiniteError naming the first non-finite value function.
+
+    The sequential part works on single 2-D homogeneous forms over y = [1; s; a] and calls
+    LAPACK directly. With U_{t+1} = -[[2 v0, v'], [v, V]] (V_{t+1} negated) and the affine map
+    D~_t = [[1, 0, 0], [c_t, A_t, B_t]] taking y to [1; s'], -Q_t = -r_t + D~_t' U_{t+1} D~_t is
+    eq. 3.7a's Q_t (negated) up to the constant 1/2 tr(V_{t+1} Sigma_t). Splitting y into
+    z = [1; s] and a: -Q_aa = L L', X = (-Q_aa)^-1 (-Q_az) = -[k, K] (one posv call) and
+    U_t = -Q_zz + Q_az' X, i.e. V_t, v_t and 2 v0_t of eq. 3.4 without its log-normaliser.
+    Constants never feed back into K, k or V, so 1/2 tr(V_{t+1} Sigma_t) and
+    eta_t/2 log|2 pi eta_t (-Q_aa)^-1| are added to v0 afterwards, batched over time. In y a
+    non-finite v or v0 would spread into V (0 * inf), so a pass that meets NaN / inf is redone
+    block-wise (V, v, v0 apart, one ``soft_max_action`` per step), which decides the error.
     """
     T, dx, du = dynamics.T, dynamics.dx, dynamics.du
-    eta = np.broadcast_to(np.asarray(eta, dtype=float), (T,))
+    eta = np.asarray(eta, dtype=float)
+    if eta.shape != (T,):
+        eta = np.broadcast_to(eta, (T,))
+    n = dx + du
+    s, a = slice(0, dx + 1), slice(dx + 1, n + 1)
+    neg_r = _homogeneous(step_reward.F[:T], step_reward.f[:T], step_reward.f0[:T])
+    D = np.zeros((T, dx + 1, n + 1))
+    D[:, 0, 0] = 1.0
+    D[:, 1:, 0] = dynamics.c
+    D[:, 1:, 1:dx + 1] = dynamics.A
+    D[:, 1:, dx + 1:] = dynamics.B
+    Dt = D.mT.copy()
+    U = np.empty((T + 1, dx + 1, dx + 1))
+    _homogeneous(terminal_reward.F, terminal_reward.f, terminal_reward.f0, out=U[T])
+    X = np.empty((T, du, dx + 1))
+    chol = np.empty((T, du, du))
+    # Cholesky of -Q_aa (lower triangle, as np.linalg.cholesky) and X in one LAPACK call
+    solve = dposv if du else _solve_without_actions
+    u = U[T]
+    for t in range(T - 1, -1, -1):
+        P = Dt[t].dot(u).dot(D[t])
+        P += neg_r[t]
+        P_as = P[a, s]
+        L, x, info = solve(P[a, a], P_as, lower=1)
+        if info:
+            if not np.isfinite(P).all():
+                return _backward_pass_by_blocks(dynamics, step_reward, terminal_reward, eta)
+            raise NotPositiveDefiniteError(
+                '-Q_aa is not positive definite at time step %d (multiplier too small)' % t,
+                [t])
+        w = P[s, s] - P_as.T.dot(x)
+        u = U[t]
+        np.add(w, w.T, out=u)
+        u *= 0.5
+        X[t], chol[t] = x, L
+    if du > 1:
+        chol *= _lower_mask(du)  # posv leaves the upper triangle of -Q_aa above the factor
+    cov = eta[:, None, None] * inverse_from_cholesky(chol)
+    VF = -U[:, 1:, 1:]
+    extra = 0.5 * np.einsum('tij,tij->t', VF[1:], dynamics.cov)
+    positive = eta > 0
+    if positive.any():
+        every = positive.all()
+        log_norm = 0.5 * eta * (du * (LOG_2PI + np.log(eta if every else
+                                                       np.where(positive, eta, 1.0)))
+                                - logdet_from_cholesky(chol))
+        extra += log_norm if every else np.where(positive, log_norm, 0.0)
+    v0 = -0.5 * U[:, 0, 0]
+    v0[:T] += extra[::-1].cumsum()[::-1]
+    if not math.isfinite(U.sum() + v0.sum()):  # NaN / inf anywhere (or an overflowing sum)
+        return _backward_pass_by_blocks(dynamics, step_reward, terminal_reward, eta)
+    return BackwardResult(Quadratic(VF, -U[:, 1:, 0], v0), -X[:, :, 1:], -X[:, :, 0],
+                          0.5 * (cov + cov.mT))
+
+
+def _backward_pass_by_blocks(dynamics, step_reward, terminal_reward, eta):
+    """``backward_pass`` as V, v, v0 blocks, one ``soft_max_action`` per step (any input)."""
+    T, dx, du = dynamics.T, dynamics.dx, dynamics.du
     VF = np.empty((T + 1, dx, dx))
     vf = np.empty((T + 1, dx))
     v0 = np.empty(T + 1)
@@ -263,7 +390,7 @@ class Marginals:
         T = self.action_means.shape[0]
         means = np.concatenate([self.state_means[:T], self.action_means], axis=1)
         cross = self.action_state_covs
-        top = np.concatenate([self.state_covs[:T], np.swapaxes(cross, 1, 2)], axis=2)
+        top = np.concatenate([self.state_covs[:T], cross.mT], axis=2)
         bottom = np.concatenate([cross, self.action_covs], axis=2)
         return means, np.concatenate([top, bottom], axis=1)
 
@@ -273,28 +400,33 @@ def forward_pass(dynamics, K, k, cov, x0_mean, x0_cov):
     Propagate the state distribution through policy and dynamics (thesis eq. 3.7b).
 
     mu_{t+1} = N(G m + B k + c, G S G' + B cov B' + Sigma_t) with G = A + B K; the action
-    marginal is N(K m + k, K S K' + cov) with Cov(a, s) = K S.
+    marginal is N(K m + k, K S K' + cov) with Cov(a, s) = K S. Only the state recursion is
+    sequential; G_t, B_t k_t + c_t, B_t cov_t B_t' + Sigma_t and the action marginals are
+    computed batched over time.
     """
-    T, dx, du = dynamics.T, dynamics.dx, dynamics.du
+    T, dx = dynamics.T, dynamics.dx
+    A, B, c, dyn_cov = dynamics.A, dynamics.B, dynamics.c, dynamics.cov
+    K, k, cov = np.asarray(K)[:T], np.asarray(k)[:T], np.asarray(cov)[:T]
+    G = A + B @ K
+    Gt = G.mT
+    offset = (B @ k[..., None])[..., 0] + c
+    noise = B @ cov @ B.mT + dyn_cov
     means = np.empty((T + 1, dx))
     covs = np.empty((T + 1, dx, dx))
-    a_means = np.empty((T, du))
-    a_covs = np.empty((T, du, du))
-    as_covs = np.empty((T, du, dx))
     means[0], covs[0] = x0_mean, x0_cov
-    A, B, c, dyn_cov = dynamics.A, dynamics.B, dynamics.c, dynamics.cov
     for t in range(T):
-        KS = K[t] @ covs[t]
-        as_covs[t] = KS
-        a_means[t] = K[t] @ means[t] + k[t]
-        a_covs[t] = KS @ K[t].T + cov[t]
-        G = A[t] + B[t] @ K[t]
-        means[t + 1] = A[t] @ means[t] + B[t] @ a_means[t] + c[t]
-        nxt = G @ covs[t] @ G.T + B[t] @ cov[t] @ B[t].T + dyn_cov[t]
-        covs[t + 1] = 0.5 * (nxt + nxt.T)
+        g = G[t]
+        np.add(g.dot(means[t]), offset[t], out=means[t + 1])
+        nxt = g.dot(covs[t]).dot(Gt[t])
+        nxt += noise[t]
+        S = covs[t + 1]
+        np.add(nxt, nxt.T, out=S)
+        S *= 0.5
     check_finite('state means', means)
     check_finite('state covariances', covs)
-    return Marginals(means, covs, a_means, a_covs, as_covs)
+    as_covs = K @ covs[:T]
+    a_means = (K @ means[:T, :, None])[..., 0] + k
+    return Marginals(means, covs, a_means, as_covs @ K.mT + cov, as_covs)
 
 
 def expected_reward(reward, marginals):

@@ -22,7 +22,10 @@ references q_ref, qd_ref, qdd_ref. A PD tracking controller with feed-forward,
 
 is linear in the state x_t = [q_t, qd_t], so it is the policy u_t ~ N(K_t x_t + k_t, cov_t)
 (thesis eq. 3.10, DESIGN.md) with K_t = [-Kp, -Kd] and k_t = Kp q_ref,t + Kd qd_ref,t + u_ff,t:
-any controller that runs linear-Gaussian policies runs the learnt movement.
+any controller that runs linear-Gaussian policies runs the learnt movement. Gains and the inertia
+of the feed-forward may vary along the reference ((T, n, n) arrays): for a robot arm,
+:func:`inertia_scaled_gains` scales a natural frequency and a damping ratio by the joint-space
+inertia at the reference posture, so every joint tracks with the same bandwidth.
 """
 
 import numpy as np
@@ -30,7 +33,8 @@ import numpy as np
 from ps_control.core.linear_gaussian import LinearGaussianPolicy
 
 
-def _gain_matrix(name, gain, n):
+def _gain_matrix(name, gain, n, T=None):
+    """Return ``gain`` as (n, n), or as (T, n, n) when it varies over the T time steps."""
     gain = np.asarray(gain, dtype=float)
     if gain.ndim == 0:
         gain = np.full(n, float(gain))
@@ -39,19 +43,27 @@ def _gain_matrix(name, gain, n):
             raise ValueError('%s has %d entries, the trajectory has %d joints'
                              % (name, gain.shape[0], n))
         gain = np.diag(gain)
-    if gain.shape != (n, n) or not np.all(np.isfinite(gain)):
-        raise ValueError('%s must be a scalar, (%d,) or (%d, %d) finite array, got shape %s'
-                         % (name, n, n, n, gain.shape))
+    shapes = [(n, n)] + ([(T, n, n)] if T is not None else [])
+    if gain.shape not in shapes or not np.all(np.isfinite(gain)):
+        raise ValueError('%s must be a scalar, (%d,), (%d, %d)%s finite array, got shape %s'
+                         % (name, n, n, n, '' if T is None else ' or (T, n, n) = %s'
+                            % ((T, n, n),), gain.shape))
     return gain
+
+
+def _apply(gain, vectors):
+    """Return gain_t @ v_t for v (T, n) and a constant (n, n) or time-varying (T, n, n) gain."""
+    return np.einsum('...ij,...j->...i', gain, vectors)
 
 
 def tracking_policy(q_ref, qd_ref, kp, kd, feedforward=None, action_std=1e-6):
     """
     Return the PD + feed-forward tracking controller of q_ref, qd_ref (T, n) as a policy.
 
-    kp, kd: scalars, per-joint (n,) or full (n, n) gains; feedforward: optional torques (T, n);
-    action_std: the policy's exploration standard deviation (cov_t = action_std^2 I, > 0).
-    The state is x = [q, qd] (dx = 2n), the action the joint torques (du = n).
+    kp, kd: scalars, per-joint (n,), full (n, n) or time-varying (T, n, n) gains; feedforward:
+    optional torques (T, n); action_std: the policy's exploration standard deviation
+    (cov_t = action_std^2 I, > 0). The state is x = [q, qd] (dx = 2n), the action the joint
+    torques (du = n).
     """
     q_ref = np.asarray(q_ref, dtype=float)
     qd_ref = np.asarray(qd_ref, dtype=float)
@@ -59,15 +71,15 @@ def tracking_policy(q_ref, qd_ref, kp, kd, feedforward=None, action_std=1e-6):
         raise ValueError('q_ref %s and qd_ref %s must both have shape (T, n)'
                          % (q_ref.shape, qd_ref.shape))
     T, n = q_ref.shape
-    Kp, Kd = _gain_matrix('kp', kp, n), _gain_matrix('kd', kd, n)
+    Kp, Kd = _gain_matrix('kp', kp, n, T), _gain_matrix('kd', kd, n, T)
     u_ff = np.zeros((T, n)) if feedforward is None else np.asarray(feedforward, dtype=float)
     if u_ff.shape != (T, n):
         raise ValueError('feedforward has shape %s, expected (T, n) = %s'
                          % (u_ff.shape, (T, n)))
     if not action_std > 0:
         raise ValueError('action_std must be positive, got %r' % (action_std,))
-    K = np.broadcast_to(np.hstack([-Kp, -Kd]), (T, n, 2 * n))
-    k = q_ref @ Kp.T + qd_ref @ Kd.T + u_ff
+    K = np.broadcast_to(np.concatenate(np.broadcast_arrays(-Kp, -Kd), axis=-1), (T, n, 2 * n))
+    k = _apply(Kp, q_ref) + _apply(Kd, qd_ref) + u_ff
     cov = np.broadcast_to(np.eye(n) * action_std ** 2, (T, n, n))
     return LinearGaussianPolicy(K, k, cov)
 
@@ -76,8 +88,9 @@ def dmp_tracking_policy(trajectory, kp, kd, inertia=None, action_std=1e-6):
     """
     Return the tracking policy of one rolled-out DMP (a DMPTrajectory with y (T+1, n)).
 
-    The references are y and yd at t_0..t_{T-1}; with ``inertia`` (scalar, (n,) or (n, n)) the
-    feed-forward torque is inertia @ ydd_t (exact for a double integrator).
+    The references are y and yd at t_0..t_{T-1}; with ``inertia`` (scalar, (n,), (n, n) or
+    (T, n, n), e.g. the joint-space inertia M(y_t) of an arm) the feed-forward torque is
+    inertia_t @ ydd_t (exact for a double integrator). kp, kd as in :func:`tracking_policy`.
     """
     y, yd, ydd = trajectory.y, trajectory.yd, trajectory.ydd
     if y.ndim != 2:
@@ -86,5 +99,22 @@ def dmp_tracking_policy(trajectory, kp, kd, inertia=None, action_std=1e-6):
     T, n = ydd.shape
     feedforward = None
     if inertia is not None:
-        feedforward = ydd @ _gain_matrix('inertia', inertia, n).T
+        feedforward = _apply(_gain_matrix('inertia', inertia, n, T), ydd)
     return tracking_policy(y[:T], yd[:T], kp, kd, feedforward, action_std)
+
+
+def inertia_scaled_gains(inertia, frequency, damping_ratio=1.0):
+    """
+    Return PD gains (Kp, Kd) = (w^2 I, 2 zeta w I) for the inertia I (n, n) or (T, n, n).
+
+    A joint of inertia I under u = Kp e + Kd ed tracks as e'' + 2 zeta w e' + w^2 e = 0: every
+    joint gets the natural frequency w (rad / s) and the damping ratio zeta whatever its inertia.
+    """
+    inertia = np.asarray(inertia, dtype=float)
+    if inertia.ndim < 2 or inertia.shape[-1] != inertia.shape[-2]:
+        raise ValueError('inertia must be (n, n) or (T, n, n), got shape %s' % (inertia.shape,))
+    if not np.isfinite(frequency) or frequency < 0:
+        raise ValueError('frequency must be finite and >= 0, got %r' % (frequency,))
+    if not np.isfinite(damping_ratio) or damping_ratio < 0:
+        raise ValueError('damping_ratio must be finite and >= 0, got %r' % (damping_ratio,))
+    return frequency ** 2 * inertia, 2.0 * damping_ratio * frequency * inertia

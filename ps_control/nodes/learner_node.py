@@ -15,13 +15,16 @@
 """
 The learner node: collects episodes over ROS, runs one policy-search iteration, publishes.
 
-One iteration: run ``samples`` episodes spread over the workers (each worker is a controller,
-and in simulation a simulator, in a namespace of its own: ``worker_0``, ``worker_1``, ... with
-``num_workers`` > 1, the learner's own namespace with one worker), stack the transitions the
-controllers report into states (N, T+1, dx) and applied torques (N, T, du), and hand them to
-ps_control.learning.PolicySearch.update, the loop the batch trainer runs too (the node has no
-fitting or algorithm code of its own). Then it checkpoints (atomic write) and publishes the new
-policy on every worker's ``ps_control/policy`` and the metrics as std_msgs/Float64 topics
+One iteration: run the learner's episodes spread over the workers (each worker is a
+controller, and in simulation a simulator, in a namespace of its own: ``worker_0``,
+``worker_1``, ... with ``num_workers`` > 1, the learner's own namespace with one worker), stack
+the transitions the controllers report into states (N, T+1, dx) and applied torques (N, T, du),
+and hand them to the learner's ``update``: ps_control.learning.PolicySearch (gps, saps, esaps:
+``samples`` episodes of one policy) or ps_control.mds_learning.ArmViaPointSearch (g_amds: one
+policy per episode, each a sampled DMP movement tracked by a PD policy, published to the worker
+before its episode), the loops the batch runs use too (the node has no fitting or algorithm
+code of its own). Then it checkpoints (atomic write) and publishes the new policy on every
+worker's ``ps_control/policy`` and the metrics as std_msgs/Float64 topics
 ``ps_control/metrics/<name>`` (expected_reward, max_kl, mean_entropy, success_rate, ... for
 rqt_plot) and one diagnostic_msgs/DiagnosticArray on ``diagnostics``.
 
@@ -65,7 +68,7 @@ from std_msgs.msg import Float64MultiArray
 from std_srvs.srv import Trigger
 
 
-ALGORITHMS = learning.ALGORITHMS
+ALGORITHMS = learning.LEARNER_ALGORITHMS
 ATTEMPT_SECONDS = 2.0
 PUMP_SECONDS = 0.005
 PLOTTED = ('expected_reward', 'max_kl', 'mean_entropy', 'success_rate')
@@ -107,6 +110,7 @@ class Worker:
         self.rows = {}        # step -> (status, x, u)
         self.done = None      # Future completed by the terminal tick
         self.bad_messages = 0
+        self.digest = ''      # digest of the policy last published to this worker
 
     def expect(self, episode, horizon):
         """Collect the transitions of an episode from now on; return the Future of its end."""
@@ -215,17 +219,20 @@ class LearnerNode(Node):
                 raise ValueError('resume: true needs an existing checkpoint file, got %r'
                                  % self.checkpoint)
             resumed = {k: v for k, v in overrides.items() if k in ('iterations', 'samples')}
-            self.search = learning.PolicySearch.load(self.checkpoint, self.task, resumed)
+            self.search = learning.load_search(self.checkpoint, self.task, resumed)
+            if algorithm and algorithm != self.search.config.algorithm:
+                raise ValueError('cannot resume a %s run as %s (checkpoint %s)'
+                                 % (self.search.config.algorithm, algorithm, self.checkpoint))
             self.get_logger().info('resumed from %s after %d iterations'
                                    % (self.checkpoint, len(self.search.history)))
         else:
             config = learning.load_learning_config(self.task, overrides)
-            self.search = learning.PolicySearch(self.task, config)
+            self.search = learning.make_search(self.task, config)
         self.config = self.search.config
-        self.samples = int(self.config.samples)
+        self.samples = int(self.search.episode_count)
         self.iterations = int(self.config.iterations)
 
-        dx, du = self.search.policy.dx, self.search.policy.du
+        dx, du = self.task.dx, self.task.du
         self.workers = [Worker(self, ns, dx, du) for ns in worker_namespaces(num_workers)]
         self.metric_pubs = {}
         for name in PLOTTED:
@@ -239,14 +246,13 @@ class LearnerNode(Node):
         # the coroutine awaiting it: the EventsExecutor revisits blocked tasks only after rcl
         # activity. A no-op wall-clock timer every PUMP_SECONDS provides that activity.
         self._pump = self.create_timer(PUMP_SECONDS, lambda: None, clock=self.wall)
-        self.digest = ''
         self.done = Future()     # completed (with the history) when the last iteration ends
         self.on_iteration = []   # callables(metrics) run after every iteration (ps_control.run)
         self.publish_policy()
         self.get_logger().info(
             'learning %s with %s: %d iterations of %d episodes of %d steps on %d worker(s)'
             % (self.task.name, self.config.algorithm, self.iterations, self.samples,
-               self.search.policy.T, len(self.workers)))
+               self.task.horizon, len(self.workers)))
 
     # Publishing -------------------------------------------------------------------------------
 
@@ -256,13 +262,16 @@ class LearnerNode(Node):
                 Float64, 'ps_control/metrics/' + name, common.METRICS_QOS)
         return self.metric_pubs[name]
 
-    def publish_policy(self):
-        """Send the current policy to every worker's controller."""
-        policy = self.search.policy
-        self.digest = policy_digest(policy)
-        msg = policy_to_msg(policy)
-        for worker in self.workers:
-            worker.policy_pub.publish(msg)
+    def publish_policy(self, workers=None, policy=None):
+        """Send a policy (default: the learner's current one) to workers (default: all)."""
+        policy = self.search.policy if policy is None else policy
+        digest = policy_digest(policy)
+        msg = None
+        for worker in self.workers if workers is None else workers:
+            if worker.digest != digest:
+                msg = policy_to_msg(policy) if msg is None else msg
+                worker.policy_pub.publish(msg)
+                worker.digest = digest
 
     def publish_metrics(self, metrics):
         """Publish every numeric metric as a Float64 topic and all of them as diagnostics."""
@@ -369,18 +378,18 @@ class LearnerNode(Node):
             if response.success:
                 fields = dict(item.split('=', 1) for item in response.message.split()
                               if '=' in item)
-                if fields.get('policy') == self.digest:
+                if fields.get('policy') == worker.digest:
                     return int(fields['episode'])
                 await self.call(worker.stop)  # armed with an older policy: disarm, ask again
             if time.monotonic() > deadline:
                 raise EpisodeError('controller of worker %s cannot start an episode with '
-                                   'policy %s: %s' % (worker.name, self.digest,
+                                   'policy %s: %s' % (worker.name, worker.digest,
                                                       response.message))
             await self.sleep(0.02)
 
     async def begin(self, worker):
         """Start one episode on a worker; return a Future completed at its terminal tick."""
-        horizon = self.search.policy.T
+        horizon = self.task.horizon
         if self.use_reset and not self.lockstep:
             await self._reset(worker)
             await self.sleep(0.1)  # let the new state reach the controller
@@ -415,31 +424,36 @@ class LearnerNode(Node):
 
     async def collect(self):
         """
-        Run ``samples`` episodes over all workers; return states and torques stacked.
+        Run the iteration's episodes over all workers; return states and torques stacked.
 
-        Rounds of one episode on every worker that still owes one, all running at once; a
-        failed episode is run again up to ``retries`` times per worker.
+        Episode j runs the learner's ``episode_policy(j)`` (published to its worker first) and
+        fills row j. Rounds of one episode on every worker while episodes are left, all running
+        at once; a failed episode is run again, a worker may fail ``retries`` times.
         """
-        n = len(self.workers)
-        owed = [self.samples // n + (1 if i < self.samples % n else 0) for i in range(n)]
-        failures = [0] * n
-        episodes = []
-        while any(owed):
+        count = self.search.episode_count
+        pending = list(range(count))
+        failures = [0] * len(self.workers)
+        episodes = {}
+        while pending:
             running = []
             for i, worker in enumerate(self.workers):
-                if owed[i]:
-                    try:
-                        running.append((i, await self.begin(worker)))
-                    except EpisodeError as error:
-                        self._failed(i, failures, error)
-            for i, done in running:
+                if not pending:
+                    break
+                index = pending.pop(0)
                 try:
-                    episodes.append(await self.finish(self.workers[i], done))
-                    owed[i] -= 1
+                    self.publish_policy([worker], self.search.episode_policy(index))
+                    running.append((i, index, await self.begin(worker)))
                 except EpisodeError as error:
+                    pending.append(index)
                     self._failed(i, failures, error)
-        states = np.stack([s for s, _ in episodes])
-        torques = np.stack([u for _, u in episodes])
+            for i, index, done in running:
+                try:
+                    episodes[index] = await self.finish(self.workers[i], done)
+                except EpisodeError as error:
+                    pending.append(index)
+                    self._failed(i, failures, error)
+        states = np.stack([episodes[j][0] for j in range(count)])
+        torques = np.stack([episodes[j][1] for j in range(count)])
         return states, torques
 
     def _failed(self, index, failures, error):
@@ -481,10 +495,14 @@ def format_metrics(metrics, episodes):
     def number(key):
         value = metrics.get(key, math.nan)
         return float(value) if isinstance(value, (int, float, np.number)) else math.nan
-    return ('iteration %d: expected reward %.4g, max KL %.3g, entropy %.3g, success %.2f '
+    via = ''
+    if 'via_error' in metrics:
+        via = ', mean cost %.4g, via-point error %.4f' % (
+            number('mean_cost'), number('via_error'))
+    return ('iteration %d: expected reward %.4g, max KL %.3g, entropy %.3g, success %.2f%s '
             '(%d episodes in %.2f s, update %.2f s)'
             % (int(number('iteration')), number('expected_reward'), number('max_kl'),
-               number('mean_entropy'), number('success_rate'), episodes,
+               number('mean_entropy'), number('success_rate'), via, episodes,
                number('collect_seconds'), number('update_seconds')))
 
 

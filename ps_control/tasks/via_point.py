@@ -98,13 +98,30 @@ class ViaPointTask:
     def step_costs(self, params, time_varying=False):
         """Return per-step costs (N, T) and the :class:`DMPTrajectory` of params."""
         traj = self.rollout(params, time_varying)
+        return self.trajectory_costs(traj.y, traj.ydd, traj.forcing), traj
+
+    def trajectory_costs(self, y, ydd, forcing):
+        """
+        Return the per-step costs (..., T) of positions y (..., T+1, D), accelerations ydd.
+
+        ydd (..., T, D) moves the state from t_i to t_i+1; forcing (..., T, D) is the forcing
+        b(t_i)' a of the executed parameters (its projection is the control cost). The DMP's
+        own rollout gives the paper's cost; a robot's measured positions and accelerations give
+        the cost of the movement it actually made.
+        """
+        y, ydd = np.asarray(y, dtype=float), np.asarray(ydd, dtype=float)
+        forcing = np.asarray(forcing, dtype=float)
+        T, D = self.dmp.T, self.n_dofs
+        if y.shape[-2:] != (T + 1, D) or ydd.shape[-2:] != (T, D):
+            raise ValueError('y %s and ydd %s must end in (T+1, D) = %s and (T, D) = %s'
+                             % (y.shape, ydd.shape, (T + 1, D), (T, D)))
         bb = self.dmp.basis_sqnorm[:, None]
-        projected = np.where(bb > 0, traj.forcing ** 2 / np.where(bb > 0, bb, 1.0), 0.0)
-        per_dof = self.acc_weight * traj.ydd ** 2 + self.control_weight * projected
+        projected = np.where(bb > 0, forcing ** 2 / np.where(bb > 0, bb, 1.0), 0.0)
+        per_dof = self.acc_weight * ydd ** 2 + self.control_weight * projected
         costs = per_dof @ self.dof_weights
-        error = self.via_point - self.effector(traj.y[..., self.via_index, :])
+        error = self.via_point - self.effector(y[..., self.via_index, :])
         costs[..., self.via_index] += self.via_weight * np.sum(error ** 2, axis=-1)
-        return costs, traj
+        return costs
 
     def cost(self, params):
         """Return the total cost of one noiseless rollout of params (D, B)."""
@@ -131,9 +148,14 @@ class PointViaPoint(ViaPointTask):
 
 
 class ArmViaPoint(ViaPointTask):
-    """The D-DOF planar arm via-point task (sec. 4.2)."""
+    """
+    The D-DOF planar arm via-point task (sec. 4.2).
 
-    def __init__(self, n_dofs=10, n_basis=100):
+    dt and duration default to the paper's (0.01 s, 0.5 s); a robot learner integrates the DMP
+    at its control period instead (the via-point time must be a multiple of dt).
+    """
+
+    def __init__(self, n_dofs=10, n_basis=100, dt=0.01, duration=0.5):
         if int(n_dofs) != n_dofs or n_dofs < 1:
             raise ValueError('n_dofs (arm joints) must be a positive integer, got %r' % (n_dofs,))
         n_dofs = int(n_dofs)
@@ -142,7 +164,8 @@ class ArmViaPoint(ViaPointTask):
         weights = np.arange(n_dofs, 0, -1, dtype=float)
         super().__init__('arm%d' % n_dofs, n_basis, start=np.zeros(n_dofs), goal=goal,
                          via_point=[0.5, 0.5], via_time=0.3, via_weight=1e8,
-                         dof_weights=weights / weights.sum(), acc_weight=0.1)
+                         dof_weights=weights / weights.sum(), acc_weight=0.1, dt=dt,
+                         duration=duration)
 
     def effector(self, y):
         return planar_arm_points(y)[..., -1, :]

@@ -1,0 +1,331 @@
+# Copyright 2026 ps_control contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+G-AMDS on a robot arm: the arm via-point task of Miyashita et al. 2018 (sec. 4.2) on the arm.
+
+The learning loop of the ``g_amds`` algorithm, shared by the learner node and batch runs (same
+interface as ps_control.learning.PolicySearch, built by ``learning.make_search``). One iteration:
+
+1. ``episode_policy(j)``: the search distribution N(mu_k, sigma^2 I) over the DMP weights (D
+   joints x B basis functions) gives N samples, drawn from the seed and the iteration number
+   (so a resumed run draws the same ones). Sample j's DMP joint trajectory becomes a
+   time-varying linear-Gaussian policy, a PD tracking controller with feed-forward
+   (ps_control.core.tracking_policy): u_t = Kp_t (y_t - q) + Kd_t (yd_t - qd) + c M(y_t) ydd_t,
+   with Kp_t = w^2 I_t, Kd_t = 2 zeta w I_t, I_t = 1 / diag(M(y_t)^-1) the inertia each joint
+   feels with the others free (ps_control.tasks.planar_arm) and c = tracking_feedforward.
+   Decoupled PD control is passive, so it stays stable when the torques saturate, which the
+   light distal links of the arm do at the paper's speeds. Rollout N (with ``evaluate_mean``)
+   runs the mean mu_k: the paper's evaluation rollout, not used by the update.
+2. The caller runs each episode's policy on the robot (any controller that runs linear-Gaussian
+   policies: the controller node, or the batched simulator) and hands back the measured states
+   (N(+1), T+1, dx) and torques.
+3. ``update``: the paper's arm via-point cost (ps_control.tasks.via_point.ArmViaPoint, the same
+   code as ``ps-control mds arm``) of the MEASURED movement: joint positions q_t, accelerations
+   (qd_t+1 - qd_t) / dt, the end effector by the forward kinematics of the arm at the via-point
+   time, and the control cost of each sample's DMP weights; then the G-AMDS update
+   (ps_control.core.amds) with one total cost per sample.
+
+The DMP is integrated at the task's control period dt over its horizon (the paper: 0.01 s, 50
+steps); the via-point time (0.3 s) must be a multiple of dt within the horizon. The task must be
+the paper's arm: a planar serial arm of D equal links of length 1/D starting straight (q = 0).
+"""
+
+from dataclasses import asdict
+
+import numpy as np
+
+from ps_control.core.amds import AcceleratedMirrorDescentSearch
+from ps_control.core.search_distribution import GaussianDensity
+from ps_control.core.tracking_policy import dmp_tracking_policy, inertia_scaled_gains
+from ps_control.learning import (checkpoint_config, CHECKPOINT_VERSION, read_checkpoint,
+                                 write_checkpoint)
+from ps_control.tasks.planar_arm import PlanarArm
+from ps_control.tasks.via_point import ArmViaPoint
+
+ALGORITHM = 'g_amds'
+
+
+def arm_model(task):
+    """
+    Return the PlanarArm of ``task``, or raise ValueError if the task cannot run g_amds.
+
+    The via-point cost uses the paper's arm kinematics (D links of length 1/D from the origin,
+    q = 0 straight along x), so the task's robot must be that arm and start straight.
+    """
+    name = getattr(task, 'name', '?')
+    prefix = ('g_amds learns the via-point task of a planar arm (config/arm*.yaml); task %s '
+              'cannot run it: ' % name)
+    try:
+        arm = PlanarArm.from_urdf(task.urdf_path)
+    except ValueError as error:
+        raise ValueError(prefix + str(error)) from None
+    n = task.du
+    if arm.n_joints != n:
+        raise ValueError(prefix + 'its URDF has %d joints, the task %d' % (arm.n_joints, n))
+    if not np.allclose(arm.offsets, 1.0 / n, rtol=1e-6, atol=1e-12):
+        raise ValueError(prefix + "its links are %s m long, the paper's arm has %d links of "
+                         '1/%d m' % (np.round(arm.offsets, 6).tolist(), n, n))
+    start = np.asarray(task.initial_state_mean, dtype=float)
+    if np.any(np.abs(start) > 1e-9):
+        raise ValueError(prefix + 'its initial state mean is not the straight arm at rest '
+                         '(q = 0, qd = 0)')
+    return arm
+
+
+def via_point_task(task, config):
+    """Return the ArmViaPoint cost of ``task``: its joints, dt and horizon, config.dmp_basis."""
+    try:
+        return ArmViaPoint(task.du, config.dmp_basis, dt=task.dt,
+                           duration=task.horizon * task.dt)
+    except ValueError as error:
+        raise ValueError('g_amds on task %s (%d steps of %g s): %s'
+                         % (getattr(task, 'name', '?'), task.horizon, task.dt, error)) from None
+
+
+class ArmViaPointSearch:
+    """G-AMDS on the arm via-point task, one iteration per ``update`` (module docstring)."""
+
+    def __init__(self, task, config):
+        if config.algorithm != ALGORITHM:
+            raise ValueError('ArmViaPointSearch runs g_amds, not %s' % config.algorithm)
+        self.task = task
+        self.config = config
+        self.arm = arm_model(task)
+        self.via = via_point_task(task, config)
+        self.optimizer = AcceleratedMirrorDescentSearch.gaussian(
+            self.via.initial_params().ravel(), config.search_std, config.samples,
+            config.mirror_step, config.mirror_r, config.mirror_eps,
+            adapt_rate=config.search_adapt_rate)
+        self.history = []
+        self._cache = None  # (iteration, parameters (episodes, D, B), policies)
+
+    # -- what to run ---------------------------------------------------------------------------
+    @property
+    def iteration(self):
+        return len(self.history)
+
+    @property
+    def n_samples(self):
+        return int(self.config.samples)
+
+    @property
+    def episode_count(self):
+        """Return the rollouts of an iteration: the samples, plus the mean with evaluate_mean."""
+        return self.n_samples + (1 if self.config.evaluate_mean else 0)
+
+    @property
+    def mean(self):
+        """Return the mean DMP weights (D, B) of the search distribution."""
+        return np.reshape(self.optimizer.mean, self.via.param_shape)
+
+    def samples(self):
+        """Return this iteration's sampled DMP weights (N, D*B), drawn from (seed, iteration)."""
+        return self._episodes()[1][:self.n_samples].reshape(self.n_samples, -1)
+
+    def _episodes(self):
+        if self._cache is None or self._cache[0] != self.iteration:
+            rng = np.random.default_rng([self.config.seed, self.iteration])
+            params = self.optimizer.sample(rng).reshape((-1,) + self.via.param_shape)
+            if self.config.evaluate_mean:
+                params = np.concatenate([params, self.mean[None]])
+            self._cache = (self.iteration, params, self.tracking_policies(params))
+        return self._cache
+
+    def tracking_policies(self, params):
+        """Return the tracking policies of DMP weights (M, D, B): one per row (module doc)."""
+        traj = self.via.rollout(params)
+        T = self.via.dmp.T
+        inertia = self.arm.free_joint_inertia(traj.y[:, :T])
+        kp, kd = inertia_scaled_gains(inertia[..., None] * np.eye(self.task.du),
+                                      self.config.tracking_frequency,
+                                      self.config.tracking_damping_ratio)
+        feedforward = None
+        if self.config.tracking_feedforward > 0:
+            feedforward = self.config.tracking_feedforward * self.arm.mass_matrix(traj.y[:, :T])
+        policies = []
+        for j in range(params.shape[0]):
+            one = type(traj)(traj.y[j], traj.yd[j], traj.ydd[j], traj.forcing[j])
+            policies.append(dmp_tracking_policy(
+                one, kp[j], kd[j], None if feedforward is None else feedforward[j],
+                self.config.tracking_action_std))
+        return policies
+
+    def episode_policy(self, index):
+        """Return the policy rollout ``index`` of this iteration runs (sample j, or the mean)."""
+        if not 0 <= index < self.episode_count:
+            raise IndexError('episode %r of %d' % (index, self.episode_count))
+        return self._episodes()[2][index]
+
+    @property
+    def policy(self):
+        """Return the tracking policy of the search mean (what to run once learning is done)."""
+        if self.config.evaluate_mean:
+            return self.episode_policy(self.n_samples)
+        return self.tracking_policies(self.mean[None])[0]
+
+    # -- scoring and the update ----------------------------------------------------------------
+    def measured_costs(self, states, params):
+        """
+        Return (costs (M,), via errors (M,)) of measured states (M, T+1, dx) of params (M, D, B).
+
+        The paper's cost (ArmViaPoint.trajectory_costs) of the movement the robot made: its
+        joint positions, its accelerations (qd_t+1 - qd_t) / dt and the forcing of the weights
+        it ran; the via error is the distance of its end effector from the via-point at t_via.
+        """
+        n, dt = self.task.du, self.task.dt
+        q, qd = states[..., :n], states[..., n:]
+        acceleration = np.diff(qd, axis=-2) / dt
+        forcing = self.via.dmp.forcing(params)
+        costs = self.via.trajectory_costs(q, acceleration, forcing).sum(axis=-1)
+        effector = self.via.effector(q[..., self.via.via_index, :])
+        return costs, np.linalg.norm(self.via.via_point - effector, axis=-1)
+
+    def _check_rollouts(self, states, torques):
+        states = np.asarray(states, dtype=float)
+        torques = np.asarray(torques, dtype=float)
+        m, T, dx, du = self.episode_count, self.task.horizon, self.task.dx, self.task.du
+        if states.shape != (m, T + 1, dx):
+            raise ValueError('states have shape %s, expected %s: one rollout per episode '
+                             'policy (%d samples%s)' % (states.shape, (m, T + 1, dx),
+                                                        self.n_samples,
+                                                        ' + the mean' if m > self.n_samples
+                                                        else ''))
+        if torques.shape != (m, T, du):
+            raise ValueError('torques have shape %s, expected %s' % (torques.shape, (m, T, du)))
+        for name, array in (('states', states), ('torques', torques)):
+            bad = np.argwhere(~np.isfinite(array))
+            if bad.size:
+                raise ValueError('%s hold NaN or inf (rollout %d, time step %d)'
+                                 % (name, bad[0, 0], bad[0, 1]))
+        return states, torques
+
+    def update(self, states, torques):
+        """
+        Run one G-AMDS update on the rollouts of this iteration's episode policies.
+
+        states (M, T+1, dx), torques (M, T, du): rollout j ran ``episode_policy(j)``. Returns and
+        records the metrics: expected_reward (minus the mean cost of the sampled rollouts),
+        mean_cost and via_error (the mean's rollout, with evaluate_mean), max_kl (KL of the
+        update's weights on the samples to the uniform prior), mean_entropy (of the search
+        distribution per parameter, nats), success_rate (sampled rollouts within via_tolerance).
+        """
+        states, torques = self._check_rollouts(states, torques)
+        _, params, _ = self._episodes()
+        costs, errors = self.measured_costs(states, params)
+        n = self.n_samples
+        limits = np.asarray(self.task.torque_limits, dtype=float)
+        metrics = {
+            'iteration': self.iteration + 1,
+            'samples': n,
+            'expected_reward': -float(costs[:n].mean()),
+            'reward_std': float(costs[:n].std()),
+            'sample_via_error': float(errors[:n].mean()),
+            'success_rate': float(np.mean(errors[:n] <= self.config.via_tolerance)),
+            'saturation': float(np.mean(np.abs(torques) >= limits * (1.0 - 1e-6))),
+        }
+        if self.config.evaluate_mean:
+            metrics.update({'mean_cost': float(costs[n]), 'via_error': float(errors[n])})
+        info = self.optimizer.update(params[:n].reshape(n, -1), costs[:n])
+        std = np.broadcast_to(self.optimizer.density.std, self.optimizer.mean.shape)
+        metrics.update({
+            'max_kl': float(info['kl']),
+            'mixture_weight': float(info['lambda']),
+            'mean_entropy': float(np.mean(0.5 * np.log(2.0 * np.pi * np.e * std ** 2))),
+        })
+        self.history.append(metrics)
+        return metrics
+
+    # -- checkpoints ---------------------------------------------------------------------------
+    def save(self, path):
+        """Write the search distribution, the z sequence, k and the history atomically."""
+        density, z = self.optimizer.density, self.optimizer.z
+        arrays = {'mean': density.mean, 'std': np.broadcast_to(density.std, density.mean.shape),
+                  'z_mean': z.mean, 'z_std': np.broadcast_to(z.std, z.mean.shape)}
+        meta = {'version': CHECKPOINT_VERSION, 'config': asdict(self.config),
+                'history': self.history, 'k': int(self.optimizer.k),
+                'task': getattr(self.task, 'name', None)}
+        write_checkpoint(path, arrays, meta)
+
+    @classmethod
+    def load(cls, path, task, overrides=None):
+        """Restore a g_amds run from ``save`` (ValueError naming the file if it is unusable)."""
+        arrays, meta = read_checkpoint(path)
+        try:
+            config = checkpoint_config(meta, overrides)
+            if config.algorithm != ALGORITHM:
+                raise ValueError('it holds a %s run, not g_amds' % config.algorithm)
+            search = cls(task, config)
+            dim = search.optimizer.mean.size
+            for name in ('mean', 'std', 'z_mean', 'z_std'):
+                if arrays[name].shape != (dim,):
+                    raise ValueError('%s has shape %s, the task needs (%d,)'
+                                     % (name, arrays[name].shape, dim))
+            rate, floor = config.search_adapt_rate, search.optimizer.density.min_std
+            search.optimizer.density = GaussianDensity(arrays['mean'], arrays['std'], rate, floor)
+            search.optimizer.z = GaussianDensity(arrays['z_mean'], arrays['z_std'], rate, floor)
+            search.optimizer.k = int(meta['k'])
+            search.history = list(meta['history'])
+        except (KeyError, TypeError, ValueError) as error:
+            raise ValueError('checkpoint %s is invalid: %s' % (path, error)) from None
+        return search
+
+
+def rollout_episodes(search, simulator, x0, rng=None):
+    """
+    Run every episode policy of the search's iteration side by side; return (states, torques).
+
+    ``simulator`` is a ps_control.sim.simulator.Simulator (or anything with its ``rollout``
+    taking a callable policy); x0 (episode_count, dx) are the initial states. Each rollout j
+    samples u_t ~ N(K_t x + k_t, cov_t) of ``episode_policy(j)``, as the controller node does.
+    A rollout that diverges (a state beyond the task's divergence bound: the light distal links
+    whipped round) is recorded at rest from then on with zero torque, as the simulator node
+    resets a diverged robot to rest: the jump gives it a very high acceleration cost.
+    """
+    policies = [search.episode_policy(j) for j in range(search.episode_count)]
+    K = np.stack([p.K for p in policies])
+    k = np.stack([p.k for p in policies])
+    factors = np.linalg.cholesky(np.stack([p.cov for p in policies]))
+    rng = np.random.default_rng(rng)
+
+    def act(t, x):
+        noise = np.einsum('nij,nj->ni', factors[:, t], rng.standard_normal(k[:, t].shape))
+        return np.einsum('nij,nj->ni', K[:, t], x) + k[:, t] + noise
+    rollouts = simulator.rollout(act, x0, rng=rng, horizon=search.task.horizon)
+    states, torques = rollouts.states, rollouts.torques
+    if rollouts.diverged.any():
+        rest = np.broadcast_to(simulator.rest_state(), states.shape)
+        states = np.where(np.isnan(states), rest, states)
+        torques = np.where(np.isnan(torques), 0.0, torques)
+    return states, torques
+
+
+def run_batch(search, simulator, iterations, rng=None, checkpoint=None, progress=None):
+    """
+    Run ``search`` to ``iterations`` updates on a batched simulator (no ROS); return its history.
+
+    Initial states come from the task's distribution; ``checkpoint`` (a path) is written after
+    every update; ``progress(metrics)`` is called after every update.
+    """
+    rng = np.random.default_rng(rng)
+    task = search.task
+    while search.iteration < iterations:
+        x0 = task.sample_initial_states(search.episode_count, rng)
+        states, torques = rollout_episodes(search, simulator, x0, rng)
+        metrics = search.update(states, torques)
+        if checkpoint:
+            search.save(checkpoint)
+        if progress is not None:
+            progress(metrics)
+    return search.history

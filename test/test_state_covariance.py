@@ -1,0 +1,80 @@
+# Copyright 2026 ps_control contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The separated SAPS / ESAPS fixed point: LQR means and Newton covariances (Alg. 2)."""
+
+from core_problems import random_problem
+import numpy as np
+from ps_control.core.gaussian import kl_gaussian
+from ps_control.core.kl_update import KLBoundedProblem, STATE_ACTION_BOUND
+from ps_control.core.lqg import augment
+from ps_control.core.state_covariance import CovarianceProblem
+import pytest
+
+
+def _problem(seed, beta_scale):
+    dyn, rew, pol, x0 = random_problem(T=6, dx=3, du=2, seed=seed)
+    delta = None if beta_scale == 0 else np.zeros(6)
+    problem = KLBoundedProblem(dyn, rew, pol, x0, 0.5, STATE_ACTION_BOUND, delta=delta)
+    alpha = np.full(6, 5.0)
+    return problem, alpha, beta_scale * alpha
+
+
+def _covariance_problem(problem, alpha, beta):
+    G = augment(problem.step_reward, alpha, problem.log_q, problem.log_q_state).F
+    dyn = problem.dynamics
+    D = np.concatenate([dyn.A, dyn.B], axis=2)
+    return CovarianceProblem(G, problem.terminal_reward.F, D, dyn.cov, problem.x0.cov,
+                             alpha, beta)
+
+
+@pytest.mark.parametrize('seed', [0, 1, 2])
+def test_pinned_means_are_reproduced_by_the_pass(seed):
+    """The LQR means are stationary for the surrogate whatever the covariance guess."""
+    problem, alpha, beta = _problem(seed, 0.0)
+    means = problem.optimal_means(alpha)
+    _, marginals = problem.passes(alpha, beta, (means, problem.q_state_covs))
+    np.testing.assert_allclose(marginals.state_means[:6], means, atol=1e-9)
+
+
+@pytest.mark.parametrize('seed,beta_scale', [(0, 0.0), (1, 0.0), (2, 0.5), (3, 2.0)])
+def test_newton_covariances_are_the_block_descent_fixed_point(seed, beta_scale):
+    """With the Newton covariances as guess, one pass returns the guess (gap ~ 0)."""
+    problem, alpha, beta = _problem(seed, beta_scale)
+    means = problem.optimal_means(alpha)
+    back, marginals = problem.passes(alpha, beta, (means, problem.q_state_covs))
+    start_gap = kl_gaussian(means, problem.q_state_covs, marginals.state_means[:6],
+                            marginals.state_covs[:6]).max()
+    covs = problem.stationary_covariances(alpha, beta, back.value)
+    _, marginals = problem.passes(alpha, beta, (means, covs))
+    gap = kl_gaussian(means, covs, marginals.state_means[:6], marginals.state_covs[:6]).max()
+    assert start_gap > 1e-6
+    assert gap < 1e-12
+
+
+@pytest.mark.parametrize('beta_scale', [0.0, 0.7])
+def test_newton_step_uses_the_exact_jacobian(beta_scale):
+    """J dU from the assembled blocks matches finite differences of the residuals."""
+    problem, alpha, beta = _problem(4, beta_scale)
+    back, _ = problem.passes(alpha, beta, (problem.optimal_means(alpha), problem.q_state_covs))
+    cov_problem = _covariance_problem(problem, alpha, beta)
+    U = back.value.F[:6]
+    M, C, residual, _ = cov_problem.system(U)
+    step = cov_problem.newton_step(M, C, residual)
+    h = 1e-6
+    plus = cov_problem.system(U + h * step)[2]
+    minus = cov_problem.system(U - h * step)[2]
+    directional = (plus - minus) / (2 * h)
+    np.testing.assert_allclose(directional, -residual, rtol=1e-4, atol=1e-7 * np.abs(
+        residual).max())
