@@ -64,7 +64,6 @@ POLICY_BOUND = 'policy'
 STATE_ACTION_BOUND = 'state_action'
 
 
-
 @dataclass(frozen=True)
 class DualSettings:
     """Numerical settings of the multiplier search (bounds, tolerances, iteration limits)."""
