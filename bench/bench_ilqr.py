@@ -17,15 +17,21 @@ Benchmark: exact-model iLQR on the torque-limited pendulum swing-up (T = 100, dt
 
     PYTHONPATH=. python3 bench/bench_ilqr.py            # 3 repeats, best wall time reported
     PYTHONPATH=. python3 bench/bench_ilqr.py --repeats 1
+    PYTHONPATH=. python3 bench/bench_ilqr.py --reference double_pendulum quad_pendulum
 
 Compares analytic Jacobians with central finite differences, each with a per-sample step
 function and a vectorized one (batched finite differences and line search). The pendulum,
 its Jacobians and the reward are those of test/test_ilqr.py.
+
+With --reference, instead computes the exact-model iLQR reference of each task
+(ps_control.train.ilqr_reference on PyBullet, no cache: a fresh temporary folder) and prints
+its reward, swing-up success, iterations and wall time per screening start and stage.
 """
 
 import argparse
 import os
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -52,11 +58,42 @@ def count_calls(function):
     return wrapped, counts
 
 
+def bench_reference(tasks):
+    """Compute each task's iLQR reference from scratch; print its stages and wall time."""
+    from ps_control.train import ilqr_reference
+    for task in tasks:
+        with tempfile.TemporaryDirectory() as out:
+            start = time.perf_counter()
+            reference = ilqr_reference(task, out, quiet=True)
+            wall = time.perf_counter() - start
+        print('%s: reward %.6g, swing-up %s (start %s), %d iterations, %.1f s; feedback law '
+              'from %d sampled initial states: reward %.6g, success %.0f%%'
+              % (task, reference['reward'], 'yes' if reference['success'] else 'no',
+                 reference['best_start'], reference['iterations'], wall,
+                 reference['settings']['policy_rollouts'], reference['policy_reward'],
+                 100 * reference['policy_success_rate']))
+        for entry in reference['screening']:
+            print('  screening %-8s reward %12.6g  %4d iterations %7.1f s  (%s)'
+                  % (entry['start'], entry['reward'], entry['iterations'], entry['seconds'],
+                     entry['message']))
+        for entry in reference['stages']:
+            value = ('reward %12.6g' % entry['reward'] if 'reward' in entry
+                     else 'gain   %12.6g' % entry['gain'])
+            print('  %-18s %s  %4d iterations %7.1f s  (%s)'
+                  % (entry['stage'], value, entry['iterations'], entry['seconds'],
+                     entry['message']))
+
+
 def main():
     """Run each variant, print iterations, wall time, reward and final state."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[1])
     parser.add_argument('--repeats', type=int, default=3)
+    parser.add_argument('--reference', nargs='+', metavar='TASK',
+                        help="compute these tasks' exact-model iLQR references instead")
     args = parser.parse_args()
+    if args.reference:
+        bench_reference(args.reference)
+        return
     reward = pendulum_reward(100)
     variants = [
         ('analytic', pendulum_jacobians, False),

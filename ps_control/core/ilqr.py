@@ -38,7 +38,19 @@ Tassa 2012:
   improvement is more than ``min_ratio`` of the expected one, alpha dV_1 + alpha^2 dV_2.
 
 With limits u_min <= u <= u_max, k is the box-QP solution (Tassa 2014), the rows of K of the
-clamped controls are zero, and rollouts clip every control to the limits.
+clamped controls are zero, and rollouts clip every control to the limits. Beyond those papers,
+for problems as non-linear as the multi-link swing-ups (found on them, each checked by a test):
+
+* no feedback either for a control whose nominal lies on a bound (the rollout's clipping would
+  act on one side of K ds only: a first-order kink that made the predicted improvement wrong,
+  even in sign, for every step size);
+* the expected improvement is that of the LQ model for every alpha (one forward pass of the
+  model), not Tassa's sum of k' Q_a, which is exact only at alpha = 1;
+* finite differences stay inside the control box (one-sided on a bound);
+* options for the staged exact-model reference (ps_control.train.ilqr_reference): a state
+  penalty (``box_penalty``, e.g. to keep off joint limits), a trust-region-like mu schedule
+  steered by the accepted step (``step_band``), a stop on stalled progress (``stall_window``),
+  and line searches down to alpha = 2^-``max_backtracks``.
 """
 
 from dataclasses import dataclass
@@ -174,7 +186,8 @@ class ILQRBackward:
     One regularised backward pass in deviation coordinates (thesis sec. 2.1.2, Tassa 2012).
 
     value: V_t(delta s), t = 0..T; K (T,du,dx), k (T,du): delta a = K delta s + alpha k;
-    expected (dV_1, dV_2): the predicted improvement of step alpha is alpha dV_1 + alpha^2 dV_2.
+    expected (dV_1, dV_2): the predicted improvement of step alpha is alpha dV_1 + alpha^2 dV_2
+    (exact in the local LQ model for every alpha; see regularized_backward_pass).
     """
 
     value: Quadratic
@@ -195,6 +208,15 @@ def regularized_backward_pass(dynamics, step_reward, terminal_reward, mu, lower=
     Tassa 2014 with zero gains for the clamped controls; V_t(s) = Q_t(s, K s + k) (the improved
     value update). Raises NotPositiveDefiniteError naming the time step when the regularised
     -Q_aa is not positive definite.
+
+    Expected improvement: in the LQ model the deviations of the step alpha are alpha times
+    those of the full step (ds_0 = 0, da = K ds + k, ds' = A ds + B da), so with the reward
+    quadratics q_t(y) = 1/2 y' F_t y + f_t' y + f0_t of y = [ds; da] the improvement is exactly
+    alpha sum f_t' y_t + alpha^2 / 2 sum y_t' F_t y_t (+ the terminal terms): dV_1 and dV_2,
+    from one forward pass of the model. Tassa 2012's dV_1 = sum k' Q_a, dV_2 = sum 1/2 k' Q_aa k
+    has the same sum (alpha = 1) but its Q_a already holds the later k, so alpha dV_1 is not the
+    first-order change (it is wrong by a constant factor for small alpha), which misleads a
+    line search that must go to small steps.
     """
     T, dx, du = dynamics.T, dynamics.dx, dynamics.du
     penalty = Quadratic(-mu * np.eye(dx), np.zeros(dx), 0.0)
@@ -218,9 +240,14 @@ def regularized_backward_pass(dynamics, step_reward, terminal_reward, mu, lower=
                 % (t, mu), [t]) from None
         closed_loop = np.concatenate([np.eye(dx), K[t]])
         values[t] = compose_affine(Q, closed_loop, np.concatenate([np.zeros(dx), k[t]]))
-        qa, Qaa = Q.f[dx:], Q.F[dx:, dx:]
-        dv1 += k[t] @ qa
-        dv2 += 0.5 * k[t] @ Qaa @ k[t]
+    ds = np.zeros(dx)
+    for t in range(T):
+        y = np.concatenate([ds, K[t] @ ds + k[t]])
+        dv1 += step_reward.f[t] @ y
+        dv2 += 0.5 * y @ step_reward.F[t] @ y
+        ds = dynamics.A[t] @ ds + dynamics.B[t] @ y[dx:]
+    dv1 += terminal_reward.f @ ds
+    dv2 += 0.5 * ds @ terminal_reward.F @ ds
     value = Quadratic(np.array([v.F for v in values]), np.array([v.f for v in values]),
                       np.array([v.f0 for v in values]))
     return ILQRBackward(value, K, k, (float(dv1), float(dv2)))
@@ -230,19 +257,29 @@ def _box_gains(Q, dx, lower, upper):
     """
     Return (K, k) maximising Q(s, a) over lower <= a <= upper (Tassa 2014, box-QP).
 
-    If the unconstrained maximiser at s = 0 is feasible it is the answer. Otherwise k is the
-    box-QP solution at s = 0 (started from the clipped unconstrained one); the free controls
-    follow the maximiser of Q with the clamped ones held at their bound (soft_max_action on
-    that restriction), the clamped ones get no feedback.
+    k is the unconstrained maximiser at s = 0 if that is feasible, otherwise the box-QP
+    solution (started from the clipped unconstrained one). Feedback: the clamped controls (on a
+    bound, pushed outwards) get none, as in Tassa 2014; nor do the controls whose nominal lies
+    on a bound (a bound of 0 in these deviation coordinates), even when k moves them inwards:
+    the rollout clips them, so feedback on them would act one-sidedly, a kink at first order
+    that makes the predicted improvement wrong for every step size (with a large mu, k is tiny
+    and the clipped feedback dominates). The other controls follow the maximiser of Q with
+    those held at k (soft_max_action on that restriction).
     """
     free_gains = soft_max_action(Q, 0.0, dx)
-    if np.all((free_gains.k >= lower) & (free_gains.k <= upper)):
+    pinned = (lower >= 0.0) | (upper <= 0.0)
+    feasible = np.all((free_gains.k >= lower) & (free_gains.k <= upper))
+    if feasible and not pinned.any():
         return free_gains.K, free_gains.k
     du = Q.F.shape[-1] - dx
-    k, free = box_qp(-Q.F[dx:, dx:], -Q.f[dx:], lower, upper, free_gains.k)
+    if feasible:
+        k, free = free_gains.k, np.ones(du, dtype=bool)
+    else:
+        k, free = box_qp(-Q.F[dx:, dx:], -Q.f[dx:], lower, upper, free_gains.k)
+    free = free & ~pinned
     K = np.zeros((du, dx))
     if free.any():
-        # [s; a_free] -> [s; a] with the clamped controls fixed at k
+        # [s; a_free] -> [s; a] with the other controls fixed at k
         select = np.zeros((dx + du, dx + free.sum()))
         select[:dx, :dx] = np.eye(dx)
         select[dx + np.flatnonzero(free), dx + np.arange(free.sum())] = 1.0
@@ -251,21 +288,33 @@ def _box_gains(Q, dx, lower, upper):
     return K, k
 
 
-def finite_difference_jacobians(step_fn, states, actions, fd_step=1e-5, vectorized=False):
+def finite_difference_jacobians(step_fn, states, actions, fd_step=1e-5, vectorized=False,
+                                lower=None, upper=None):
     """
     Return A (T,dx,dx) = df/dx and B (T,dx,du) = df/du at each (x_t, u_t) by central differences.
 
-    Coordinate j is perturbed by h_j = fd_step * max(1, |v_j|). With ``vectorized`` all
-    2 T (dx + du) perturbed points go to ``step_fn`` in one call. Raises ValueError naming the
-    time step where f is not finite.
+    Coordinate j is perturbed by h_j = fd_step * max(1, |v_j|) each way. With control bounds
+    ``lower``/``upper`` (du,) a control inside them is perturbed only inside them: a step that
+    would cross a bound ends on it (a one-sided difference for a control on its bound), so B is
+    the derivative from inside the box even where f clips the controls there (Tassa 2014's
+    clamped controls sit exactly on a bound). With ``vectorized`` all 2 T (dx + du) perturbed
+    points go to ``step_fn`` in one call. Raises ValueError naming the time step where f is not
+    finite.
     """
     states, actions = np.asarray(states, dtype=float), np.asarray(actions, dtype=float)
     T, dx = states.shape
     n = dx + actions.shape[1]
     points = np.concatenate([states, actions], axis=1)
     h = fd_step * np.maximum(1.0, np.abs(points))
-    shifts = np.eye(n)[None] * h[:, :, None]
-    probes = np.concatenate([points[:, None] + shifts, points[:, None] - shifts], axis=1)
+    up, down = h.copy(), h.copy()
+    if lower is not None:
+        u = actions
+        inside = (u >= lower) & (u <= upper)
+        up[:, dx:] = np.where(inside, np.minimum(h[:, dx:], upper - u), h[:, dx:])
+        down[:, dx:] = np.where(inside, np.minimum(h[:, dx:], u - lower), h[:, dx:])
+    eye = np.eye(n)[None]
+    probes = np.concatenate([points[:, None] + eye * up[:, :, None],
+                             points[:, None] - eye * down[:, :, None]], axis=1)
     probes = probes.reshape(-1, n)
     out = _evaluate(step_fn, probes[:, :dx], probes[:, dx:], vectorized, dx)
     out = out.reshape(T, 2 * n, dx)
@@ -273,7 +322,9 @@ def finite_difference_jacobians(step_fn, states, actions, fd_step=1e-5, vectoriz
     if bad.any():
         raise ValueError('step_fn returned NaN or inf at time step %d while computing '
                          'finite-difference Jacobians' % np.flatnonzero(bad)[0])
-    jac = ((out[:, :n] - out[:, n:]) / (2.0 * h[:, :, None])).transpose(0, 2, 1)
+    width = up + down  # 0 only for a control with equal bounds: its column of B is 0
+    jac = ((out[:, :n] - out[:, n:]) / np.where(width > 0, width, 1.0)[:, :, None])
+    jac = jac.transpose(0, 2, 1)
     return jac[:, :, :dx], jac[:, :, dx:]
 
 
@@ -295,12 +346,13 @@ def _evaluate(step_fn, X, U, vectorized, dx):
     return out
 
 
-def _jacobians(jacobian_fn, step_fn, states, actions, fd_step, vectorized):
+def _jacobians(jacobian_fn, step_fn, states, actions, fd_step, vectorized, lower, upper):
     """Return A (T,dx,dx), B (T,dx,du) from ``jacobian_fn`` or by finite differences."""
     T, dx = states.shape
     du = actions.shape[1]
     if jacobian_fn is None:
-        return finite_difference_jacobians(step_fn, states, actions, fd_step, vectorized)
+        return finite_difference_jacobians(step_fn, states, actions, fd_step, vectorized, lower,
+                                           upper)
     if vectorized:
         A, B = (np.asarray(m, dtype=float) for m in jacobian_fn(states, actions))
     else:
@@ -358,25 +410,27 @@ def _closed_loop_rollouts(step_fn, states, actions, K, k, alphas, lower, upper, 
     return X, U, finite
 
 
-def _line_search(step_fn, reward, nominal, backward, alphas, lower, upper, vectorized,
-                 min_ratio):
+def _line_search(step_fn, objective, nominal, backward, alphas, lower, upper, vectorized,
+                 min_ratio, batch):
     """
-    Return (alpha, states, actions, total reward) of the largest accepted step, or None.
+    Return (alpha, states, actions, objective) of the largest accepted step, or None.
 
     Accept when (J(alpha) - J) / (alpha dV_1 + alpha^2 dV_2) > min_ratio (Tassa 2012, line
     search); with a non-positive expected improvement any actual improvement is accepted.
-    Vectorized dynamics try all alphas in one batched rollout, otherwise largest first.
+    Tries the alphas largest first, ``batch`` at a time in one batched rollout (vectorized
+    dynamics) or one at a time.
     """
     states, actions, J = nominal
     dv1, dv2 = backward.expected
-    batches = [alphas] if vectorized else [alphas[i:i + 1] for i in range(len(alphas))]
+    size = batch if vectorized else 1
+    batches = [alphas[i:i + size] for i in range(0, len(alphas), size)]
     for batch in batches:
         X, U, finite = _closed_loop_rollouts(step_fn, states, actions, backward.K, backward.k,
                                              batch, lower, upper, vectorized)
         for i, alpha in enumerate(batch):
             if not finite[i]:
                 continue
-            J_new = float(reward.evaluate(X[i], U[i]))
+            J_new = objective(X[i], U[i])
             expected = alpha * dv1 + alpha ** 2 * dv2
             actual = J_new - J
             ratio = actual / expected if expected > 0 else np.sign(actual)
@@ -385,22 +439,93 @@ def _line_search(step_fn, reward, nominal, backward, alphas, lower, upper, vecto
     return None
 
 
-def _local_problem(step_fn, jacobian_fn, reward, states, actions, fd_step, vectorized):
+def _local_problem(step_fn, jacobian_fn, objective, states, actions, fd_step, vectorized,
+                   lower, upper):
     """
     Return the LQ problem around a nominal trajectory in deviation coordinates.
 
     dynamics: DeviationDynamics(A_t, B_t); rewards: R_t(x_t + ds, u_t + da) as quadratics in
-    [ds; da] (lqg.reward_quadratic shifted to the nominal).
+    [ds; da] (lqg.reward_quadratic shifted to the nominal), minus the second-order expansion of
+    the state penalty (if any) around the nominal states.
     """
-    A, B = _jacobians(jacobian_fn, step_fn, states[:-1], actions, fd_step, vectorized)
+    A, B = _jacobians(jacobian_fn, step_fn, states[:-1], actions, fd_step, vectorized, lower,
+                      upper)
     T, dx = A.shape[0], A.shape[1]
-    n = dx + B.shape[2]
+    du = B.shape[2]
+    n = dx + du
     dynamics = DeviationDynamics(A, B)
-    step, terminal = reward_quadratic(reward)
+    step, terminal = reward_quadratic(objective.reward)
     nominal = np.concatenate([states[:T], actions], axis=1)
     step = compose_affine(step, np.broadcast_to(np.eye(n), (T, n, n)), nominal)
     terminal = compose_affine(terminal, np.eye(dx), states[T])
+    if objective.penalty is not None:
+        value, gradient, hessian = objective.penalty_terms(states)
+        expansion = Quadratic(-hessian, -gradient, -value).embed_state(du)
+        step = step + expansion[:T]
+        terminal = terminal + Quadratic(-hessian[T], -gradient[T], -value[T])
     return dynamics, step, terminal
+
+
+class _Objective:
+    """Task reward minus an optional state penalty; evaluates one trajectory."""
+
+    def __init__(self, reward, penalty):
+        self.reward, self.penalty = reward, penalty
+
+    def penalty_terms(self, states):
+        """Return the penalty's (value (T+1,), gradient (T+1,dx), Hessian (T+1,dx,dx))."""
+        T1, dx = states.shape
+        terms = self.penalty(states)
+        shapes = ((T1,), (T1, dx), (T1, dx, dx))
+        terms = tuple(np.asarray(term, dtype=float) for term in terms)
+        if len(terms) != 3 or any(term.shape != shape for term, shape in zip(terms, shapes)):
+            raise ValueError('penalty must return value %s, gradient %s and Hessian %s, got %s'
+                             % (shapes + ([np.shape(term) for term in terms],)))
+        if not all(np.isfinite(term).all() for term in terms):
+            raise ValueError('penalty returned NaN or inf')
+        return terms
+
+    def task_reward(self, states, actions):
+        """Return the total task reward of one trajectory."""
+        return float(self.reward.evaluate(states, actions))
+
+    def __call__(self, states, actions):
+        """Return the task reward minus the total penalty of one trajectory."""
+        value = self.task_reward(states, actions)
+        if self.penalty is not None:
+            value -= float(self.penalty_terms(states)[0].sum())
+        return value
+
+
+def box_penalty(lower, upper, weight, margin=0.0):
+    """
+    Return a state penalty for ``ilqr``: weight times the squared distance beyond a box.
+
+    Per state component i and time step: weight_i (s_i - (upper_i - margin))^2 above
+    upper_i - margin, weight_i ((lower_i + margin) - s_i)^2 below lower_i + margin, 0 between
+    (once continuously differentiable; the Hessian is 2 weight_i on the penalised side).
+    ``lower``, ``upper`` (dx,) may hold -inf / inf for unbounded components; ``weight`` and
+    ``margin`` are scalars or (dx,). Keeps an iLQR away from joint position limits, where a
+    simulator's limit constraint makes the dynamics non-smooth.
+    """
+    lower, upper = np.asarray(lower, dtype=float), np.asarray(upper, dtype=float)
+    weight, margin = np.asarray(weight, dtype=float), np.asarray(margin, dtype=float)
+    if lower.ndim != 1 or upper.shape != lower.shape or np.any(lower > upper):
+        raise ValueError('box_penalty needs lower <= upper of one shape (dx,), got %s and %s'
+                         % (lower, upper))
+    if np.any(weight < 0) or np.any(margin < 0):
+        raise ValueError('box_penalty needs weight >= 0 and margin >= 0')
+
+    def penalty(states):
+        above = np.maximum(states - (upper - margin), 0.0)
+        below = np.maximum((lower + margin) - states, 0.0)
+        excess = above - below
+        value = (weight * excess ** 2).sum(axis=-1)
+        gradient = 2.0 * weight * excess
+        curvature = 2.0 * weight * ((above > 0) | (below > 0))
+        hessian = curvature[..., None] * np.eye(states.shape[-1])
+        return value, gradient, hessian
+    return penalty
 
 
 @dataclass(frozen=True, eq=False)
@@ -410,9 +535,10 @@ class ILQRResult:
 
     states (T+1,dx), actions (T,du): the final trajectory; K (T,du,dx), k (T,du): the gains of
     the last backward pass around it (delta u = K delta x + k); reward: total task reward of
-    the trajectory; history: reward before the first and after every iteration; iterations:
-    backward passes run; converged: stopped on the tolerance (not on mu > mu_max or the
-    iteration limit); mu: final regularisation; message: why it stopped.
+    the trajectory; objective: the maximised objective, the reward minus the total state
+    penalty (equal to reward without a penalty); history: objective before the first and after
+    every iteration; iterations: backward passes run; converged: stopped on the tolerance (not
+    on mu > mu_max or the iteration limit); mu: final regularisation; message: why it stopped.
     """
 
     states: np.ndarray
@@ -425,6 +551,7 @@ class ILQRResult:
     converged: bool
     mu: float
     message: str
+    objective: float
 
     def policy(self, covariance=1e-6):
         """
@@ -449,6 +576,11 @@ class _Regularization:
         """Delta <- max(Delta_0, Delta Delta_0); mu <- max(mu_min, mu Delta)."""
         self.delta = max(self.factor, self.delta * self.factor)
         self.mu = max(self.mu_min, self.mu * self.delta)
+
+    def nudge(self):
+        """Raise mu gently after a short step: mu <- max(mu_min, mu Delta_0), Delta <- 1."""
+        self.delta = 1.0
+        self.mu = max(self.mu_min, self.mu * self.factor)
 
     def decrease(self):
         """Delta <- min(1 / Delta_0, Delta / Delta_0); mu <- mu Delta, or 0 below mu_min."""
@@ -490,7 +622,8 @@ def _check_inputs(reward, x0, u_init, u_min, u_max):
 def ilqr(step_fn, reward, x0, u_init, jacobian_fn=None, u_min=None, u_max=None,
          max_iterations=100, tolerance=1e-6, fd_step=1e-5, callback=None, vectorized=False,
          mu_init=0.0, mu_min=1e-6, mu_max=1e10, mu_factor=2.0, min_ratio=1e-4,
-         max_backtracks=10):
+         max_backtracks=10, penalty=None, line_search_batch=4, step_band=None,
+         stall_window=0, stall_tolerance=1e-3, stall_absolute=0.0):
     """
     Maximise the task reward of x_{t+1} = step_fn(x_t, u_t) over the controls by iLQR.
 
@@ -499,27 +632,45 @@ def ilqr(step_fn, reward, x0, u_init, jacobian_fn=None, u_min=None, u_max=None,
     returns (A, B) = (df/dx, df/du); without it central differences with step ``fd_step`` are
     used. With ``vectorized`` step_fn maps (n,dx), (n,du) -> (n,dx) and jacobian_fn (T,dx),
     (T,du) -> (T,dx,dx), (T,dx,du); finite differences and the line search then batch their
-    calls. ``u_min``/``u_max`` (scalar or (du,)) bound the controls (box-QP of Tassa 2014).
+    calls (``line_search_batch`` step sizes per batched rollout, largest first: most accepted
+    steps are among the first few). ``u_min``/``u_max`` (scalar or (du,)) bound the controls
+    (box-QP of Tassa 2014); the finite differences then stay inside the bounds (see
+    finite_difference_jacobians).
+    ``penalty(states (T+1,dx))`` -> (value (T+1,), gradient (T+1,dx), Hessian (T+1,dx,dx)),
+    optional, is a state cost subtracted from the reward (e.g. ``box_penalty``): the objective
+    maximised is the task reward minus its sum, expanded to second order like the reward.
 
     Regularisation: mu starts at ``mu_init``, grows by the factor schedule (Delta_0 =
     ``mu_factor``) when the regularised -Q_aa is not positive definite or the line search over
     alpha = 0.5^j, j = 0..``max_backtracks``, finds no step, and shrinks after an accepted
-    step. Stops (converged) when an accepted step improves the reward by less than
-    ``tolerance`` relative, or when with mu = 0 the predicted improvement is that small;
-    stops (not converged) when mu exceeds ``mu_max`` or after ``max_iterations``.
-    ``callback(iteration, reward, mu, alpha)`` is called after each iteration with the reward
-    of the nominal, the updated mu and the accepted step (alpha = 0 when none was taken).
+    step. With ``step_band`` = (low, high) the accepted step alpha steers mu like a trust
+    region instead: alpha < low raises mu by the factor Delta_0 (the local model held only
+    for a short step, so the next step should be more conservative), low <= alpha < high keeps
+    it, only alpha >= high lowers it. On strongly non-linear problems (a chaotic multi-link
+    swing-up) Tassa's rule drives mu to 0 after every success and then accepts steps of
+    alpha ~ 1e-3; a mu that keeps the accepted step near 1 gains far more per iteration.
+    Stops (converged) when an accepted full step (alpha = 1) improves the objective by
+    less than ``tolerance`` relative, or when with mu = 0 the predicted improvement is that small;
+    stops (not converged) when mu exceeds ``mu_max``, after ``max_iterations``, or, with a
+    ``stall_window`` > 0, when the last ``stall_window`` iterations together improved the
+    objective by at most ``stall_tolerance`` |J| + ``stall_absolute`` (the slow creep of a
+    far-from-quadratic problem, where a fixed budget is better spent elsewhere).
+    ``callback(iteration, objective, mu, alpha)`` is called after each iteration with the
+    objective of the nominal, the updated mu and the accepted step (alpha = 0 when none was
+    taken).
     Raises ValueError on shape mismatches and when step_fn gives NaN or inf on the initial
     rollout or in the Jacobians (naming the time step); a line-search trial that diverges is
     just rejected.
     """
     x0, actions, lower, upper = _check_inputs(reward, x0, u_init, u_min, u_max)
     states = _rollout(step_fn, x0, actions, vectorized)
-    J = float(reward.evaluate(states, actions))
+    objective = _Objective(reward, penalty)
+    J = objective(states, actions)
     alphas = 0.5 ** np.arange(max_backtracks + 1)
     schedule = _Regularization(mu_init, mu_min, mu_factor)
     history = [J]
-    local = _local_problem(step_fn, jacobian_fn, reward, states, actions, fd_step, vectorized)
+    local = _local_problem(step_fn, jacobian_fn, objective, states, actions, fd_step, vectorized,
+                           lower, upper)
     backward, current = None, False
     converged, message = False, 'reached max_iterations = %d' % max_iterations
     iteration = 0
@@ -538,18 +689,23 @@ def ilqr(step_fn, reward, x0, u_init, jacobian_fn=None, u_min=None, u_max=None,
             backward, current = trial, True
         else:
             backward, current = trial, True
-            found = _line_search(step_fn, reward, (states, actions, J), backward, alphas,
-                                 lower, upper, vectorized, min_ratio)
+            found = _line_search(step_fn, objective, (states, actions, J), backward, alphas,
+                                 lower, upper, vectorized, min_ratio, line_search_batch)
             if found is None:
                 schedule.increase()
             else:
                 alpha, states, actions, J_new = found
                 improvement, J = J_new - J, J_new
-                schedule.decrease()
-                local = _local_problem(step_fn, jacobian_fn, reward, states, actions, fd_step,
-                                       vectorized)
+                if step_band is not None and alpha < step_band[0]:
+                    schedule.nudge()
+                elif step_band is None or alpha >= step_band[1]:
+                    schedule.decrease()
+                local = _local_problem(step_fn, jacobian_fn, objective, states, actions,
+                                       fd_step, vectorized, lower, upper)
                 current = False
-                if improvement < tolerance * abs(J):
+                if improvement < tolerance * abs(J) and alpha == alphas[0]:
+                    # a full step gained next to nothing (a cut step that gains little only
+                    # says that the local model is poor there)
                     converged = True
                     message = 'relative improvement %.3g below tolerance' % (
                         improvement / abs(J))
@@ -561,13 +717,18 @@ def ilqr(step_fn, reward, x0, u_init, jacobian_fn=None, u_min=None, u_max=None,
         if schedule.mu > mu_max:
             message = 'mu = %.3g exceeded mu_max = %.3g' % (schedule.mu, mu_max)
             break
+        if stall_window and iteration >= stall_window and (
+                J - history[-1 - stall_window] <= stall_tolerance * abs(J) + stall_absolute):
+            message = 'stalled: gained %.3g relative over the last %d iterations' % (
+                (J - history[-1 - stall_window]) / abs(J), stall_window)
+            break
     if not current:
         backward = _backward(local, schedule.mu, actions, lower, upper) or backward
     T, du, dx = actions.shape[0], actions.shape[1], x0.shape[0]
     K = backward.K if backward is not None else np.zeros((T, du, dx))
     k = backward.k if backward is not None else np.zeros((T, du))
-    return ILQRResult(states, actions, K, k, J, iteration, np.array(history), converged,
-                      schedule.mu, message)
+    return ILQRResult(states, actions, K, k, objective.task_reward(states, actions), iteration,
+                      np.array(history), converged, schedule.mu, message, J)
 
 
 def _backward(local, mu, actions, lower, upper):

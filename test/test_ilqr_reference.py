@@ -1,0 +1,152 @@
+# Copyright 2026 ps_control contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The exact-model iLQR reference on PyBullet: Jacobians at the torque limits, the staged swing-up.
+
+The reference itself is tested on a single pendulum (torque- and angle-limited like the task
+pendulums, horizon 4 s): the double pendulum's takes about two minutes, too slow for a test.
+"""
+
+import json
+import os
+
+import numpy as np
+from ps_control.sim import urdf_gen
+from ps_control.sim.finite_difference import FiniteDifferenceDynamics
+from ps_control.sim.simulator import Simulator
+from ps_control.tasks import load_task
+from ps_control.train import ilqr_reference
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DOUBLE = os.path.join(ROOT, 'urdf', 'double_pendulum.urdf')
+
+SINGLE_TASK = """/**:
+  ros__parameters:
+    task:
+      name: 'single_pendulum'
+      description: 'Swing-up of a torque- and angle-limited single pendulum (test).'
+      urdf: '%s'
+      horizon: 50
+      dt: 0.08
+      substeps: 5
+      gravity: 9.81
+      torque_limits: [3.0]
+      divergence_bound: 100.0
+      goal: [3.141592653589793, 0.0]
+      initial_state:
+        mean: [0.0, 0.0]
+        std: [0.01, 0.01]
+      reward:
+        state_weights: [10000.0, 1.0]
+        action_weights: [0.001]
+        time_weighting: 'sigmoid'
+        sigmoid_center: 0.8
+        sigmoid_width: 0.02
+        terminal_scale: 1.0
+      success:
+        tolerance: 0.2
+        fraction: 0.1
+    learning:
+      algorithm: 'gps'
+      iterations: 25
+      samples: 25
+      epsilon: 0.5
+      entropy_delta: 0.0
+      initial_policy_gain_p: 1.0
+      initial_policy_gain_d: 0.5
+      initial_policy_std: 1.0
+      seed: 0
+"""
+
+# small budgets: the whole staged reference runs in about 10 s
+SMALL = {'starts': ['zero', 'pump'], 'screen_iterations': 25, 'penalised_iterations': 30,
+         'exact_iterations': 20, 'rounds': 1, 'final_iterations': 10, 'policy_rollouts': 4}
+
+
+def test_torque_on_the_effort_limit_is_differenced_from_inside():
+    model = FiniteDifferenceDynamics(Simulator(DOUBLE, 0.05, substeps=10))
+    forward = FiniteDifferenceDynamics(model.sim, scheme='forward')
+    x = np.array([1.0, -0.6, 2.0, 1.0])
+    on_limit, inside = np.array([10.0, -10.0]), np.array([10.0 - 1e-3, -10.0 + 1e-3])
+    _, B_on = model.jacobians(x, on_limit)
+    _, B_in = model.jacobians(x, inside)
+    # f is smooth inside the box: the derivative on the limit is the one just inside it (a
+    # central difference across the limit would give half of it)
+    np.testing.assert_allclose(B_on, B_in, rtol=1e-3, atol=1e-8)
+    A_f, B_f, c_f = forward.linearize(x[None], on_limit[None])
+    A_c, B_c, _ = model.linearize(x[None], on_limit[None])
+    np.testing.assert_allclose(B_f, B_c, rtol=1e-3, atol=1e-8)
+    np.testing.assert_allclose(A_f, A_c, rtol=1e-3, atol=1e-6)
+    assert np.abs(A_f[0] @ x + B_f[0] @ on_limit + c_f[0] - model.step(x, on_limit)).max() < 1e-9
+    with pytest.raises(ValueError, match='scheme'):
+        FiniteDifferenceDynamics(model.sim, scheme='backward')
+
+
+@pytest.fixture(scope='module')
+def single_pendulum(tmp_path_factory):
+    folder = tmp_path_factory.mktemp('single')
+    spec = urdf_gen.pendulum_spec('single_pendulum', 1, 1.0, 1.0, 0.75, 0.025, 0.0, 3.0)
+    (folder / 'single.urdf').write_text(urdf_gen.chain_urdf(spec))
+    path = folder / 'single_pendulum.yaml'
+    path.write_text(SINGLE_TASK % (folder / 'single.urdf'))
+    out = folder / 'out'
+    return str(path), str(out), ilqr_reference(str(path), str(out), quiet=True, settings=SMALL)
+
+
+def test_reference_swings_the_single_pendulum_up(single_pendulum):
+    path, _, reference = single_pendulum
+    task = load_task(path)
+    # holding the pendulum out horizontally needs 9.81 * 0.75 = 7.4 N m > 3 N m: it must swing
+    assert reference['success']
+    states, actions = np.array(reference['states']), np.array(reference['actions'])
+    assert task.success(states[None])[0]
+    assert np.abs(actions).max() <= 3.0
+    assert np.all(states[:, 0] > -np.pi / 2) and np.all(states[:, 0] < 1.5 * np.pi)
+    # the trajectory is the true rollout of the actions, with the reported reward
+    sim = task.make_simulator()
+    x = np.array(task.initial_state_mean)
+    for u in actions:
+        sim.reset(x)
+        x = sim.step(u)
+    sim.close()
+    np.testing.assert_allclose(x, states[-1], atol=1e-9)
+    assert reference['reward'] == pytest.approx(task.reward(states[None], actions[None])[0],
+                                                rel=1e-12)
+    # iLQR from rest alone does not find the swing-up: the screening matters
+    screened = {entry['start']: entry['reward'] for entry in reference['screening']}
+    assert screened['zero'] < 100 * reference['reward']
+    assert reference['best_start'] == 'pump'
+    rewards = [stage['reward'] for stage in reference['stages'] if 'reward' in stage]
+    assert np.all(np.diff(rewards) >= -1e-9 * abs(rewards[-1]))
+    assert reference['policy_success_rate'] >= 0.5
+
+
+def test_reference_is_cached_and_recomputed_for_other_settings(single_pendulum):
+    path, out, reference = single_pendulum
+    file = os.path.join(out, 'single_pendulum', 'ilqr.json')
+    with open(file) as handle:
+        assert json.load(handle) == reference
+    stamp = os.stat(file).st_mtime_ns
+    assert ilqr_reference(path, out, quiet=True, settings=SMALL) == reference
+    assert os.stat(file).st_mtime_ns == stamp
+    other = ilqr_reference(path, out, quiet=True, settings=dict(SMALL, starts=['zero'],
+                                                                screen_iterations=2,
+                                                                penalised_iterations=2,
+                                                                exact_iterations=2,
+                                                                final_iterations=2))
+    assert other['settings']['starts'] == ['zero'] and other['reward'] < reference['reward']
+    with open(file) as handle:
+        assert json.load(handle)['settings']['starts'] == ['zero']
