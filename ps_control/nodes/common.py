@@ -155,9 +155,14 @@ def run_node(factory, args=None):
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
-        if executor is not None:
-            executor.shutdown()
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+        tear_down(executor, node)
     return 0
+
+
+def tear_down(executor, node):
+    """Shut down the executor, destroy the node (either may be None) and shut rclpy down."""
+    if executor is not None:
+        executor.shutdown()
+    if node is not None:
+        node.destroy_node()
+    rclpy.try_shutdown()
