@@ -66,8 +66,10 @@ def test_esaps_dual_gradients_match_finite_differences():
 
 
 def _bound_met(res, epsilon, alpha_min=1e-8):
+    """KKT: KL_t within 1 % of eps, or below it with a negligible alpha_t (eps - KL_t)."""
     at_bound = np.abs(res.kl - epsilon) <= 0.01 * epsilon
-    inactive = (res.kl < epsilon) & (res.alpha <= alpha_min * (1 + 1e-6))
+    negligible = res.alpha * (epsilon - res.kl) <= 0.005 * epsilon * res.alpha.mean()
+    inactive = (res.kl < epsilon) & ((res.alpha <= alpha_min * (1 + 1e-6)) | negligible)
     return np.all(at_bound | inactive)
 
 
@@ -154,3 +156,53 @@ def test_esaps_meets_both_bounds(seed):
     free = saps_update(dyn, rew, pol, x0, epsilon=0.3)
     assert np.any(free.entropy < -delta - 0.01)
     assert res.expected_reward <= free.expected_reward + 1e-6
+
+
+@pytest.mark.parametrize('update', ['saps', 'esaps'])
+def test_state_action_huge_epsilon_recovers_lqr(update):
+    """An inactive state-action bound: the LQR means (ESAPS: keeping the entropy bound)."""
+    dyn, rew, pol, x0 = random_problem(T=8, seed=6)
+    K, k = lqr_gains(dyn, rew)
+    if update == 'saps':
+        res = saps_update(dyn, rew, pol, x0, epsilon=1e6)
+    else:
+        delta = entropy_bound(pol)
+        res = esaps_update(dyn, rew, pol, x0, epsilon=1e6, delta=delta)
+        np.testing.assert_allclose(res.entropy, -delta, atol=0.01)
+    assert res.converged and np.all(res.kl < 1e6)
+    np.testing.assert_allclose(res.policy.K, K, atol=1e-4)
+    np.testing.assert_allclose(res.policy.k, k, atol=1e-4)
+
+
+@pytest.mark.parametrize('update', [saps_update, esaps_update])
+def test_state_action_tiny_epsilon_leaves_policy_unchanged(update):
+    dyn, rew, pol, x0 = random_problem(T=8, seed=5)
+    res = update(dyn, rew, pol, x0, epsilon=1e-8)
+    np.testing.assert_allclose(res.policy.K, pol.K, atol=1e-3)
+    np.testing.assert_allclose(res.policy.k, pol.k, atol=1e-3)
+    np.testing.assert_allclose(res.policy.cov, pol.cov, atol=1e-3)
+
+
+@pytest.mark.parametrize('update', [saps_update, esaps_update])
+def test_repeated_state_action_updates_converge_to_lqr(update):
+    dyn, rew, pol, x0 = random_problem(T=6, seed=7)
+    K, k = lqr_gains(dyn, rew)
+    alpha = None
+    for _ in range(40):
+        res = update(dyn, rew, pol, x0, epsilon=1.0, alpha0=alpha)
+        assert res.converged
+        pol, alpha = res.policy, res.alpha
+    np.testing.assert_allclose(pol.K, K, atol=1e-2)
+    np.testing.assert_allclose(pol.k, k, atol=1e-2)
+
+
+@pytest.mark.parametrize('seed', range(3))
+def test_state_action_bounds_on_longer_horizons(seed):
+    """T = 40 with a warm start far too small (infeasible): KKT met, entropy kept (ESAPS)."""
+    dyn, rew, pol, x0 = random_problem(T=40, dx=4, du=2, seed=seed)
+    res = saps_update(dyn, rew, pol, x0, epsilon=0.5, alpha0=np.full(40, 1e-6))
+    assert res.converged and _bound_met(res, 0.5), res.kl
+    delta = entropy_bound(pol)
+    res = esaps_update(dyn, rew, pol, x0, epsilon=0.5, delta=delta)
+    assert res.converged and _bound_met(res, 0.5), res.kl
+    assert np.all(res.entropy >= -delta - 0.005 * np.abs(delta).clip(1.0))

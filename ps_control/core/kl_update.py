@@ -15,42 +15,40 @@
 """
 The KL-bounded LQG update shared by GPS, SAPS and ESAPS (thesis Alg. 1, 4 and 5).
 
-One dual coordinate descent serves all three bounds:
+Both loops alternate two things:
 
 1. *Consistent passes* at the current multipliers: the augmented reward (eq. 3.9 / 4.7), the
    soft backward pass at temperature alpha_t (+ beta_t) (eq. 3.7a / 4.5a / 5.6) and the forward
-   pass (eq. 3.7b). For the state-action bound the augmented reward holds the current guess
-   p_t(s) of the new state distribution; the guess is then replaced by the forward pass result
-   (the block descent of Alg. 2), so at convergence p_t = mu_t.
-2. *Per-step multiplier step* with the value functions held fixed (the coordinate step of
-   Alg. 4 / 5): each time step's dual is then a function of (alpha_t, beta_t) alone, convex, and
-   its derivative is the constraint slack, so every step is solved by a vectorised bisection in
-   log space (the robust search of the reference implementations):
+   pass (eq. 3.7b). For the state-action bound the augmented reward holds a guess p_t(s) of the
+   new state distribution, and the passes are only consistent at the fixed point p_t = mu_t of
+   the block descent of Alg. 2. For linear-Gaussian models that fixed point is computed exactly
+   (``KLBoundedProblem.fixed_point``): the means from one LQR pass, the covariances by Newton's
+   method (ps_control.core.state_covariance).
+2. *Multiplier steps* on the dual, whose gradient at consistent passes is the constraint slack:
+   * GPS (eq. 3.5, 3.6c): with V_{t+1} and mu_t held fixed each step's dual
+     g_t(alpha) = alpha eps + E_mu_t[alpha log int q exp(Q_t / alpha) da] is convex in alpha_t
+     alone with dg/dalpha = eps - E_mu_t KL(pi_t || q_t); a vectorised bisection in log space
+     solves all steps at once (the robust search of the reference implementations), the
+     change per outer iteration limited to ``max_multiplier_ratio``.
+   * SAPS (eq. 4.6, 4.4c): dg/dalpha_t = eps - KL_t with KL_t the state-action KL at the fixed
+     point; a per-step secant search in log alpha moves every alpha_t toward KL_t = eps.
+   * ESAPS (eq. 5.5, 5.4c-d): as SAPS, with beta_t from the per-step entropy dual
+     dg/dbeta = delta + H(pi_t) at V_{t+1} held fixed, temperature alpha + beta.
+   A non-positive-definite -Q_aa (or state precision) means "multiplier too small": GPS raises
+   the failing step's alpha tenfold and retries; SAPS / ESAPS pull the step back toward the last
+   feasible multipliers.
 
-   * GPS (eq. 3.5, 3.6c): g_t(alpha) = alpha eps + E_mu_t[alpha log int q exp(Q_t / alpha) da],
-     dg/dalpha = eps - E_mu_t KL(pi_t || q_t).
-   * SAPS (eq. 4.3, 4.4c, 4.9, 4.10): with V_t fixed the state distribution has the closed form
-     mu_t(s) = exp((W_t(s) + alpha log q_t(s) - V_t(s)) / alpha - 1), W_t the soft value of
-     eq. 4.10, g_t(alpha) = alpha eps + alpha int mu_t and
-     dg/dalpha = eps - int mu_t pi_t log(mu_t pi_t / q_t) (eq. 4.4c for the unnormalised mu_t).
-   * ESAPS (eq. 5.3, 5.4c-d): the same with temperature alpha + beta and
-     dg/dbeta = delta - E_mu_t[int pi_t log pi_t] = delta + int mu_t * H(pi_t).
-
-   A non-positive-definite -Q_aa (or state precision) means "multiplier too small": the
-   bisection treats it as an infinitely violated constraint, the consistent pass raises the
-   failing step's multiplier tenfold and retries.
-
-The loop stops when every step meets its bound: |KL_t - eps| <= tolerance * eps, or
-KL_t < eps with alpha_t at its lower bound; for ESAPS also H(pi_t) >= -delta_t; and for the
-state-action bound the guess p_t equals mu_t.
+The loops stop at the KKT conditions: every step meets its bound, |KL_t - eps| <= tolerance *
+eps, or is slack (KL_t < eps) with alpha_t at its lower bound or a negligible share of the
+duality gap (see ``KLBoundedProblem.converged``); for ESAPS also H(pi_t) >= -delta_t.
 """
 
 from dataclasses import dataclass
 
 import numpy as np
 
-from ps_control.core.gaussian import (entropy, expected_policy_kl, inverse_and_logdet,
-                                      kl_gaussian, LOG_2PI, NotPositiveDefiniteError, pd_mask)
+from ps_control.core.gaussian import (entropy, expected_policy_kl, kl_gaussian,
+                                      NotPositiveDefiniteError, pd_mask)
 from ps_control.core.linear_gaussian import (check_finite, GaussianState,
                                              LinearGaussianDynamics, LinearGaussianPolicy,
                                              QuadraticReward)
@@ -58,7 +56,6 @@ from ps_control.core.lqg import (augment, backward_pass, expected_next_value, ex
                                  forward_pass, policy_log_density_quadratic, Quadratic,
                                  reward_quadratic, soft_max_action, state_log_density_quadratic)
 from ps_control.core.state_covariance import CovarianceProblem
-from scipy.optimize import minimize
 
 POLICY_BOUND = 'policy'
 STATE_ACTION_BOUND = 'state_action'
@@ -77,10 +74,9 @@ class DualSettings:
     entropy_rounds: int = 4
     min_policy_variance: float = 1e-10
     state_tolerance: float = 1e-9
-    max_block_iterations: int = 200
-    anderson_depth: int = 5
+    max_backtracks: int = 10
+    relative_alpha_floor: float = 1e-3
     max_multiplier_ratio: float = 10.0
-    state_action_search: str = 'lbfgs'
     newton_tolerance: float = 1e-8
 
     def __post_init__(self):
@@ -205,29 +201,50 @@ class KLBoundedProblem:
                                  self.x0.cov)
         return marginals.state_means[:self.T]
 
-    def stationary_covariances(self, alpha, beta, value):
+    def stationary_covariances(self, alpha, beta, value_F):
         """
         Return the state covariances S_t of the state-action optimum at fixed multipliers.
 
         Newton's method on the covariance part of the Lagrangian (ps_control.core.
-        state_covariance), started from the value functions ``value`` of the current passes.
-        Raises NotPositiveDefiniteError or RuntimeError when it fails.
+        state_covariance), started from the quadratic parts ``value_F`` (T, dx, dx) of value
+        functions V_t (of a pass, or of the previous fixed point). Raises
+        NotPositiveDefiniteError or RuntimeError when it fails.
         """
         G = self.step_reward.F + self.log_q_joint.F * alpha[:, None, None]
         D = np.concatenate([self.dynamics.A, self.dynamics.B], axis=2)
         problem = CovarianceProblem(G, self.terminal_reward.F, D, self.dynamics.cov,
                                     self.x0.cov, alpha, beta)
-        _, C, _ = problem.solve(value.F[:self.T], tolerance=self.settings.newton_tolerance)
+        _, C, _ = problem.solve(value_F, tolerance=self.settings.newton_tolerance)
         return C[:, :self.dx, :self.dx]
 
-    def feasible_passes(self, alpha, beta, guess=None):
-        """Run ``passes``, raising a step's alpha tenfold while its -Q_aa is not PD."""
+    def fixed_point(self, alpha, beta, value_F=None):
+        """
+        Return (back, marginals, gap) at the block-descent fixed point p_t = mu_t (Alg. 2).
+
+        The state guess is the exact stationary point of the separated Lagrangian: means from
+        ``optimal_means``, covariances from ``stationary_covariances`` (Newton from ``value_F``,
+        or from the value functions of one pass with the previous state covariances). ``gap``
+        is max_t KL(p_t || mu_t) of the final pass, ~1e-14 when Newton converged. Raises
+        NotPositiveDefiniteError or RuntimeError where the multipliers are infeasible (too
+        small: -Q_aa or a state precision is not PD, the dual is +inf there).
+        """
+        T = self.T
+        means = self.optimal_means(alpha)
+        if value_F is None:
+            back, _ = self.passes(alpha, beta, (means, self.q_state_covs))
+            value_F = back.value.F[:T]
+        guess = (means, self.stationary_covariances(alpha, beta, value_F))
+        back, marginals = self.passes(alpha, beta, guess)
+        gap = float(np.max(kl_gaussian(guess[0], guess[1], marginals.state_means[:T],
+                                       marginals.state_covs[:T])))
+        return back, marginals, gap
+
+    def feasible_passes(self, alpha, beta):
+        """Run ``passes`` (policy bound), raising a step's alpha tenfold while -Q_aa is not PD."""
         alpha = alpha.copy()
         while True:
             try:
-                if guess is not None:
-                    guess = (self.optimal_means(alpha), guess[1])
-                return alpha, guess, self.passes(alpha, beta, guess)
+                return alpha, self.passes(alpha, beta)
             except NotPositiveDefiniteError as error:
                 t = error.steps[0]
                 if alpha[t] >= self.settings.alpha_max:
@@ -264,62 +281,38 @@ class KLBoundedProblem:
         return _Frozen(B, back.value[:self.T], marginals.state_means[:self.T],
                        marginals.state_covs[:self.T])
 
-    def step_gradients(self, frozen, alpha, beta):
+    def step_gradients(self, frozen, alpha):
         """
-        Return (dg/dalpha, dg/dbeta) of every per-step dual at (alpha_t, beta_t).
+        Return dg/dalpha = eps_t - E_mu_t KL(pi_t || q_t) of every per-step GPS dual (eq. 3.6c).
 
-        Infeasible steps (non-PD -Q_aa or state precision) get dg/dalpha = -inf.
+        V_{t+1} and mu_t are held fixed (``frozen``); infeasible steps (non-PD -Q_aa) get -inf.
         """
         dx = self.dx
         Q = frozen.B + self.log_q.scale(alpha)
         ok = pd_mask(-Q.F[:, dx:, dx:])
-        Q = _make_safe(Q, ok, dx)
-        soft = soft_max_action(Q, alpha + beta, dx)
+        soft = soft_max_action(_make_safe(Q, ok, dx), alpha, dx)
         q = self.previous
-        if self.bound == POLICY_BOUND:
-            kl = expected_policy_kl(soft.K, soft.k, soft.cov, q.K, q.k, q.cov,
-                                    frozen.state_means, frozen.state_covs)
-            grad_alpha = self.epsilon - kl
-            mass = np.ones(self.T)
-        else:
-            expo = soft.value + self.log_q_state.scale(alpha)
-            expo = Quadratic(expo.F - frozen.value.F, expo.f - frozen.value.f,
-                             expo.f0 - frozen.value.f0).scale(1.0 / alpha)
-            ok &= pd_mask(-expo.F)
-            neg_prec = np.where(ok[:, None, None], -expo.F, np.eye(dx))
-            cov_hat, logdet_prec = inverse_and_logdet(neg_prec, 'state precision')
-            mean_hat = np.einsum('tij,tj->ti', cov_hat, expo.f)
-            log_mass = (expo.f0 - 1.0 + 0.5 * np.einsum('ti,ti->t', expo.f, mean_hat)
-                        + 0.5 * (dx * LOG_2PI - logdet_prec))
-            log_mass = np.clip(log_mass, -700.0, 700.0)
-            mass = np.exp(log_mass)
-            kl_normalised = (kl_gaussian(mean_hat, cov_hat, self.q_state_means, self.q_state_covs)
-                             + expected_policy_kl(soft.K, soft.k, soft.cov, q.K, q.k, q.cov,
-                                                  mean_hat, cov_hat))
-            grad_alpha = self.epsilon - mass * (kl_normalised + log_mass)
-        grad_alpha = np.where(ok, grad_alpha, -np.inf)
-        grad_beta = None
-        if self.uses_entropy:
-            grad_beta = np.where(ok, self.delta + mass * entropy(soft.cov), -np.inf)
-        return grad_alpha, grad_beta
+        kl = expected_policy_kl(soft.K, soft.k, soft.cov, q.K, q.k, q.cov,
+                                frozen.state_means, frozen.state_covs)
+        return np.where(ok, self.epsilon - kl, -np.inf)
 
-    def step_multipliers(self, frozen, alpha, beta):
-        """Minimise every per-step dual over alpha_t (and beta_t) with V held fixed."""
+    def step_multipliers(self, frozen, alpha):
+        """Minimise every per-step GPS dual over alpha_t with V held fixed (bisection)."""
         s = self.settings
-        rounds = s.entropy_rounds if self.uses_entropy else 1
         # bracket around the current multipliers: the outer loop limits the change per
         # iteration to max_multiplier_ratio anyway, so a wider search would be wasted
         ratio = s.max_multiplier_ratio ** 2
         low = np.maximum(s.alpha_min, alpha / ratio)
         high = np.minimum(s.alpha_max, alpha * ratio)
-        for _ in range(rounds):
-            alpha = _bisect(lambda a: self.step_gradients(frozen, a, beta)[0],
-                            low, high, s.bisection_tolerance, self.T)
-            if self.uses_entropy:
-                beta = _bisect(lambda b: self.step_gradients(frozen, alpha, b)[1],
-                               s.alpha_min, s.beta_max, s.bisection_tolerance, self.T,
-                               at_zero=self.step_gradients(frozen, alpha, 0.0 * beta)[1])
-        return alpha, beta
+        eps = self.epsilon
+
+        def log_slack(a):  # -log(KL_t / eps): increasing in alpha_t, nearly linear in log alpha_t
+            kl = eps - self.step_gradients(frozen, a)
+            with np.errstate(divide='ignore', invalid='ignore'):
+                return np.where(np.isfinite(kl), -np.log(np.maximum(kl, 1e-300) / eps), -np.inf)
+
+        return _bisect(log_slack, low, high, s.bisection_tolerance, self.T,
+                       gtol=0.1 * s.tolerance)
 
     def step_entropy_multipliers(self, frozen, alpha, beta):
         """Set beta_t so that H(pi_t) >= -delta_t with V_{t+1} held fixed (eq. 5.4d)."""
@@ -333,195 +326,120 @@ class KLBoundedProblem:
             return np.where(ok, self.delta + entropy(soft.cov), -np.inf)
 
         return _bisect(slack, s.alpha_min, s.beta_max, s.bisection_tolerance, self.T,
-                       at_zero=slack(0.0 * beta))
+                       at_zero=slack(0.0 * beta),
+                       gtol=0.1 * s.tolerance * np.maximum(1.0, np.abs(self.delta)))
 
     # -- the whole update ----------------------------------------------------------------
-    def converged(self, bound_value, ent, alpha, beta, guess_gap):
-        """Check the stopping rule of the module docstring for every step."""
+    def converged(self, bound_value, ent, alpha, beta, guess_gap=0.0):
+        """
+        Check the KKT conditions of the module docstring for every step.
+
+        Active steps: |KL_t - eps_t| <= tolerance * eps_t. Slack steps (KL_t < eps_t) need
+        complementary slackness: alpha_t at its lower bound, or a duality gap
+        alpha_t (eps_t - KL_t) of at most ``tolerance`` * eps_t * mean(alpha), i.e. negligible
+        next to the price of an average step's bound (in ESAPS alpha_t of a step whose entropy
+        bound binds sinks toward 0 only slowly, and changes nothing once it is that small).
+        ESAPS: H(pi_t) >= -delta_t; SAPS / ESAPS: the state guess equals mu_t.
+        """
         s = self.settings
         eps = self.epsilon
         at_bound = np.abs(bound_value - eps) <= s.tolerance * eps
-        inactive = (bound_value < eps) & (alpha <= s.alpha_min * (1.0 + 1e-9))
-        ok = np.all(at_bound | inactive)
+        slack = (bound_value < eps) & (
+            (alpha <= s.alpha_min * (1.0 + 1e-9))
+            | (alpha * (eps - bound_value) <= s.tolerance * eps * float(np.mean(alpha))))
+        ok = np.all(at_bound | slack)
         if self.uses_entropy:
             slack = ent + self.delta
             ok &= bool(np.all(slack >= -s.tolerance * np.maximum(1.0, np.abs(self.delta))))
         return bool(ok) and guess_gap <= s.state_tolerance * max(1.0, float(eps.max()))
 
-    def block_descent(self, alpha, beta, guess, step):
-        """
-        Iterate the state guess p_t to the forward-pass result mu_t at fixed multipliers (Alg. 2).
-
-        Alg. 2 moves the guess toward mu_t by interpolation with a step gamma that is halved when
-        the step fails. Here the guess is held as Gaussian natural parameters (precision and
-        precision times mean), where interpolation is the geometric mean of the Gaussians, and
-        the fixed-point iteration is accelerated by Anderson mixing over the last few residuals;
-        a step that fails (non-PD -Q_aa or precision) or blows up the gap restarts from the best
-        guess with gamma halved. Returns (alpha, guess, back, marginals, gap, step).
-        """
-        s, T = self.settings, self.T
-        alpha, guess, (back, marginals) = self.feasible_passes(alpha, beta, guess)
-        means = guess[0]
-        tolerance = s.state_tolerance * max(1.0, float(self.epsilon.max()))
-        try:  # Newton on the covariances; the damped iteration below is the fallback
-            trial = (means, self.stationary_covariances(alpha, beta, back.value))
-            back, marginals = self.passes(alpha, beta, trial)
-            guess = trial
-        except (NotPositiveDefiniteError, RuntimeError, np.linalg.LinAlgError):
-            alpha, guess, (back, marginals) = self.feasible_passes(alpha, beta, guess)
-        theta = _precision(guess[1])
-        best = None
-        history = []
-        for _ in range(s.max_block_iterations):
-            target = (marginals.state_means[:T], marginals.state_covs[:T])
-            gap = float(np.max(kl_gaussian(guess[0], guess[1], *target)))
-            if best is None or gap < best[0]:
-                best = (gap, theta, guess, back, marginals)
-            if gap <= tolerance:
-                break
-            if gap > 1e3 * best[0] + 1e-12:
-                history.clear()
-                step *= 0.5
-                _, theta, guess, back, marginals = best
-                continue
-            residual = _precision(target[1]) - theta
-            history.append((theta, residual))
-            del history[:-s.anderson_depth - 1]
-            proposal = _anderson(history, step)
-            trial = _covariance(proposal, means)
-            try:
-                if trial is None:
-                    raise NotPositiveDefiniteError('interpolated precision is not PD')
-                back, marginals = self.passes(alpha, beta, trial)
-                theta, guess = proposal, trial
-            except NotPositiveDefiniteError:
-                history.clear()
-                step *= 0.5
-                _, theta, guess, back, marginals = best
-                if step < 1e-8:
-                    break
-        gap, theta, guess, back, marginals = best
-        return alpha, guess, back, marginals, gap, step
-
     def solve(self, alpha0=None, beta0=None):
         """Minimise the dual over the multipliers and return an UpdateResult."""
-        if self.bound == STATE_ACTION_BOUND and self.settings.state_action_search == 'lbfgs':
+        if self.bound == STATE_ACTION_BOUND:
             return self._solve_state_action(alpha0, beta0)
-        return self._solve_coordinate(alpha0, beta0)
+        return self._solve_policy(alpha0)
 
-    def _solve_state_action(self, alpha0, beta0):
-        """
-        Minimise the SAPS / ESAPS dual (eq. 4.6 / 5.5) by L-BFGS-B over (alpha, beta).
-
-        Every evaluation finds the block-descent fixed point (Alg. 2) at the given multipliers:
-        the state means from one LQR pass (``optimal_means``), the state covariances by Newton's
-        method (``stationary_covariances``; the damped Anderson iteration is the fallback). There
-        the dual's exact gradients are eps - KL_t (eq. 4.4c) and delta + H(pi_t) (eq. 5.4d).
-        alpha is searched in log space, alpha_t = alpha0_t exp(y_t) (gradient alpha_t (eps -
-        KL_t)), so steps are multiplicative as in the reference implementations' log-space
-        bisection; beta linearly (it may be 0). Where no fixed point is found the evaluation
-        reports a large value and a gradient that raises alpha, so the line search backs off.
-        Stops as soon as every step meets its bounds. Known limit: a step whose bound is
-        inactive (KL_t < eps at alpha_t -> 0) approaches the lower bound only slowly in log
-        space, so the update may end unconverged on that step (``converged`` False).
-        """
+    def _initial_multipliers(self, alpha0, beta0):
         s, T = self.settings, self.T
         alpha = np.clip(_initial(alpha0, T, 'alpha0', 1e3 * _reward_scale(self.reward)),
                         s.alpha_min, s.alpha_max)
         beta = np.zeros(T) if beta0 is None or not self.uses_entropy else np.clip(
             _initial(beta0, T, 'beta0', 0.0), 0.0, s.beta_max)
-        cold = (self.q_state_means, self.q_state_covs)
-        tolerance = s.state_tolerance * max(1.0, float(self.epsilon.max()))
-        memory = {'guess': cold, 'state': None, 'count': 0, 'scale': None}
+        return alpha, beta
 
-        unit = alpha.copy()  # alpha_t = unit_t * exp(y_t): every coordinate starts at y_t = 0
+    def _solve_state_action(self, alpha0, beta0):
+        """
+        Minimise the SAPS / ESAPS dual (eq. 4.6 / 5.5) and return an UpdateResult.
 
-        def split(y):
-            a = np.clip(unit * np.exp(y[:T]), s.alpha_min, s.alpha_max)
-            return a, (y[T:] if self.uses_entropy else np.zeros(T))
-
-        def evaluate(y):
-            memory['count'] += 1
-            a, b = split(y)
-            for start in (memory['guess'], cold):
-                try:
-                    used, guess, back, marg, gap, _ = self.block_descent(a, b, start, 0.5)
-                except NotPositiveDefiniteError:
-                    continue
-                if gap <= tolerance and np.array_equal(used, a):
-                    break
-            else:
-                worst = memory['state'][0] if memory['state'] else 0.0
-                penalty = (abs(worst) * 10.0 + 1e6) / memory['scale']
-                return penalty, np.concatenate([-np.ones(T), np.zeros(len(y) - T)])
-            memory['guess'] = guess
-            bound_value, _, _, ent = self.constraint_values(back, marg)
-            value = self.dual_value(back, a, b)
-            done = self.converged(bound_value, ent, a, b, gap)
-            memory['state'] = (value, back, marg, a, b, done)
-            grad = a * (self.epsilon - bound_value)
-            if self.uses_entropy:
-                grad = np.concatenate([grad, self.delta + ent])
-            if memory['scale'] is None:  # the first gradient sets the objective's scale
-                memory['scale'] = max(1e-12, float(np.abs(grad).max()))
-            return value / memory['scale'], grad / memory['scale']
-
-        def stop_when_met(intermediate_result):
-            if memory['state'] is not None and memory['state'][5]:
-                raise StopIteration
-
-        y0 = np.zeros(T)
-        bounds = list(zip(np.log(s.alpha_min / unit), np.log(s.alpha_max / unit)))
-        if self.uses_entropy:
-            y0 = np.concatenate([y0, beta])
-            bounds += [(0.0, s.beta_max)] * T
-        optimum = minimize(evaluate, y0, jac=True, method='L-BFGS-B', bounds=bounds,
-                           callback=stop_when_met,
-                           options={'maxiter': s.max_iterations, 'ftol': 1e-15, 'gtol': 1e-12,
-                                    'maxcor': 20})
-        if memory['state'] is None or not np.allclose(split(optimum.x)[0], memory['state'][3]):
-            evaluate(optimum.x)
-        if memory['state'] is None:
-            raise NotPositiveDefiniteError('no multipliers with a state-distribution fixed point '
-                                           'were found')
-        _, back, marg, a, b, done = memory['state']
-        return self._result(back, marg, a, b, memory['count'], done)
-
-    def _solve_coordinate(self, alpha0=None, beta0=None):
-        """Run the dual coordinate descent and return an UpdateResult."""
+        Every iterate is the exact block-descent fixed point (Alg. 2) at its multipliers
+        (``fixed_point``), where the dual's gradient is eps_t - KL_t (eq. 4.4c). alpha moves by a
+        per-step secant search in log alpha on log(KL_t / eps_t) (``_LogSecant``), the outer
+        loop of Alg. 4; beta, for ESAPS, by the per-step entropy dual of Alg. 5 (eq. 5.4d) with
+        V_{t+1} held fixed. A proposal without a fixed point (too small multipliers: the dual is
+        +inf there) is pulled back geometrically toward the last feasible multipliers. A start
+        without a fixed point (e.g. a warm start on a new model) raises alpha tenfold.
+        """
         s, T = self.settings, self.T
-        alpha = _initial(alpha0, T, 'alpha0', 1e3 * _reward_scale(self.reward))
-        alpha = np.clip(alpha, s.alpha_min, s.alpha_max)
-        beta = np.zeros(T) if beta0 is None or not self.uses_entropy else _initial(
-            beta0, T, 'beta0', 0.0)
-        guess = None
-        step = 0.5
-        if self.bound == STATE_ACTION_BOUND:
-            guess = (self.q_state_means, self.q_state_covs)
-        iterations, done = 0, False
-        secant = _SecantSearch(np.log(s.alpha_min), np.log(s.alpha_max),
-                               np.log(s.max_multiplier_ratio))
+        alpha, beta = self._initial_multipliers(alpha0, beta0)
+        infeasible = (NotPositiveDefiniteError, RuntimeError, np.linalg.LinAlgError)
         while True:
-            gap = 0.0
-            if guess is None:
-                alpha, _, (back, marginals) = self.feasible_passes(alpha, beta)
-            else:
-                alpha, guess, back, marginals, gap, step = self.block_descent(
-                    alpha, beta, guess, step)
-            bound_value, policy_kl, state_kl, ent = self.constraint_values(back, marginals)
+            try:
+                back, marginals, gap = self.fixed_point(alpha, beta)
+                break
+            except infeasible:
+                if np.all(alpha >= s.alpha_max):
+                    raise NotPositiveDefiniteError(
+                        'no state-distribution fixed point even for alpha = %g' % s.alpha_max)
+                alpha = np.minimum(10.0 * alpha, s.alpha_max)
+        secant = _LogSecant(np.log(s.alpha_min), np.log(s.alpha_max),
+                            np.log(s.max_multiplier_ratio))
+        iterations, done = 0, False
+        while True:
+            bound_value, _, _, ent = self.constraint_values(back, marginals)
             done = self.converged(bound_value, ent, alpha, beta, gap)
             if done or iterations >= s.max_iterations:
                 break
             iterations += 1
-            frozen = self.frozen(back, marginals)
-            if self.bound == POLICY_BOUND or s.state_action_search == 'coordinate':
-                new_alpha, beta = self.step_multipliers(frozen, alpha, beta)
-                limit = np.log(s.max_multiplier_ratio)
-                alpha = alpha * np.exp(np.clip(np.log(new_alpha / alpha), -limit, limit))
+            proposal = np.exp(secant.step(np.log(alpha), bound_value / self.epsilon))
+            # below relative_alpha_floor * mean(alpha) a slack step already meets complementary
+            # slackness (``converged``); lower values only make the covariance Newton
+            # ill-conditioned (the state precision grows like 1 / alpha_t)
+            proposal = np.maximum(proposal, s.relative_alpha_floor * float(np.mean(proposal)))
+            new_beta = beta
+            if self.uses_entropy:
+                new_beta = self.step_entropy_multipliers(self.frozen(back, marginals),
+                                                         proposal, beta)
+            fraction = 1.0
+            for _ in range(s.max_backtracks):
+                trial_alpha = alpha * (proposal / alpha) ** fraction
+                trial_beta = beta + fraction * (new_beta - beta)
+                try:
+                    back, marginals, gap = self.fixed_point(trial_alpha, trial_beta,
+                                                            back.value.F[:T])
+                except infeasible:
+                    fraction *= 0.5
+                    continue
+                alpha, beta = trial_alpha, trial_beta
+                break
             else:
-                alpha = np.exp(secant.step(np.log(alpha), bound_value / self.epsilon))
-                if self.uses_entropy:
-                    beta = self.step_entropy_multipliers(frozen, alpha, beta)
+                break  # no feasible step toward the proposal: return the last fixed point
+        return self._result(back, marginals, alpha, beta, iterations, done)
+
+    def _solve_policy(self, alpha0=None):
+        """GPS (Alg. 1): alternate consistent passes and per-step bisections of the dual."""
+        s = self.settings
+        alpha, beta = self._initial_multipliers(alpha0, None)
+        iterations, done = 0, False
+        limit = np.log(s.max_multiplier_ratio)
+        while True:
+            alpha, (back, marginals) = self.feasible_passes(alpha, beta)
+            bound_value, _, _, ent = self.constraint_values(back, marginals)
+            done = self.converged(bound_value, ent, alpha, beta)
+            if done or iterations >= s.max_iterations:
+                break
+            iterations += 1
+            new_alpha = self.step_multipliers(self.frozen(back, marginals), alpha)
+            alpha = alpha * np.exp(np.clip(np.log(new_alpha / alpha), -limit, limit))
         return self._result(back, marginals, alpha, beta, iterations, done)
 
     def _result(self, back, marginals, alpha, beta, iterations, done):
@@ -594,14 +512,18 @@ def _make_safe(Q, ok, dx):
     return Quadratic(F, f, np.where(ok, Q.f0, 0.0))
 
 
-def _bisect(gradient, low, high, tolerance, T, at_zero=None):
+def _bisect(gradient, low, high, tolerance, T, at_zero=None, gtol=0.0):
     """
-    Find per-step roots of increasing functions by bisection in log space.
+    Find per-step roots of increasing functions in log space (Illinois regula falsi).
 
     ``gradient(values)`` returns dg/dvalue per step (increasing in value; -inf where infeasible).
     Steps whose gradient is still negative at ``high`` get ``high``; steps whose gradient is
     non-negative at ``low`` get ``low`` (or 0 when ``at_zero`` says the bound is inactive at 0).
-    Returns the upper end of the final bracket (the feasible side).
+    Inside the bracket the false-position point in log space is taken (kept 1% of the bracket
+    away from its ends), with the Illinois halving of a stale end's value (superlinear, Dowell
+    and Jarratt 1971); where an end is infeasible (-inf) the step bisects. A step is done when
+    its bracket is narrower than ``tolerance`` (returning the upper end, the feasible side) or
+    when its gradient is within ``gtol`` (per step) of 0 (returning that point).
     """
     low = np.broadcast_to(np.asarray(low, dtype=float), (T,))
     high = np.broadcast_to(np.asarray(high, dtype=float), (T,))
@@ -611,12 +533,31 @@ def _bisect(gradient, low, high, tolerance, T, at_zero=None):
     result_hi = g_hi < 0
     result_lo = g_lo >= 0
     active = ~(result_hi | result_lo)
-    while np.any(active) and np.max((log_hi - log_lo)[active]) > tolerance:
-        mid = 0.5 * (log_lo + log_hi)
+    side = np.zeros(T)  # +1: the last two new points replaced the low end, -1: the high end
+    for _ in range(200):
+        if not np.any(active) or np.max((log_hi - log_lo)[active]) <= tolerance:
+            break
+        finite = np.isfinite(g_lo) & np.isfinite(g_hi) & (g_hi > g_lo)
+        with np.errstate(invalid='ignore', divide='ignore'):
+            falsi = log_lo - g_lo * (log_hi - log_lo) / (g_hi - g_lo)
+        width = log_hi - log_lo
+        falsi = np.clip(falsi, log_lo + 0.01 * width, log_hi - 0.01 * width)
+        mid = np.where(finite, falsi, 0.5 * (log_lo + log_hi))
         g = gradient(np.exp(mid))
         below = g < 0
-        log_lo = np.where(active & below, mid, log_lo)
-        log_hi = np.where(active & ~below, mid, log_hi)
+        converged = np.abs(g) <= gtol
+        move_lo = active & below
+        move_hi = active & ~below
+        # Illinois: the end kept twice in a row has its value halved
+        g_hi = np.where(move_lo & (side > 0), 0.5 * g_hi, g_hi)
+        g_lo = np.where(move_hi & (side < 0) & np.isfinite(g_lo), 0.5 * g_lo, g_lo)
+        side = np.where(move_lo, 1.0, np.where(move_hi, -1.0, side))
+        log_lo, g_lo = np.where(move_lo, mid, log_lo), np.where(move_lo, g, g_lo)
+        log_hi, g_hi = np.where(move_hi, mid, log_hi), np.where(move_hi, g, g_hi)
+        done_here = active & converged  # the point itself: within gtol of the root
+        log_lo = np.where(done_here, mid, log_lo)
+        log_hi = np.where(done_here, mid, log_hi)
+        active &= ~done_here
     values = np.exp(log_hi)
     values = np.where(result_hi, high, values)
     values = np.where(result_lo, low, values)
@@ -625,79 +566,33 @@ def _bisect(gradient, low, high, tolerance, T, at_zero=None):
     return values
 
 
-class _SecantSearch:
+class _LogSecant:
     """
-    Per-step safeguarded secant search in log alpha for KL_t(alpha) = eps_t.
+    Per-step secant search in y = log alpha for the root of r_t(y) = log(KL_t / eps_t).
 
-    The residual r_t = log(KL_t / eps_t) decreases with alpha_t. Each step keeps a bracket from
-    the signs seen so far, takes the secant step (slope -1 until two points are known), clips it
-    to +-log(max ratio) and falls back to bisection when the secant leaves the bracket.
+    r_t decreases with alpha_t. The slope comes from the last two iterates where it is negative
+    and finite (clipped to [-4, -1/4]: KL ~ alpha^-2 for large alpha, flatter for small), else
+    -1; steps are clipped to +-max_step. No bracket is kept: the steps are coupled through the
+    state distributions, so a bracket from earlier iterates goes stale.
     """
 
-    def __init__(self, low, high, max_log_step):
-        self.low, self.high, self.max_step = low, high, max_log_step
+    def __init__(self, low, high, max_step):
+        self.low, self.high, self.max_step = low, high, max_step
         self.previous = None
 
-    def step(self, log_alpha, ratio):
+    def step(self, y, ratio):
         r = np.log(np.maximum(ratio, 1e-12))
-        if self.previous is None:
-            self.lo = np.full_like(log_alpha, self.low)
-            self.hi = np.full_like(log_alpha, self.high)
-            slope = np.full_like(log_alpha, -1.0)
-        else:
+        slope = np.full_like(y, -1.0)
+        if self.previous is not None:
             y0, r0 = self.previous
-            dy = log_alpha - y0
+            dy = y - y0
             with np.errstate(divide='ignore', invalid='ignore'):
-                slope = np.where(np.abs(dy) > 1e-12, (r - r0) / dy, -1.0)
-            slope = np.where((slope < -1e-3) & np.isfinite(slope), slope, -1.0)
-        self.lo = np.where(r > 0, np.maximum(self.lo, log_alpha), self.lo)
-        self.hi = np.where(r <= 0, np.minimum(self.hi, log_alpha), self.hi)
-        broken = self.lo >= self.hi
-        self.lo = np.where(broken, self.low, self.lo)
-        self.hi = np.where(broken, self.high, self.hi)
-        self.previous = (log_alpha, r)
-        proposal = log_alpha - r / slope
-        proposal = log_alpha + np.clip(proposal - log_alpha, -self.max_step, self.max_step)
-        outside = (proposal <= self.lo) | (proposal >= self.hi)
-        both = (self.lo > self.low) & (self.hi < self.high)
-        proposal = np.where(outside & both, 0.5 * (self.lo + self.hi), proposal)
-        return np.clip(proposal, self.low, self.high)
-
-
-def _precision(covs):
-    """Return the state precisions (T, d, d) of covariances: the iterate of the block descent."""
-    return inverse_and_logdet(covs, 'state guess covariance')[0]
-
-
-def _covariance(precision, means):
-    """Return the Gaussians (means, inverse of ``precision``), or None if one is not PD."""
-    precision = 0.5 * (precision + np.swapaxes(precision, -1, -2))
-    if not np.all(pd_mask(precision)):
-        return None
-    cov, _ = inverse_and_logdet(precision, 'state guess precision')
-    return means, 0.5 * (cov + np.swapaxes(cov, -1, -2))
-
-
-def _anderson(history, step):
-    """
-    Return the next iterate of a damped fixed-point iteration with Anderson mixing.
-
-    ``history`` holds (theta_i, residual_i = G(theta_i) - theta_i); with one entry this is the
-    damped step theta + step * residual, with more the residual is extrapolated to zero
-    (Anderson 1965, type II, in the least-squares form of Walker and Ni 2011).
-    """
-    theta, residual = history[-1]
-    if len(history) == 1:
-        return theta + step * residual
-    d_theta = np.stack([(b[0] - a[0]).ravel() for a, b in zip(history[:-1], history[1:])], 1)
-    d_res = np.stack([(b[1] - a[1]).ravel() for a, b in zip(history[:-1], history[1:])], 1)
-    gamma = np.linalg.lstsq(d_res, residual.ravel(), rcond=1e-10)[0]
-    damped = step * residual.ravel()
-    change = damped - (d_theta + step * d_res) @ gamma
-    if not np.all(np.isfinite(change)) or (np.linalg.norm(change)
-                                           > 4.0 * np.linalg.norm(damped)):
-        change = damped  # an ill-conditioned history extrapolates too far: plain damped step
-    return theta + change.reshape(theta.shape)
+                estimate = (r - r0) / dy
+            good = (np.abs(dy) > 1e-6) & np.isfinite(estimate) & (estimate < 0)
+            slope = np.where(good, np.clip(estimate, -4.0, -0.25), slope)
+        self.previous = (y, r)
+        return np.clip(y + np.clip(-r / slope, -self.max_step, self.max_step),
+                       self.low, self.high)
 
 
 def _floor_covariance(cov, floor):

@@ -43,21 +43,20 @@ def state_action_dual(problem, alpha, beta):
     """
     Return (dual value, d/dalpha, d/dbeta or None) at the block-descent fixed point (Alg. 2).
 
-    The state guess p_t is iterated to mu_t at fixed multipliers, then the dual of eq. 4.6
-    (5.5 with the entropy bound) and its gradients eps - KL_t (eq. 4.4c) and
+    At the fixed point p_t = mu_t of the multipliers (``KLBoundedProblem.fixed_point``) the dual
+    of eq. 4.6 (5.5 with the entropy bound) and its gradients eps - KL_t (eq. 4.4c) and
     delta + H(pi_t) (eq. 5.4d) are evaluated. Raises RuntimeError if the fixed point is not
     reached.
     """
-    guess = (problem.q_state_means, problem.q_state_covs)
-    alpha_used, _, back, marginals, gap, _ = problem.block_descent(alpha, beta, guess, 0.5)
-    if gap > problem.settings.state_tolerance or np.any(alpha_used != alpha):
+    back, marginals, gap = problem.fixed_point(alpha, beta)
+    if gap > problem.settings.state_tolerance:
         raise RuntimeError('block descent did not reach the fixed point (KL gap %.3g)' % gap)
     bound_value, _, _, ent = problem.constraint_values(back, marginals)
     grad_beta = problem.delta + ent if problem.uses_entropy else None
     return problem.dual_value(back, alpha, beta), problem.epsilon - bound_value, grad_beta
 
 
-_EXACT = DualSettings(state_tolerance=1e-15, max_block_iterations=2000)
+_EXACT = DualSettings(state_tolerance=1e-13, newton_tolerance=1e-13)
 
 
 def saps_dual(dynamics, reward, policy, initial_state, epsilon, alpha):

@@ -41,6 +41,7 @@ covariances, which is expansive (each sweep can multiply the error) and needs he
 import numpy as np
 
 from ps_control.core.gaussian import NotPositiveDefiniteError
+from scipy.linalg.lapack import dgetrf as getrf, dgetrs as getrs
 
 
 def _kron(X, Z):
@@ -148,13 +149,15 @@ class CovarianceProblem:
         rhs = -residual.reshape(T, m)
         return _block_tridiagonal_solve(lower, diag, upper, rhs).reshape(T, dx, dx)
 
-    def solve(self, U0, tolerance=1e-10, max_iterations=50):
+    def solve(self, U0, tolerance=1e-10, max_iterations=50, stall_tolerance=1e-6):
         """
         Return (U, C, iterations) with every residual below ``tolerance`` (relative).
 
         Newton with backtracking on the relative residual norm; a step that makes a precision
-        non-PD is halved. Raises NotPositiveDefiniteError if the start is infeasible and
-        RuntimeError if the iteration does not converge.
+        non-PD is halved. When no step reduces the residual any more (round-off: for alpha_t
+        near 0 the precision P_ss ~ 1 / alpha_t is ill-conditioned) a residual below
+        ``stall_tolerance`` is accepted. Raises NotPositiveDefiniteError if the start is
+        infeasible and RuntimeError if the iteration does not converge.
         """
         U = 0.5 * (U0 + np.swapaxes(U0, 1, 2))
         M, C, residual, predicted = self.system(U)
@@ -178,7 +181,7 @@ class CovarianceProblem:
                 break
             U = U + size * step
             (M, C, residual, predicted), error = trial, trial_error
-        if error <= tolerance:
+        if error <= max(tolerance, stall_tolerance):
             return U, C, max_iterations
         raise RuntimeError('state covariance Newton iteration stalled (relative residual %.3g)'
                            % error)
@@ -195,17 +198,36 @@ def _block_tridiagonal_solve(lower, diag, upper, rhs):
     Solve a block-tridiagonal system by block Gaussian elimination (Thomas algorithm).
 
     diag: (T, m, m); upper[t] couples block t to t+1, lower[t] couples t+1 to t: (T-1, m, m);
-    rhs: (T, m).
+    rhs: (T, m). Each eliminated diagonal block is LU-factored once (LAPACK getrf) and the
+    factors serve both the elimination and the back substitution (getrs).
     """
     T = diag.shape[0]
     d = diag.copy()
     r = rhs.copy()
-    for t in range(1, T):
-        factor = np.linalg.solve(d[t - 1].T, lower[t - 1].T).T  # lower @ d^-1
-        d[t] = d[t] - factor @ upper[t - 1]
-        r[t] = r[t] - factor @ r[t - 1]
+    factors = [None] * T
+    for t in range(T):
+        if t > 0:
+            # lower @ d^-1 = (d^-T lower^T)^T: solve with the transposed factors
+            factor = _lu_solve(factors[t - 1], lower[t - 1].T, trans=1).T
+            d[t] -= factor @ upper[t - 1]
+            r[t] -= factor @ r[t - 1]
+        factors[t] = _lu_factor(d[t])
     x = np.empty_like(r)
-    x[T - 1] = np.linalg.solve(d[T - 1], r[T - 1])
+    x[T - 1] = _lu_solve(factors[T - 1], r[T - 1])
     for t in range(T - 2, -1, -1):
-        x[t] = np.linalg.solve(d[t], r[t] - upper[t] @ x[t + 1])
+        x[t] = _lu_solve(factors[t], r[t] - upper[t] @ x[t + 1])
     return x
+
+
+def _lu_factor(matrix):
+    lu, piv, info = getrf(matrix)
+    if info != 0:
+        raise np.linalg.LinAlgError('singular block in the covariance Newton system')
+    return lu, piv
+
+
+def _lu_solve(factor, rhs, trans=0):
+    solution, info = getrs(factor[0], factor[1], rhs, trans=trans)
+    if info != 0:
+        raise np.linalg.LinAlgError('LAPACK getrs failed (info %d)' % info)
+    return solution
