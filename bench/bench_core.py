@@ -16,10 +16,12 @@
 Time per GPS / SAPS / ESAPS update on random stable LQG problems (prints figures, no asserts).
 
     PYTHONPATH=. python3 bench/bench_core.py [--sizes 100,4,2 200,8,4 200,20,10]
-        [--algorithms gps saps esaps] [--repeats 3]
+        [--algorithms gps saps esaps] [--repeats 3] [--task double_pendulum]
 
 Reports wall time per update (best of repeats), outer dual iterations, whether every step met
-its bound, and each algorithm's time as a ratio to GPS on the same problem.
+its bound, and each algorithm's time as a ratio to GPS on the same problem. ``--task`` adds
+the first update of that task's learning loop: dynamics fitted (GMM prior) to
+learning.samples rollouts of its initial policy in PyBullet, the problem the trainer solves.
 """
 
 import argparse
@@ -48,6 +50,24 @@ def stable_problem(T, dx, du, seed=0):
     return dyn, reward, policy, GaussianState(np.zeros(dx), 0.01 * np.eye(dx))
 
 
+def task_problem(name):
+    """Return the first learning update's (dynamics, reward, policy, x0) of a task."""
+    from ps_control.learning import load_learning_config, PolicySearch
+    from ps_control.tasks import load_task
+    task = load_task(name)
+    search = PolicySearch(task, load_learning_config(task, {'algorithm': 'gps'}))
+    samples = search.episode_count
+    sim = task.make_simulator(n_robots=samples)
+    try:
+        rng = np.random.default_rng(0)
+        rollouts = sim.rollout(search.policy, task.sample_initial_states(samples, rng), rng)
+    finally:
+        sim.close()
+    states, actions = search._check_rollouts(rollouts.states, rollouts.torques)
+    dynamics = search.fit_dynamics(states, actions)
+    return dynamics, search.reward, search.policy, search.initial_state(states)
+
+
 def run(algorithm, problem, epsilon):
     dyn, reward, policy, x0 = problem
     if algorithm == 'gps':
@@ -59,16 +79,19 @@ def run(algorithm, problem, epsilon):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[1])
-    parser.add_argument('--sizes', nargs='+', default=['100,4,2', '200,8,4', '200,20,10'])
+    parser.add_argument('--sizes', nargs='*', default=['100,4,2', '200,8,4', '200,20,10'])
     parser.add_argument('--algorithms', nargs='+', default=['gps', 'saps', 'esaps'])
     parser.add_argument('--repeats', type=int, default=3)
     parser.add_argument('--epsilon', type=float, default=0.5)
+    parser.add_argument('--task', nargs='*', default=[],
+                        help='also time the first learning update of these tasks')
     args = parser.parse_args()
     print('%-12s %-6s %10s %8s %10s %10s' % ('(T,dx,du)', 'algo', 'ms/update', 'dual it',
                                              'converged', 'x GPS'))
-    for size in args.sizes:
-        T, dx, du = (int(v) for v in size.split(','))
-        problem = stable_problem(T, dx, du)
+    shapes = [tuple(int(v) for v in size.split(',')) for size in args.sizes]
+    problems = [(shape, stable_problem(*shape)) for shape in shapes]
+    problems += [(name, task_problem(name)) for name in args.task]
+    for label, problem in problems:
         base = None
         for algorithm in args.algorithms:
             best, result = np.inf, None
@@ -78,7 +101,7 @@ def main():
                 best = min(best, time.perf_counter() - start)
             base = best if algorithm == 'gps' else base
             ratio = '%.1f' % (best / base) if base else '-'
-            print('%-12s %-6s %10.1f %8d %10s %10s' % ((T, dx, du), algorithm, 1e3 * best,
+            print('%-12s %-6s %10.1f %8d %10s %10s' % (label, algorithm, 1e3 * best,
                                                        result.iterations, result.converged,
                                                        ratio), flush=True)
 

@@ -70,9 +70,10 @@ class LearningConfig:
     mirror_step (s), mirror_r (r), mirror_eps (eps) the accelerated mirror descent constants,
     search_adapt_rate the optional diagonal covariance adaptation (0: off, as in the paper),
     evaluate_mean one extra rollout per iteration of the search mean (the paper's evaluation);
-    the tracking controller: natural frequency (rad / s) and damping ratio scaled by the arm's
-    inertia, the fraction tracking_feedforward of the inverse-dynamics feed-forward M(q) qdd,
-    and its action noise std (N m); via_tolerance (m) defines a successful rollout.
+    the computed-torque tracking controller: natural frequency (rad / s) and damping ratio of
+    every joint's error, the fraction tracking_feedforward of the inverse-dynamics feed-forward
+    M(q) qdd + C(q, qd) qd, and its action noise std (N m); via_tolerance (m) defines a
+    successful rollout.
     """
 
     algorithm: str = 'esaps'

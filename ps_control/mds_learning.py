@@ -21,12 +21,20 @@ interface as ps_control.learning.PolicySearch, built by ``learning.make_search``
 1. ``episode_policy(j)``: the search distribution N(mu_k, sigma^2 I) over the DMP weights (D
    joints x B basis functions) gives N samples, drawn from the seed and the iteration number
    (so a resumed run draws the same ones). Sample j's DMP joint trajectory becomes a
-   time-varying linear-Gaussian policy, a PD tracking controller with feed-forward
-   (ps_control.core.tracking_policy): u_t = Kp_t (y_t - q) + Kd_t (yd_t - qd) + c M(y_t) ydd_t,
-   with Kp_t = w^2 I_t, Kd_t = 2 zeta w I_t, I_t = 1 / diag(M(y_t)^-1) the inertia each joint
-   feels with the others free (ps_control.tasks.planar_arm) and c = tracking_feedforward.
-   Decoupled PD control is passive, so it stays stable when the torques saturate, which the
-   light distal links of the arm do at the paper's speeds. Rollout N (with ``evaluate_mean``)
+   time-varying linear-Gaussian policy (ps_control.core.tracking_policy): computed-torque
+   control linearised about the DMP reference y_t,
+
+       u_t = c tau_ID(y_t, yd_t, ydd_t) + M(y_t) (w^2 (y_t - q) + 2 zeta w (yd_t - qd)),
+
+   i.e. K_t = -M(y_t) [w^2 I, 2 zeta w I] and k_t from the reference, with M the joint-space
+   inertia and tau_ID = M(q) qdd + C(q, qd) qd the inverse dynamics of the arm
+   (ps_control.tasks.planar_arm, recursive Newton-Euler), c = tracking_feedforward, w =
+   tracking_frequency, zeta = tracking_damping_ratio (Siciliano et al., Robotics: Modelling,
+   Planning and Control, 2009, sec. 8.5.2: inverse dynamics control). Every joint's tracking
+   error then obeys e'' + 2 zeta w e' + w^2 e = 0 near the reference, whatever the inertia of
+   the chain beyond it; the light distal links need this (gains on each joint's own inertia
+   alone let the arm drift off the reference). The arm's effort limits (urdf_gen.py) leave room
+   for the paper's movement plus the feedback. Rollout N (with ``evaluate_mean``)
    runs the mean mu_k: the paper's evaluation rollout, not used by the update.
 2. The caller runs each episode's policy on the robot (any controller that runs linear-Gaussian
    policies: the controller node, or the batched simulator) and hands back the measured states
@@ -48,7 +56,7 @@ import numpy as np
 
 from ps_control.core.amds import AcceleratedMirrorDescentSearch
 from ps_control.core.search_distribution import GaussianDensity
-from ps_control.core.tracking_policy import dmp_tracking_policy, inertia_scaled_gains
+from ps_control.core.tracking_policy import inertia_scaled_gains, tracking_policy
 from ps_control.learning import (checkpoint_config, CHECKPOINT_VERSION, read_checkpoint,
                                  write_checkpoint)
 from ps_control.tasks.planar_arm import PlanarArm
@@ -147,20 +155,12 @@ class ArmViaPointSearch:
         """Return the tracking policies of DMP weights (M, D, B): one per row (module doc)."""
         traj = self.via.rollout(params)
         T = self.via.dmp.T
-        inertia = self.arm.free_joint_inertia(traj.y[:, :T])
-        kp, kd = inertia_scaled_gains(inertia[..., None] * np.eye(self.task.du),
-                                      self.config.tracking_frequency,
+        y, yd, ydd = traj.y[:, :T], traj.yd[:, :T], traj.ydd
+        kp, kd = inertia_scaled_gains(self.arm.mass_matrix(y), self.config.tracking_frequency,
                                       self.config.tracking_damping_ratio)
-        feedforward = None
-        if self.config.tracking_feedforward > 0:
-            feedforward = self.config.tracking_feedforward * self.arm.mass_matrix(traj.y[:, :T])
-        policies = []
-        for j in range(params.shape[0]):
-            one = type(traj)(traj.y[j], traj.yd[j], traj.ydd[j], traj.forcing[j])
-            policies.append(dmp_tracking_policy(
-                one, kp[j], kd[j], None if feedforward is None else feedforward[j],
-                self.config.tracking_action_std))
-        return policies
+        feedforward = self.config.tracking_feedforward * self.arm.inverse_dynamics(y, yd, ydd)
+        return [tracking_policy(y[j], yd[j], kp[j], kd[j], feedforward[j],
+                                self.config.tracking_action_std) for j in range(params.shape[0])]
 
     def episode_policy(self, index):
         """Return the policy rollout ``index`` of this iteration runs (sample j, or the mean)."""
@@ -329,3 +329,54 @@ def run_batch(search, simulator, iterations, rng=None, checkpoint=None, progress
         if progress is not None:
             progress(metrics)
     return search.history
+
+
+def main(argv=None):
+    """
+    Command line: G-AMDS on an arm task with the batched simulator in this process, no ROS.
+
+    ``python -m ps_control.mds_learning arm`` runs the same ArmViaPointSearch the learner node
+    runs (the task's learning.g_amds section) and prints the mean's measured cost and via-point
+    distance every --report updates, then the wall time.
+    """
+    import argparse
+    import time
+
+    from ps_control.learning import load_learning_config, make_search
+    from ps_control.tasks import load_task
+
+    parser = argparse.ArgumentParser(description=main.__doc__.strip().splitlines()[0])
+    parser.add_argument('task', help='arm task: arm, arm_2, arm_50 or a task YAML file')
+    parser.add_argument('--iterations', type=int, help='default: learning.g_amds.iterations')
+    parser.add_argument('--seed', type=int, help='default: learning.seed')
+    parser.add_argument('--report', type=int, default=50, help='print every N updates')
+    parser.add_argument('--checkpoint', help='checkpoint file written after every update')
+    args = parser.parse_args(argv)
+    task = load_task(args.task)
+    overrides = {'algorithm': ALGORITHM}
+    for name in ('iterations', 'seed'):
+        if getattr(args, name) is not None:
+            overrides[name] = getattr(args, name)
+    config = load_learning_config(task, overrides)
+    search = make_search(task, config)
+    simulator = task.make_simulator(n_robots=search.episode_count)
+    began = time.perf_counter()
+
+    def progress(metrics):
+        k = metrics['iteration']
+        if k == 1 or k % args.report == 0 or k == config.iterations:
+            print('update %4d  mean cost %.4g  via-point distance %.4f m  saturated %.3f  '
+                  '%.1f s' % (k, metrics.get('mean_cost', -metrics['expected_reward']),
+                              metrics.get('via_error', metrics['sample_via_error']),
+                              metrics['saturation'], time.perf_counter() - began), flush=True)
+    try:
+        run_batch(search, simulator, config.iterations, rng=config.seed,
+                  checkpoint=args.checkpoint, progress=progress)
+    finally:
+        simulator.close()
+    return 0
+
+
+if __name__ == '__main__':
+    import sys
+    sys.exit(main())

@@ -15,8 +15,9 @@
 """
 G-AMDS as a learner on the PyBullet arm (ps_control.mds_learning), without ROS.
 
-The arm model against PyBullet, the episode policies against the DMP they track, the measured
-cost against the paper's cost, a short learning run that reduces the via-point cost, checkpoint
+The arm model (kinematics, inertia, inverse dynamics) against PyBullet, the episode policies
+against the DMP they track (in the controller's terms and on the simulated arm), the measured
+cost against the paper's cost, a learning run that brings the arm to the via-point, checkpoint
 resume, and bad input.
 """
 
@@ -24,7 +25,6 @@ import dataclasses
 
 import numpy as np
 from ps_control import learning
-from ps_control.core.tracking_policy import dmp_tracking_policy
 from ps_control.mds_learning import ArmViaPointSearch, rollout_episodes, run_batch
 from ps_control.tasks import load_task
 from ps_control.tasks.planar_arm import PlanarArm
@@ -79,6 +79,33 @@ def test_planar_arm_model_matches_pybullet(n):
         simulator.close()
 
 
+@pytest.mark.parametrize('n', [2, 10])
+def test_inverse_dynamics_gives_the_accelerations_pybullet_simulates(n):
+    task = load_task('arm_2' if n == 2 else 'arm')
+    arm = PlanarArm.from_urdf(task.urdf_path)
+    dt = 1e-5  # one short physics step: the acceleration barely changes within it
+    simulator = dataclasses.replace(task, dt=dt, substeps=1).make_simulator()
+    rng = np.random.default_rng(n)
+    try:
+        for _ in range(3):
+            q = rng.uniform(-1.5, 1.5, size=n)
+            qd = rng.uniform(-3.0, 3.0, size=n)
+            qdd = rng.uniform(-20.0, 20.0, size=n)
+            tau = arm.inverse_dynamics(q, qd, qdd)
+            assert np.all(np.abs(tau) < np.asarray(task.torque_limits))  # not clipped
+            simulator.reset(np.concatenate([q, qd]))
+            moved = simulator.step(tau)
+            np.testing.assert_allclose((moved[n:] - qd) / dt, qdd, atol=0.02)
+            # without the velocity terms it is the mass matrix times the accelerations; leaving
+            # them out would miss the accelerations by far more than the tolerance above
+            inertia = arm.mass_matrix(q)
+            np.testing.assert_allclose(arm.inverse_dynamics(q, 0.0, qdd), inertia @ qdd,
+                                       atol=1e-12)
+            assert np.abs(np.linalg.solve(inertia, tau - inertia @ qdd)).max() > 0.2
+    finally:
+        simulator.close()
+
+
 def test_episode_policies_track_the_sampled_dmps_and_the_cost_is_the_papers():
     task, config = g_amds('arm', iterations=1)
     search = ArmViaPointSearch(task, config)
@@ -88,16 +115,29 @@ def test_episode_policies_track_the_sampled_dmps_and_the_cost_is_the_papers():
     assert np.allclose(params[-1], 0.0) and np.std(params[:-1]) == pytest.approx(
         config.search_std, rel=0.1)
     traj = search.via.rollout(params)
+    w, zeta, n = config.tracking_frequency, config.tracking_damping_ratio, task.du
+    assert config.tracking_feedforward == 1.0 and w > 0
     for j in (0, config.samples):
         policy = search.episode_policy(j)
         assert policy.K.shape == (task.horizon, task.du, task.dx)
+        # computed torque about the reference: K_t = -M(y_t) [w^2 I, 2 zeta w I]
+        for t in (0, 7, task.horizon - 1):
+            inertia = search.arm.mass_matrix(traj.y[j, t])
+            np.testing.assert_allclose(policy.K[t, :, :n], -w ** 2 * inertia, rtol=1e-12)
+            np.testing.assert_allclose(policy.K[t, :, n:], -2 * zeta * w * inertia, rtol=1e-12)
         assert not np.allclose(policy.K[0], policy.K[-1])  # gains follow the reference posture
-        # at the reference state the PD policy commands nothing (no feed-forward configured)
-        x = np.concatenate([traj.y[j, 7], traj.yd[j, 7]])
-        np.testing.assert_allclose(policy.mean_action(7, x), 0.0, atol=1e-9)
-        one = type(traj)(traj.y[j], traj.yd[j], traj.ydd[j], traj.forcing[j])
-        same = dmp_tracking_policy(one, -policy.K[:, :, :task.du], -policy.K[:, :, task.du:])
-        np.testing.assert_allclose(same.k, policy.k)
+        # at the reference state the policy commands the inverse dynamics of the reference
+        for t in (0, 7, 20):
+            x = np.concatenate([traj.y[j, t], traj.yd[j, t]])
+            torque = search.arm.inverse_dynamics(traj.y[j, t], traj.yd[j, t], traj.ydd[j, t])
+            np.testing.assert_allclose(policy.mean_action(t, x), torque, rtol=1e-9, atol=1e-12)
+        # 0.01 rad behind the reference every joint is pushed on by w^2 M(y_t) 0.01
+        ref = np.concatenate([traj.y[j, 7], traj.yd[j, 7]])
+        behind = ref - np.r_[np.full(n, 0.01), np.zeros(n)]
+        push = w ** 2 * search.arm.mass_matrix(traj.y[j, 7]) @ np.full(n, 0.01)
+        np.testing.assert_allclose(policy.mean_action(7, behind) - policy.mean_action(7, ref),
+                                   push, rtol=1e-9)
+        np.testing.assert_allclose(policy.cov[3], config.tracking_action_std ** 2 * np.eye(n))
     # a robot that tracks perfectly is charged exactly the paper's cost of the DMP
     states, _ = perfect_tracking(search)
     costs, errors = search.measured_costs(states, params)
@@ -106,8 +146,33 @@ def test_episode_policies_track_the_sampled_dmps_and_the_cost_is_the_papers():
     np.testing.assert_allclose(errors[-1], search.via.via_error(params[-1]), rtol=1e-9)
 
 
-def test_short_g_amds_run_on_the_pybullet_arm_reduces_the_via_point_cost():
-    task, config = g_amds('arm_2', iterations=12)
+@pytest.mark.parametrize('name', ['arm_2', 'arm'])
+def test_the_simulated_arm_follows_the_sampled_dmps_within_its_torque_limits(name):
+    # the physical fix: with the effort limits of urdf_gen (50 s^2 N m) and computed-torque
+    # tracking the arm makes the DMP movements the cost is about (the former limits saturated
+    # and whipped the tip, the former soft PD lagged up to 0.43 rad behind)
+    task, config = g_amds(name, iterations=1)
+    search = ArmViaPointSearch(task, config)
+    simulator = task.make_simulator(n_robots=search.episode_count)
+    try:
+        states, torques = rollout_episodes(search, simulator,
+                                           np.zeros((search.episode_count, task.dx)), rng=0)
+    finally:
+        simulator.close()
+    _, params, _ = search._episodes()
+    traj = search.via.rollout(params)
+    n = task.du
+    limits = np.asarray(task.torque_limits)
+    assert np.all(np.abs(torques) < 0.9 * limits)  # never saturated
+    assert np.abs(states[..., :n] - traj.y).max() < 0.1  # rad, every joint, every step
+    _, errors = search.measured_costs(states, params)
+    dmp = [search.via.via_error(p) for p in params]
+    np.testing.assert_allclose(errors, dmp, atol=0.02)
+    assert np.all(errors > 0.2)  # theta = 0 and its neighbours miss the via-point: work to do
+
+
+def test_g_amds_on_the_pybullet_arm_brings_the_end_effector_to_the_via_point():
+    task, config = g_amds('arm_2', iterations=40)
     search = learning.make_search(task, config)
     assert isinstance(search, ArmViaPointSearch)
     simulator = task.make_simulator(n_robots=search.episode_count)
@@ -115,15 +180,19 @@ def test_short_g_amds_run_on_the_pybullet_arm_reduces_the_via_point_cost():
         history = run_batch(search, simulator, config.iterations, rng=0)
     finally:
         simulator.close()
-    assert [m['iteration'] for m in history] == list(range(1, 13))
-    first, last = history[0], history[-3:]
-    # the mean's measured movement: cost and via-point distance both fall a lot
-    assert np.mean([m['mean_cost'] for m in last]) < 0.3 * first['mean_cost']
-    assert np.mean([m['via_error'] for m in last]) < 0.5 * first['via_error']
-    assert np.mean([m['expected_reward'] for m in last]) > 0.5 * first['expected_reward']
+    assert [m['iteration'] for m in history] == list(range(1, 41))
+    first, last = history[0], history[-5:]
+    # theta = 0 misses the via-point by about 0.33 m; the measured movement of the mean ends
+    # within the tolerance (0.02 m) and costs a small fraction of the start
+    assert first['via_error'] > 0.3
+    assert all(m['via_error'] <= config.via_tolerance for m in last)
+    assert all(m['mean_cost'] < 0.02 * first['mean_cost'] for m in last)
+    assert np.mean([m['sample_via_error'] for m in last]) < 0.1
+    assert np.mean([m['expected_reward'] for m in last]) > 0.05 * first['expected_reward']
     for m in history:
         assert 0.0 <= m['max_kl'] <= np.log(config.samples) + 1e-9
         assert 0.0 <= m['success_rate'] <= 1.0 and m['samples'] == config.samples
+        assert m['saturation'] < 0.01  # the movement fits in the effort limits
 
 
 def test_rollouts_record_what_the_episode_policies_do():
@@ -166,7 +235,7 @@ def test_g_amds_checkpoint_resumes_exactly(tmp_path):
         learning.PolicySearch.load(path, task, {'algorithm': 'gps'})
     with pytest.raises(ValueError, match='holds a g_amds run'):
         learning.PolicySearch.load(path, task)
-    with pytest.raises(ValueError, match=r'mean has shape \(200,\), the task needs \(40,\)'):
+    with pytest.raises(ValueError, match=r'mean has shape \(1000,\), the task needs \(200,\)'):
         ArmViaPointSearch.load(path, load_task('arm_2'))
 
 

@@ -103,12 +103,23 @@ PENDULUM_OTHER_JOINT_LIMITS = (-0.75 * math.pi, 0.75 * math.pi)
 PENDULUM_VELOCITY_LIMIT = 30.0
 
 # Planar arms: total length 1 and total mass 1, uniform links (centre of mass in the middle).
-# The effort limit of joint i scales with the inertia of the chain it moves (the straight chain
-# of links i..N has length and mass (N - i + 1) / N, inertia about joint i about 1/3 of
-# mass * length^2): effort_i = ARM_EFFORT_SCALE * ((N - i + 1) / N)^3 N m, i.e. every joint can
-# give about 30 rad / s^2 to the straight chain beyond it (rounded to 6 significant digits).
-# Joint limits +-pi.
-ARM_EFFORT_SCALE = 10.0
+# Effort limit of joint i: effort_i = ARM_EFFORT_SCALE * s_i^2 N m, s_i = (N - i + 1) / N the
+# length and mass of the chain of links i..N (rounded to 6 significant digits). Joint i pushes
+# that chain sideways: a force m a on its centre of mass (s_i / 2 from the joint) takes the torque
+# s_i a s_i / 2 = a s_i^2 / 2, so ARM_EFFORT_SCALE = 50 lets every joint give the chain beyond it
+# a = 100 m/s^2. That is what the arm via-point task of the mirror-descent-search paper needs
+# (Miyashita et al. 2018, sec. 4.2: the end effector travels about 0.7 m in 0.3 s, and every
+# link moves with it). Inverse dynamics (PlanarArm.inverse_dynamics) of its DMP motions on the
+# 10-link arm, peak |tau_i| / s_i^2 over joints 1..10:
+#   theta = 0 (the initial DMP): 19.3 .. 36.2; the learnt via-point motion (G-AMDS, 100 basis
+#   functions, 700 updates): 10.2 .. 27.6.
+# The former limit 10 s_i^3 (every joint accelerates the straight chain beyond it at 30 rad/s^2)
+# was 1.2 to 28 times too low for the learnt motion (2 to 36 times for theta = 0), worst at the
+# light distal joints: the task was infeasible and a tracking controller saturated and whipped
+# the tip. With 50 s_i^2 the learnt motion peaks at 0.20 (joint 1) to 0.55 (joint 10) of the
+# limits, leaving the rest for the feedback of the tracking controller. Joint limits +-pi.
+ARM_EFFORT_SCALE = 50.0
+ARM_EFFORT_EXPONENT = 2
 ARM_DAMPING = 0.0
 ARM_VELOCITY_LIMIT = 30.0
 ARM_LINK_COUNTS = (2, 10, 50)
@@ -133,7 +144,7 @@ def planar_arm_spec(n_links):
     n = int(n_links)
     links = []
     for i in range(n):
-        effort = float('%.6g' % (ARM_EFFORT_SCALE * ((n - i) / n) ** 3))
+        effort = float('%.6g' % (ARM_EFFORT_SCALE * ((n - i) / n) ** ARM_EFFORT_EXPONENT))
         links.append(LinkSpec(mass=1.0 / n, length=1.0 / n, com_fraction=0.5,
                               radius=0.1 / n, damping=ARM_DAMPING, friction=0.0,
                               effort=effort, velocity=ARM_VELOCITY_LIMIT, lower=-math.pi,

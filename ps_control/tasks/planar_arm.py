@@ -25,6 +25,12 @@ plane. For such a chain the joint-space inertia M(q) has a closed form, computed
 with Jv_j the Jacobian of the centre of mass of link j (column i: z x (c_j - p_i) for i <= j)
 and Jw_j = [1 .. 1 0 .. 0] (the link turns with every joint up to its own).
 
+The inverse dynamics tau = M(q) qdd + C(q, qd) qd (no gravity in the horizontal plane, no joint
+friction) is the recursive Newton-Euler algorithm (Luh, Walker and Paul 1980; Featherstone,
+Rigid Body Dynamics Algorithms, 2008, sec. 5.3) written for a planar chain: link i turns at the
+absolute rate w_i = qd_1 + .. + qd_i, so every acceleration follows from the unit vectors
+u_i = (cos phi_i, sin phi_i), phi_i = q_1 + .. + q_i, as d2u_i/dt2 = alpha_i n_i - w_i^2 u_i.
+
 :meth:`PlanarArm.from_urdf` refuses any other robot with a ValueError naming what differs.
 """
 
@@ -154,6 +160,37 @@ class PlanarArm:
         return (np.einsum('j,...ji,...jk->...ik', self.masses, jx, jx)
                 + np.einsum('j,...ji,...jk->...ik', self.masses, jy, jy)
                 + np.einsum('j,ji,jk->ik', self.izz, chain, chain))
+
+    def inverse_dynamics(self, q, qd, qdd):
+        """
+        Return the joint torques tau (..., n) that give the accelerations qdd at (q, qd).
+
+        tau = M(q) qdd + C(q, qd) qd by the recursive Newton-Euler algorithm (module docstring):
+        forward, the acceleration of every joint and centre of mass in the plane; backward, the
+        force F_j = m_j a_j each link needs and the moment about joint i of the links beyond it,
+        tau_i = sum_{j >= i} (I_zz,j alpha_j + (c_j - p_i) x F_j). q, qd, qdd broadcast.
+        """
+        q, qd, qdd = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (q, qd, qdd)))
+        if q.shape[-1:] != (self.n_joints,):
+            raise ValueError('q has shape %s, the arm has %d joints' % (q.shape, self.n_joints))
+        angles = np.cumsum(q, axis=-1)
+        rate, alpha = np.cumsum(qd, axis=-1), np.cumsum(qdd, axis=-1)
+        along = np.stack([np.cos(angles), np.sin(angles)], axis=-1)
+        normal = np.stack([-along[..., 1], along[..., 0]], axis=-1)
+        turn = alpha[..., None] * normal - rate[..., None] ** 2 * along  # d2u_i / dt2
+        lengths = np.append(self.offsets, 0.0)  # the last link carries nothing beyond it
+        steps = lengths[:, None] * turn
+        joints = np.cumsum(steps, axis=-2) - steps  # acceleration of joint i
+        force = self.masses[:, None] * (joints + self.com[:, None] * turn)
+        beyond = np.flip(np.cumsum(np.flip(force, axis=-2), axis=-2), axis=-2) - force
+
+        def cross(a, b):
+            return a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]
+        # the moment of link i's own force and of the force it passes on, about joint i; the
+        # links beyond contribute their moments about joint i + 1 (the cumulative sum)
+        local = (self.izz * alpha + cross(self.com[:, None] * along, force)
+                 + cross(lengths[:, None] * along, beyond))
+        return np.flip(np.cumsum(np.flip(local, axis=-1), axis=-1), axis=-1)
 
     def free_joint_inertia(self, q):
         """
