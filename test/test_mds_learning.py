@@ -81,6 +81,26 @@ def test_command_writes_results_and_resumes(tmp_path, capsys):
         assert (directory / name).stat().st_size > 0
     results = json.loads((directory / 'results.json').read_text())
     assert results['methods']['gmds']['trials'] == 2
+    # The via-point distance of the final noiseless rollout, per trial and summarised.
+    task = make_task('point', n_basis=5)
+    errors = []
+    for trial in range(2):
+        record = json.loads((directory / 'trials' / ('gmds_trial%02d.json' % trial)).read_text())
+        y = np.array(record['trajectory'])
+        distance = np.linalg.norm(y[task.via_index] - task.via_point)
+        assert record['via_error'] == pytest.approx(distance, rel=1e-12)
+        assert record['via_error'] == pytest.approx(task.via_error(np.array(record['mean'])))
+        errors.append(distance)
+    stats = results['methods']['gmds']
+    assert stats['via_error_mean'] == pytest.approx(np.mean(errors), rel=1e-12)
+    assert stats['via_error_max'] == pytest.approx(np.max(errors), rel=1e-12)
+    assert stats['within_tolerance'] == int(np.sum(np.array(errors) <= 0.01))
+    assert results['via_tolerance'] == 0.01
+    table = (directory / 'table.md').read_text()
+    assert 'via-point error mean / max' in table
+    assert '| G-MDS | %.4g +- %.3g | %.4f / %.4f |' % (
+        stats['final_cost_mean'], stats['final_cost_std'], stats['via_error_mean'],
+        stats['via_error_max']) in table
     assert len(results['methods']['gmds']['cost_mean']) == 4
     assert results['methods']['gmds']['rollouts'] == [0, 10, 20, 30]
     # Rerun: nothing left to do, same numbers.

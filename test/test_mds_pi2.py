@@ -92,3 +92,17 @@ def test_bad_input():
         pi2.update(params, costs)
     with pytest.raises(ValueError, match='per-step costs'):
         pi2.update(params, np.ones((3, dmp.T - 1)))
+
+
+def test_all_equal_costs_give_uniform_weights_and_the_mean_noise_step():
+    dmp = DMP(n_basis=4, dt=0.01, duration=0.1)
+    theta = np.zeros((2, 4))
+    pi2 = PI2(theta, dmp.basis, dmp.psi, n_samples=5)
+    params = pi2.sample(np.random.default_rng(3))
+    costs = np.full((5, dmp.T), 2.0)
+    info = pi2.update(params, costs)
+    np.testing.assert_allclose(info['weights'], 0.2)
+    # Equal costs carry no information: the step is the plain average of the projected noise.
+    expected = loop_pi2_update(theta, params, np.zeros((5, dmp.T)), dmp.basis, dmp.psi, 10.0)
+    np.testing.assert_allclose(pi2.mean, expected, rtol=1e-10, atol=1e-12)
+    assert np.any(pi2.mean != 0.0)
