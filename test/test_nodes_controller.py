@@ -19,16 +19,23 @@ The controller runs in real-time mode on the wall clock (as on hardware); a help
 the robot (joint_states in, effort commands out) and the learner (policy, services).
 """
 
+import os
+
 from nodes_support import open_graph
 from nodes_support import params
 import numpy as np
 from ps_control.core import LinearGaussianPolicy
 from ps_control.nodes import common
 from ps_control.nodes.controller_node import ControllerNode
+from ps_control.nodes.messages import fill_transition
+from ps_control.nodes.messages import joint_state_to_x
 from ps_control.nodes.messages import policy_digest
 from ps_control.nodes.messages import policy_to_msg
+from ps_control.nodes.messages import STATUS_FALLBACK
 from ps_control.nodes.messages import transition_from_msg
+from ps_control.nodes.messages import transition_to_msg
 import pytest
+from rclpy.exceptions import InvalidParameterValueException
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
 from std_srvs.srv import Trigger
@@ -217,3 +224,69 @@ def test_malformed_joint_states_give_zero_torque(graph, capfd, state, reason):
     log = capfd.readouterr().err
     assert 'joint states rejected' in log and reason in log
     assert robot.spin_publishing(lambda: robot.commands[-1] == [5.0, 5.0])
+
+
+def _joint_state(names, position, velocity):
+    msg = JointState()
+    msg.name, msg.position, msg.velocity = list(names), list(position), list(velocity)
+    return msg
+
+
+def test_joint_state_decoding_is_the_same_in_order_and_by_lookup():
+    # the controller's per-tick decoder has a fast path for the joints first and in order;
+    # it must give what the lookup gives for the same joints in another order / among others
+    x = np.array([0.1, -0.2, 0.3, -0.4])
+    in_order = joint_state_to_x(_joint_state(JOINTS, x[:2], x[2:]), JOINTS)
+    swapped = joint_state_to_x(_joint_state(JOINTS[::-1], x[1::-1], x[:1:-1]), JOINTS)
+    extra = joint_state_to_x(_joint_state(['other'] + JOINTS, [9.0, *x[:2]], [8.0, *x[2:]]),
+                             JOINTS)
+    prefix = joint_state_to_x(_joint_state(JOINTS + ['other'], [*x[:2], 9.0], [*x[2:], 8.0]),
+                              JOINTS)
+    for decoded in (in_order, swapped, extra, prefix):
+        assert decoded.dtype == np.float64
+        np.testing.assert_array_equal(decoded, x)
+    with pytest.raises(ValueError, match='NaN or inf'):
+        joint_state_to_x(_joint_state(JOINTS, [0.1, np.nan], [0.0, 0.0]), JOINTS)
+
+
+def test_refilled_transition_message_decodes_to_the_new_tick():
+    # the controller reuses one transition message: refilling it must replace every number
+    # and keep the layout transition_to_msg made
+    msg = transition_to_msg(1, 0, 0.0, np.zeros(4), np.zeros(2))
+    layout = [(d.label, d.size, d.stride) for d in msg.layout.dim]
+    x, u = np.array([0.5, -1.5, 2.0, 3.0]), np.array([-7.0, 4.0])
+    fill_transition(msg, 3, 41, STATUS_FALLBACK, x, u)
+    assert [(d.label, d.size, d.stride) for d in msg.layout.dim] == layout
+    episode, step, status, x_out, u_out = transition_from_msg(msg, 4, 2)
+    assert (episode, step, status) == (3, 41, 1)
+    np.testing.assert_array_equal(x_out, x)
+    np.testing.assert_array_equal(u_out, u)
+
+
+def test_realtime_priority_range_and_scheduling():
+    with pytest.raises(ValueError, match='0..99'):
+        common.set_realtime_priority(100)
+    with pytest.raises(ValueError, match='0..99'):
+        common.set_realtime_priority(-1)
+    before = os.sched_getscheduler(0)
+    assert common.set_realtime_priority(0) is False
+    assert os.sched_getscheduler(0) == before
+    try:
+        applied = common.set_realtime_priority(10)
+        # either the thread is now SCHED_FIFO 10, or it was not permitted and nothing changed
+        if applied:
+            assert os.sched_getscheduler(0) == os.SCHED_FIFO
+            assert os.sched_getparam(0).sched_priority == 10
+        else:
+            assert os.sched_getscheduler(0) == before
+    finally:
+        os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+
+
+def test_realtime_priority_parameter_is_range_checked(graph):
+    controller = graph.add(ControllerNode(context=graph.context, parameter_overrides=params(
+        task_name='double_pendulum', realtime_priority=20)))
+    assert controller.realtime_priority == 20
+    with pytest.raises(InvalidParameterValueException):
+        ControllerNode(context=graph.context, parameter_overrides=params(
+            task_name='double_pendulum', realtime_priority=120))

@@ -21,6 +21,7 @@ so that every worker keeps a clock of its own.
 """
 
 import math
+import os
 
 from ps_control import tasks
 from ps_control.sim.simulator import Simulator
@@ -137,18 +138,46 @@ def spin(executor, context=None, future=None):
             executor.spin_until_future_complete(future, timeout_sec=0.1)
 
 
-def run_node(factory, args=None):
+def set_realtime_priority(priority, logger=None):
+    """
+    Schedule the calling thread SCHED_FIFO at ``priority`` (1-99); 0 leaves it as it is.
+
+    Threads it starts later inherit the policy. Returns True if the policy was set; when the
+    process may not (no CAP_SYS_NICE, no rtprio limit, not Linux) it logs a warning and returns
+    False. A real-time thread is not preempted by ordinary processes, which is what keeps a
+    controller's period steady on a loaded machine (bench/bench_nodes.py measures it); it is
+    meant for a thread that sleeps most of the time, like the standalone controller's.
+    """
+    priority = int(priority)
+    if not 0 <= priority <= 99:
+        raise ValueError('realtime priority must be within 0..99, got %d' % priority)
+    if priority == 0:
+        return False
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
+    except (AttributeError, OSError) as error:
+        if logger is not None:
+            logger.warning('could not set SCHED_FIFO priority %d (%s); normal scheduling'
+                           % (priority, error))
+        return False
+    return True
+
+
+def run_node(factory, args=None, setup=None):
     """
     Run one node until shutdown: the body of every node's main().
 
-    rclpy.init(args=args); factory() builds the node; spin it with make_executor(); destroy it
-    and shut down on exit (Ctrl-C, external shutdown or an error).
+    rclpy.init(args=args); factory() builds the node; setup(node), if given, runs next in the
+    thread that spins; spin it with make_executor(); destroy it and shut down on exit (Ctrl-C,
+    external shutdown or an error).
     """
     rclpy.init(args=args)
     node = None
     executor = None
     try:
         node = factory()
+        if setup is not None:
+            setup(node)
         executor = make_executor()
         executor.add_node(node)
         spin(executor)

@@ -47,6 +47,7 @@ import time
 
 import numpy as np
 from ps_control.nodes import common
+from ps_control.nodes.messages import fill_transition
 from ps_control.nodes.messages import joint_state_to_x
 from ps_control.nodes.messages import policy_digest
 from ps_control.nodes.messages import policy_from_msg
@@ -104,6 +105,11 @@ class ControllerNode(Node):
             'Sample u ~ N(K x + k, cov) (true) or apply the mean K x + k (false).')
         seed = common.declare(self, 'seed', 0, 'Seed of the exploration noise.', low=0)
         self.rng = np.random.default_rng(seed)
+        self.realtime_priority = common.declare(
+            self, 'realtime_priority', 0,
+            'Standalone controller process: run its executor thread SCHED_FIFO at this priority '
+            '(1-99; 0 = normal scheduling). Needs CAP_SYS_NICE or an rtprio limit; ignored '
+            'with a warning when not permitted.', low=0, high=99, read_only=True)
 
         self.policy = None
         self.digest = ''
@@ -121,6 +127,10 @@ class ControllerNode(Node):
         self.last_tick = None
         self.tick_wall = deque(maxlen=100000)  # perf_counter of every tick (bench/diagnostics)
 
+        # one command and one transition message, refilled every tick (publish serializes them)
+        self.command_msg = Float64MultiArray()
+        self.transition_msg = transition_to_msg(0, 0, STATUS_OK, np.zeros(self.dx),
+                                                np.zeros(self.du))
         self.command_pub = self.create_publisher(Float64MultiArray, common.COMMANDS,
                                                  common.COMMAND_QOS)
         self.transition_pub = self.create_publisher(Float64MultiArray, common.TRANSITIONS,
@@ -251,7 +261,7 @@ class ControllerNode(Node):
             if not self.lockstep:
                 self._publish(u)
             status = STATUS_OK if valid else STATUS_FALLBACK
-            self.transition_pub.publish(transition_to_msg(self.episode, self.step, status, x, u))
+            self._publish_transition(status, x, u)
             self.mode = IDLE
             if self.next_policy is not None:
                 self._set_policy(self.next_policy)
@@ -263,7 +273,7 @@ class ControllerNode(Node):
             u = np.zeros(self.du)
             status = STATUS_FALLBACK
         self._publish(u)
-        self.transition_pub.publish(transition_to_msg(self.episode, self.step, status, x, u))
+        self._publish_transition(status, x, u)
         self.step += 1
 
     def _hold(self, valid):
@@ -272,14 +282,19 @@ class ControllerNode(Node):
         return np.zeros(self.du)
 
     def _publish(self, u):
-        msg = Float64MultiArray()
-        msg.data = u.tolist()
-        self.command_pub.publish(msg)
+        self.command_msg.data = u.tolist()
+        self.command_pub.publish(self.command_msg)
+
+    def _publish_transition(self, status, x, u):
+        self.transition_pub.publish(fill_transition(self.transition_msg, self.episode,
+                                                    self.step, status, x, u))
 
 
 def main(args=None):
-    """Run the controller node."""
-    return common.run_node(ControllerNode, args)
+    """Run the controller node (SCHED_FIFO if its realtime_priority parameter asks for it)."""
+    def setup(node):
+        common.set_realtime_priority(node.realtime_priority, node.get_logger())
+    return common.run_node(ControllerNode, args, setup)
 
 
 if __name__ == '__main__':

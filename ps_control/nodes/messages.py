@@ -129,6 +129,17 @@ def transition_to_msg(episode, step, status, x, u):
     size = TRANSITION_HEADER + x.size + u.size
     msg.layout.dim = [MultiArrayDimension(label=transition_label(x.size, u.size), size=size,
                                           stride=size)]
+    return fill_transition(msg, episode, step, status, x, u)
+
+
+def fill_transition(msg, episode, step, status, x, u):
+    """
+    Overwrite the numbers of a transition message made by transition_to_msg for the same dx, du.
+
+    x and u are numpy arrays. The per-tick encoder of the controller: it reuses one message and
+    its layout instead of building both every tick (the message is serialized when published,
+    so reusing it is safe).
+    """
     msg.data = [float(episode), float(step), float(status)] + x.tolist() + u.tolist()
     return msg
 
@@ -173,11 +184,14 @@ def joint_state_to_x(msg, joints):
     the names, NaN or inf.
     """
     names = list(msg.name)
-    if len(msg.position) != len(names) or len(msg.velocity) != len(names):
+    position, velocity = msg.position, msg.velocity
+    if len(position) != len(names) or len(velocity) != len(names):
         raise ValueError('joint state has %d names, %d positions and %d velocities'
-                         % (len(names), len(msg.position), len(msg.velocity)))
-    if names[:len(joints)] == list(joints):
-        index = list(range(len(joints)))
+                         % (len(names), len(position), len(velocity)))
+    n = len(joints)
+    if names[:n] == list(joints):
+        # the usual case, the joints first and in order: no lookup table, no fancy indexing
+        x = np.array([*position[:n], *velocity[:n]], dtype=float)
     else:
         lookup = {name: i for i, name in enumerate(names)}
         missing = [j for j in joints if j not in lookup]
@@ -185,9 +199,8 @@ def joint_state_to_x(msg, joints):
             raise ValueError('joint state names %s, not the joints %s (missing %s)'
                              % (names, list(joints), missing))
         index = [lookup[j] for j in joints]
-    position = np.asarray(msg.position, dtype=float)[index]
-    velocity = np.asarray(msg.velocity, dtype=float)[index]
-    x = np.concatenate([position, velocity])
+        x = np.concatenate([np.asarray(position, dtype=float)[index],
+                            np.asarray(velocity, dtype=float)[index]])
     if not np.isfinite(x).all():
         raise ValueError('joint state holds NaN or inf: %s' % np.array2string(x, precision=4))
     return x

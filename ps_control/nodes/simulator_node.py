@@ -85,6 +85,10 @@ class SimulatorNode(Node):
         self.command_error = None
         self.x = self.sim.reset(self.sim.rest_state())
 
+        # the joint state and clock messages, refilled at every step (publish serializes them)
+        self.clock_msg = ClockMsg()
+        self.state_msg = joint_state_to_msg(self.clock_msg.clock, self.joints, self.x,
+                                            self.effort)
         self.state_pub = self.create_publisher(JointState, common.JOINT_STATES, common.STATE_QOS)
         self.clock_pub = self.create_publisher(ClockMsg, common.CLOCK, common.STATE_QOS)
         self.description_pub = self.create_publisher(String, common.ROBOT_DESCRIPTION,
@@ -104,7 +108,7 @@ class SimulatorNode(Node):
                                   'real time x%.3g' % self.rtf))
 
     def _on_command(self, msg):
-        u = np.asarray(msg.data, dtype=float)
+        u = np.array(msg.data, dtype=float)
         error = None
         if u.shape != (self.sim.du,):
             error = ('command has %d values, expected %d (one per joint: %s)'
@@ -159,10 +163,13 @@ class SimulatorNode(Node):
         return response
 
     def _publish(self):
-        stamp = ClockMsg()
+        stamp, state, n = self.clock_msg, self.state_msg, self.sim.du
         stamp.clock.sec, stamp.clock.nanosec = divmod(self.now_ns, 1000000000)
-        self.state_pub.publish(joint_state_to_msg(stamp.clock, self.joints, self.x,
-                                                  self.effort))
+        state.header.stamp = stamp.clock
+        x = self.x.tolist()
+        state.position, state.velocity = x[:n], x[n:]
+        state.effort = self.effort.tolist()
+        self.state_pub.publish(state)
         if self.publish_clock:
             self.clock_pub.publish(stamp)
 
