@@ -68,7 +68,7 @@ def test_esaps_dual_gradients_match_finite_differences():
 def _bound_met(res, epsilon, alpha_min=1e-8):
     """KKT: KL_t within 1 % of eps, or below it with a negligible alpha_t (eps - KL_t)."""
     at_bound = np.abs(res.kl - epsilon) <= 0.01 * epsilon
-    negligible = res.alpha * (epsilon - res.kl) <= 0.005 * epsilon * res.alpha.mean()
+    negligible = res.alpha * (epsilon - res.kl) <= 0.01 * epsilon * res.alpha.mean()
     inactive = (res.kl < epsilon) & ((res.alpha <= alpha_min * (1 + 1e-6)) | negligible)
     return np.all(at_bound | inactive)
 

@@ -29,7 +29,9 @@ Both loops alternate two things:
      g_t(alpha) = alpha eps + E_mu_t[alpha log int q exp(Q_t / alpha) da] is convex in alpha_t
      alone with dg/dalpha = eps - E_mu_t KL(pi_t || q_t); a vectorised bisection in log space
      solves all steps at once (the robust search of the reference implementations), the
-     change per outer iteration limited to ``max_multiplier_ratio``.
+     change per outer iteration limited to ``max_multiplier_ratio``. After
+     ``coordinate_iterations`` such steps a per-step secant in log alpha on the consistent KL_t
+     takes over (it sees the coupling through V_{t+1} that the frozen step ignores).
    * SAPS (eq. 4.6, 4.4c): dg/dalpha_t = eps - KL_t with KL_t the state-action KL at the fixed
      point; a per-step secant search in log alpha moves every alpha_t toward KL_t = eps.
    * ESAPS (eq. 5.5, 5.4c-d): as SAPS, with beta_t from the per-step entropy dual
@@ -68,13 +70,14 @@ class DualSettings:
     alpha_min: float = 1e-8
     alpha_max: float = 1e16
     beta_max: float = 1e16
-    tolerance: float = 0.005
+    tolerance: float = 0.01
     max_iterations: int = 200
     bisection_tolerance: float = 1e-4
     entropy_rounds: int = 4
     min_policy_variance: float = 1e-10
     state_tolerance: float = 1e-9
     max_backtracks: int = 10
+    coordinate_iterations: int = 3
     relative_alpha_floor: float = 1e-3
     max_multiplier_ratio: float = 10.0
     newton_tolerance: float = 1e-8
@@ -426,11 +429,21 @@ class KLBoundedProblem:
         return self._result(back, marginals, alpha, beta, iterations, done)
 
     def _solve_policy(self, alpha0=None):
-        """GPS (Alg. 1): alternate consistent passes and per-step bisections of the dual."""
+        """
+        GPS (Alg. 1): consistent passes alternating with multiplier steps on the dual.
+
+        The first ``coordinate_iterations`` steps are the coordinate step of Alg. 4: per-step
+        bisections with V_{t+1} and mu_t frozen, a robust global move from any start. That step
+        ignores how alpha_t changes the later value functions and state distributions, so close
+        to the optimum it converges only linearly (measured contraction ~0.9 per iteration at
+        (T, dx, du) = (200, 20, 10)); afterwards every alpha_t moves by the secant step in log
+        alpha on the consistent KL_t (``_LogSecant``), whose slopes include that coupling.
+        """
         s = self.settings
         alpha, beta = self._initial_multipliers(alpha0, None)
         iterations, done = 0, False
         limit = np.log(s.max_multiplier_ratio)
+        secant = _LogSecant(np.log(s.alpha_min), np.log(s.alpha_max), limit)
         while True:
             alpha, (back, marginals) = self.feasible_passes(alpha, beta)
             bound_value, _, _, ent = self.constraint_values(back, marginals)
@@ -438,8 +451,10 @@ class KLBoundedProblem:
             if done or iterations >= s.max_iterations:
                 break
             iterations += 1
-            new_alpha = self.step_multipliers(self.frozen(back, marginals), alpha)
-            alpha = alpha * np.exp(np.clip(np.log(new_alpha / alpha), -limit, limit))
+            proposal = np.exp(secant.step(np.log(alpha), bound_value / self.epsilon))
+            if iterations <= s.coordinate_iterations:
+                proposal = self.step_multipliers(self.frozen(back, marginals), alpha)
+            alpha = alpha * np.exp(np.clip(np.log(proposal / alpha), -limit, limit))
         return self._result(back, marginals, alpha, beta, iterations, done)
 
     def _result(self, back, marginals, alpha, beta, iterations, done):
