@@ -279,9 +279,9 @@ class KLBoundedProblem:
 
     # -- per-step coordinate step --------------------------------------------------------
     def frozen(self, back, marginals):
-        """Freeze V_{t+1} (and V_t, mu_t) of the current passes for the per-step duals."""
+        """Freeze V_{t+1} and mu_t of the current passes for the per-step duals."""
         B = self.step_reward + expected_next_value(self.dynamics, back.value[1:])
-        return _Frozen(B, back.value[:self.T], marginals.state_means[:self.T],
+        return _Frozen(B, marginals.state_means[:self.T],
                        marginals.state_covs[:self.T])
 
     def step_gradients(self, frozen, alpha):
@@ -300,7 +300,7 @@ class KLBoundedProblem:
         return np.where(ok, self.epsilon - kl, -np.inf)
 
     def step_multipliers(self, frozen, alpha):
-        """Minimise every per-step GPS dual over alpha_t with V held fixed (bisection)."""
+        """Minimise every per-step GPS dual over alpha_t with V held fixed (root search)."""
         s = self.settings
         # bracket around the current multipliers: the outer loop limits the change per
         # iteration to max_multiplier_ratio anyway, so a wider search would be wasted
@@ -314,8 +314,8 @@ class KLBoundedProblem:
             with np.errstate(divide='ignore', invalid='ignore'):
                 return np.where(np.isfinite(kl), -np.log(np.maximum(kl, 1e-300) / eps), -np.inf)
 
-        return _bisect(log_slack, low, high, s.bisection_tolerance, self.T,
-                       gtol=0.1 * s.tolerance)
+        return _monotone_roots(log_slack, low, high, s.bisection_tolerance, self.T,
+                               gtol=0.1 * s.tolerance)
 
     def step_entropy_multipliers(self, frozen, alpha, beta):
         """Set beta_t so that H(pi_t) >= -delta_t with V_{t+1} held fixed (eq. 5.4d)."""
@@ -328,9 +328,9 @@ class KLBoundedProblem:
             soft = soft_max_action(_make_safe(Q, ok, dx), alpha + b, dx)
             return np.where(ok, self.delta + entropy(soft.cov), -np.inf)
 
-        return _bisect(slack, s.alpha_min, s.beta_max, s.bisection_tolerance, self.T,
-                       at_zero=slack(0.0 * beta),
-                       gtol=0.1 * s.tolerance * np.maximum(1.0, np.abs(self.delta)))
+        return _monotone_roots(slack, s.alpha_min, s.beta_max, s.bisection_tolerance, self.T,
+                               at_zero=slack(0.0 * beta),
+                               gtol=0.1 * s.tolerance * np.maximum(1.0, np.abs(self.delta)))
 
     # -- the whole update ----------------------------------------------------------------
     def converged(self, bound_value, ent, alpha, beta, guess_gap=0.0):
@@ -477,7 +477,6 @@ class KLBoundedProblem:
 @dataclass(frozen=True, eq=False)
 class _Frozen:
     B: Quadratic
-    value: Quadratic
     state_means: np.ndarray
     state_covs: np.ndarray
 
@@ -527,7 +526,7 @@ def _make_safe(Q, ok, dx):
     return Quadratic(F, f, np.where(ok, Q.f0, 0.0))
 
 
-def _bisect(gradient, low, high, tolerance, T, at_zero=None, gtol=0.0):
+def _monotone_roots(gradient, low, high, tolerance, T, at_zero=None, gtol=0.0):
     """
     Find per-step roots of increasing functions in log space (Illinois regula falsi).
 
