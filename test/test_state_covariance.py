@@ -78,3 +78,18 @@ def test_newton_step_uses_the_exact_jacobian(beta_scale):
     directional = (plus - minus) / (2 * h)
     np.testing.assert_allclose(directional, -residual, rtol=1e-4, atol=1e-7 * np.abs(
         residual).max())
+
+
+def test_inexact_newton_returns_the_unconverged_iterate():
+    """exact=False: one Newton step, residual reduced but above tolerance, no error."""
+    problem, alpha, beta = _problem(5, 0.0)
+    back, _ = problem.passes(alpha, beta, (problem.optimal_means(alpha), problem.q_state_covs))
+    cov_problem = _covariance_problem(problem, alpha, beta)
+    U0 = back.value.F[:6]
+    start = cov_problem.system(U0)[2]
+    with pytest.raises(RuntimeError, match='stalled'):
+        cov_problem.solve(U0, tolerance=1e-14, max_iterations=1, stall_tolerance=1e-14)
+    U, _, steps = cov_problem.solve(U0, tolerance=1e-14, max_iterations=1, exact=False)
+    after = cov_problem.system(U)[2]
+    assert steps == 1
+    assert 1e-14 < np.abs(after).max() < 0.5 * np.abs(start).max()

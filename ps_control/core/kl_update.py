@@ -78,6 +78,7 @@ class DualSettings:
     state_tolerance: float = 1e-9
     max_backtracks: int = 10
     coordinate_iterations: int = 3
+    inexact_newton_steps: int = 1
     relative_alpha_floor: float = 1e-3
     max_multiplier_ratio: float = 10.0
     newton_tolerance: float = 1e-8
@@ -204,23 +205,28 @@ class KLBoundedProblem:
                                  self.x0.cov)
         return marginals.state_means[:self.T]
 
-    def stationary_covariances(self, alpha, beta, value_F):
+    def stationary_covariances(self, alpha, beta, value_F, newton_steps=None):
         """
         Return the state covariances S_t of the state-action optimum at fixed multipliers.
 
         Newton's method on the covariance part of the Lagrangian (ps_control.core.
         state_covariance), started from the quadratic parts ``value_F`` (T, dx, dx) of value
-        functions V_t (of a pass, or of the previous fixed point). Raises
+        functions V_t (of a pass, or of the previous fixed point). ``newton_steps`` caps the
+        Newton steps and accepts the iterate unconverged (inexact solve). Raises
         NotPositiveDefiniteError or RuntimeError when it fails.
         """
         G = self.step_reward.F + self.log_q_joint.F * alpha[:, None, None]
         D = np.concatenate([self.dynamics.A, self.dynamics.B], axis=2)
         problem = CovarianceProblem(G, self.terminal_reward.F, D, self.dynamics.cov,
                                     self.x0.cov, alpha, beta)
-        _, C, _ = problem.solve(value_F, tolerance=self.settings.newton_tolerance)
+        if newton_steps is None:
+            _, C, _ = problem.solve(value_F, tolerance=self.settings.newton_tolerance)
+        else:
+            _, C, _ = problem.solve(value_F, tolerance=self.settings.newton_tolerance,
+                                    max_iterations=newton_steps, exact=False)
         return C[:, :self.dx, :self.dx]
 
-    def fixed_point(self, alpha, beta, value_F=None):
+    def fixed_point(self, alpha, beta, value_F=None, newton_steps=None):
         """
         Return (back, marginals, gap) at the block-descent fixed point p_t = mu_t (Alg. 2).
 
@@ -229,14 +235,16 @@ class KLBoundedProblem:
         or from the value functions of one pass with the previous state covariances). ``gap``
         is max_t KL(p_t || mu_t) of the final pass, ~1e-14 when Newton converged. Raises
         NotPositiveDefiniteError or RuntimeError where the multipliers are infeasible (too
-        small: -Q_aa or a state precision is not PD, the dual is +inf there).
+        small: -Q_aa or a state precision is not PD, the dual is +inf there). With
+        ``newton_steps`` the covariances are only that many Newton steps from ``value_F`` (an
+        approximate fixed point; ``gap`` says how far).
         """
         T = self.T
         means = self.optimal_means(alpha)
         if value_F is None:
             back, _ = self.passes(alpha, beta, (means, self.q_state_covs))
             value_F = back.value.F[:T]
-        guess = (means, self.stationary_covariances(alpha, beta, value_F))
+        guess = (means, self.stationary_covariances(alpha, beta, value_F, newton_steps))
         back, marginals = self.passes(alpha, beta, guess)
         gap = float(np.max(kl_gaussian(guess[0], guess[1], marginals.state_means[:T],
                                        marginals.state_covs[:T])))
@@ -400,6 +408,15 @@ class KLBoundedProblem:
         while True:
             bound_value, _, _, ent = self.constraint_values(back, marginals)
             done = self.converged(bound_value, ent, alpha, beta, gap)
+            if not done and self.converged(bound_value, ent, alpha, beta):
+                # the bounds hold at an inexact fixed point: solve it exactly and check again
+                try:
+                    back, marginals, gap = self.fixed_point(alpha, beta, back.value.F[:T])
+                except infeasible:
+                    pass
+                else:
+                    bound_value, _, _, ent = self.constraint_values(back, marginals)
+                    done = self.converged(bound_value, ent, alpha, beta, gap)
             if done or iterations >= s.max_iterations:
                 break
             iterations += 1
@@ -417,8 +434,11 @@ class KLBoundedProblem:
                 trial_alpha = alpha * (proposal / alpha) ** fraction
                 trial_beta = beta + fraction * (new_beta - beta)
                 try:
-                    back, marginals, gap = self.fixed_point(trial_alpha, trial_beta,
-                                                            back.value.F[:T])
+                    try:  # a few Newton steps from the last value functions ...
+                        back, marginals, gap = self.fixed_point(
+                            trial_alpha, trial_beta, back.value.F[:T], s.inexact_newton_steps)
+                    except infeasible:  # ... or, if they leave the PD cone, a full solve
+                        back, marginals, gap = self.fixed_point(trial_alpha, trial_beta)
                 except infeasible:
                     fraction *= 0.5
                     continue
