@@ -167,6 +167,11 @@ class KLBoundedProblem:
             self.log_q_joint = self.log_q + self.log_q_state.embed_state(du)
 
     @property
+    def gap_tolerance(self):
+        """Largest max_t KL(p_t || mu_t) that counts as the block-descent fixed point."""
+        return self.settings.state_tolerance * max(1.0, float(self.epsilon.max()))
+
+    @property
     def uses_entropy(self):
         return self.delta is not None
 
@@ -362,7 +367,7 @@ class KLBoundedProblem:
         if self.uses_entropy:
             slack = ent + self.delta
             ok &= bool(np.all(slack >= -s.tolerance * np.maximum(1.0, np.abs(self.delta))))
-        return bool(ok) and guess_gap <= s.state_tolerance * max(1.0, float(eps.max()))
+        return bool(ok) and guess_gap <= self.gap_tolerance
 
     def solve(self, alpha0=None, beta0=None):
         """Minimise the dual over the multipliers and return an UpdateResult."""
@@ -382,8 +387,10 @@ class KLBoundedProblem:
         """
         Minimise the SAPS / ESAPS dual (eq. 4.6 / 5.5) and return an UpdateResult.
 
-        Every iterate is the exact block-descent fixed point (Alg. 2) at its multipliers
-        (``fixed_point``), where the dual's gradient is eps_t - KL_t (eq. 4.4c). alpha moves by a
+        Every iterate is the block-descent fixed point (Alg. 2) at its multipliers
+        (``fixed_point``), where the dual's gradient is eps_t - KL_t (eq. 4.4c); during the search
+        its covariances are only ``inexact_newton_steps`` Newton steps from the previous ones,
+        and once the bounds hold it is solved exactly, so the result is exact. alpha moves by a
         per-step secant search in log alpha on log(KL_t / eps_t) (``_LogSecant``), the outer
         loop of Alg. 4; beta, for ESAPS, by the per-step entropy dual of Alg. 5 (eq. 5.4d) with
         V_{t+1} held fixed. A proposal without a fixed point (too small multipliers: the dual is
@@ -446,6 +453,11 @@ class KLBoundedProblem:
                 break
             else:
                 break  # no feasible step toward the proposal: return the last fixed point
+        if gap > self.gap_tolerance:
+            try:  # stopped early at an inexact iterate: return the exact fixed point
+                back, marginals, gap = self.fixed_point(alpha, beta, back.value.F[:T])
+            except infeasible:
+                pass
         return self._result(back, marginals, alpha, beta, iterations, done)
 
     def _solve_policy(self, alpha0=None):
