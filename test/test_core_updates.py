@@ -206,3 +206,21 @@ def test_state_action_bounds_on_longer_horizons(seed):
     res = esaps_update(dyn, rew, pol, x0, epsilon=0.5, delta=delta)
     assert res.converged and _bound_met(res, 0.5), res.kl
     assert np.all(res.entropy >= -delta - 0.005 * np.abs(delta).clip(1.0))
+
+
+def test_state_action_warm_start_without_fixed_point_falls_back(monkeypatch):
+    """A warm start whose fixed point cannot be computed (here: any alpha > 1e5, as when the
+    covariance Newton is ill-conditioned) falls back to other starts instead of failing."""
+    from ps_control.core.kl_update import KLBoundedProblem
+    exact = KLBoundedProblem.fixed_point
+
+    def fragile(self, alpha, beta, value_F=None, newton_steps=None):
+        if np.max(alpha) > 1e5:
+            raise RuntimeError('state distribution fixed point not reached (test)')
+        return exact(self, alpha, beta, value_F, newton_steps)
+
+    monkeypatch.setattr(KLBoundedProblem, 'fixed_point', fragile)
+    dyn, rew, pol, x0 = random_problem(T=6, dx=3, du=2, seed=12)
+    res = saps_update(dyn, rew, pol, x0, epsilon=0.5, alpha0=np.full(6, 1e8))
+    assert res.converged and _bound_met(res, 0.5), res.kl
+    assert np.all(res.alpha <= 1e5)

@@ -216,19 +216,17 @@ class KLBoundedProblem:
 
         Newton's method on the covariance part of the Lagrangian (ps_control.core.
         state_covariance), started from the quadratic parts ``value_F`` (T, dx, dx) of value
-        functions V_t (of a pass, or of the previous fixed point). ``newton_steps`` caps the
-        Newton steps and accepts the iterate unconverged (inexact solve). Raises
-        NotPositiveDefiniteError or RuntimeError when it fails.
+        functions V_t (of a pass, or of the previous fixed point). Returns Newton's last iterate
+        (``newton_steps`` caps the steps; ``fixed_point`` judges the result by its KL gap).
+        Raises NotPositiveDefiniteError when a precision is not positive definite.
         """
         G = self.step_reward.F + self.log_q_joint.F * alpha[:, None, None]
         D = np.concatenate([self.dynamics.A, self.dynamics.B], axis=2)
         problem = CovarianceProblem(G, self.terminal_reward.F, D, self.dynamics.cov,
                                     self.x0.cov, alpha, beta)
-        if newton_steps is None:
-            _, C, _ = problem.solve(value_F, tolerance=self.settings.newton_tolerance)
-        else:
-            _, C, _ = problem.solve(value_F, tolerance=self.settings.newton_tolerance,
-                                    max_iterations=newton_steps, exact=False)
+        steps = {} if newton_steps is None else {'max_iterations': newton_steps}
+        _, C, _ = problem.solve(value_F, tolerance=self.settings.newton_tolerance, exact=False,
+                                **steps)
         return C[:, :self.dx, :self.dx]
 
     def fixed_point(self, alpha, beta, value_F=None, newton_steps=None):
@@ -239,10 +237,10 @@ class KLBoundedProblem:
         ``optimal_means``, covariances from ``stationary_covariances`` (Newton from ``value_F``,
         or from the value functions of one pass with the previous state covariances). ``gap``
         is max_t KL(p_t || mu_t) of the final pass, ~1e-14 when Newton converged. Raises
-        NotPositiveDefiniteError or RuntimeError where the multipliers are infeasible (too
-        small: -Q_aa or a state precision is not PD, the dual is +inf there). With
-        ``newton_steps`` the covariances are only that many Newton steps from ``value_F`` (an
-        approximate fixed point; ``gap`` says how far).
+        NotPositiveDefiniteError where the multipliers are infeasible (too small: -Q_aa or a
+        state precision is not PD, the dual is +inf there) and RuntimeError when the gap exceeds
+        ``gap_tolerance``. With ``newton_steps`` the covariances are only that many Newton steps
+        from ``value_F`` (an approximate fixed point; ``gap`` says how far, no error).
         """
         T = self.T
         means = self.optimal_means(alpha)
@@ -253,6 +251,10 @@ class KLBoundedProblem:
         back, marginals = self.passes(alpha, beta, guess)
         gap = float(np.max(kl_gaussian(guess[0], guess[1], marginals.state_means[:T],
                                        marginals.state_covs[:T])))
+        if newton_steps is None and not gap <= self.gap_tolerance:
+            # the Newton residual may stall at round-off (large alpha: ill-conditioned); what
+            # counts is whether the guess reproduces itself
+            raise RuntimeError('state distribution fixed point not reached (KL gap %.3g)' % gap)
         return back, marginals, gap
 
     def feasible_passes(self, alpha, beta):
@@ -394,21 +396,29 @@ class KLBoundedProblem:
         per-step secant search in log alpha on log(KL_t / eps_t) (``_LogSecant``), the outer
         loop of Alg. 4; beta, for ESAPS, by the per-step entropy dual of Alg. 5 (eq. 5.4d) with
         V_{t+1} held fixed. A proposal without a fixed point (too small multipliers: the dual is
-        +inf there) is pulled back geometrically toward the last feasible multipliers. A start
-        without a fixed point (e.g. a warm start on a new model) raises alpha tenfold.
+        +inf there) is pulled back geometrically toward the last feasible multipliers. A warm
+        start without a fixed point falls back to the default start, scaled up and down by
+        powers of ten until one exists.
         """
         s, T = self.settings, self.T
-        alpha, beta = self._initial_multipliers(alpha0, beta0)
         infeasible = (NotPositiveDefiniteError, RuntimeError, np.linalg.LinAlgError)
-        while True:
+        # start from the warm start, else from the default multipliers scaled by 10^+-1,
+        # 10^+-2, ... until a fixed point exists: a start fails when alpha is too small for the
+        # model (-Q_aa not PD) or so large that the covariance Newton is ill-conditioned
+        warm = [] if alpha0 is None else [self._initial_multipliers(alpha0, beta0)]
+        default, beta = self._initial_multipliers(None, beta0)
+        scales = [1.0] + [10.0 ** (sign * k) for k in range(1, 25) for sign in (1, -1)]
+        starts = warm + [(np.clip(default * scale, s.alpha_min, s.alpha_max), beta)
+                         for scale in scales]
+        for alpha, beta in starts:
             try:
                 back, marginals, gap = self.fixed_point(alpha, beta)
                 break
             except infeasible:
-                if np.all(alpha >= s.alpha_max):
-                    raise NotPositiveDefiniteError(
-                        'no state-distribution fixed point even for alpha = %g' % s.alpha_max)
-                alpha = np.minimum(10.0 * alpha, s.alpha_max)
+                continue
+        else:
+            raise NotPositiveDefiniteError('no state-distribution fixed point for any alpha in '
+                                           '[%g, %g]' % (s.alpha_min, s.alpha_max))
         secant = _LogSecant(np.log(s.alpha_min), np.log(s.alpha_max),
                             np.log(s.max_multiplier_ratio))
         iterations, done = 0, False
