@@ -209,8 +209,11 @@ def test_state_action_bounds_on_longer_horizons(seed):
 
 
 def test_state_action_warm_start_without_fixed_point_falls_back(monkeypatch):
-    """A warm start whose fixed point cannot be computed (here: any alpha > 1e5, as when the
-    covariance Newton is ill-conditioned) falls back to other starts instead of failing."""
+    """
+    A warm start without a computable fixed point falls back to other starts.
+
+    Here any alpha > 1e5 fails, as when the covariance Newton is ill-conditioned.
+    """
     from ps_control.core.kl_update import KLBoundedProblem
     exact = KLBoundedProblem.fixed_point
 
