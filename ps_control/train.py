@@ -425,18 +425,31 @@ def main(argv=None):
             reference_future = pool.submit(ilqr_reference, args.task, args.out)
         futures = {pool.submit(run_trial, args.task, a, trial, iterations, samples, args.seed,
                                args.out, overrides): (a, trial) for a, trial in jobs}
+        failed = []
         for future in as_completed(futures):
             algorithm, trial = futures[future]
-            histories[algorithm][trial] = future.result()
+            try:
+                histories[algorithm][trial] = future.result()
+            except Exception as error:  # one failed trial must not discard the others
+                failed.append('%s trial %d: %s: %s' % (algorithm, trial,
+                                                       type(error).__name__, error))
+                print('ps-control train: %s (its checkpoint is kept: rerun the command to '
+                      'resume it)' % failed[-1], file=sys.stderr, flush=True)
         reference = None if reference_future is None else reference_future.result()
+    histories = {a: [h for h in hs if h is not None] for a, hs in histories.items()}
+    histories = {a: hs for a, hs in histories.items() if hs}
+    if not histories:
+        print('ps-control train: every trial failed', file=sys.stderr)
+        return 1
     summary = summarise(task.name, histories, reference)
+    summary['failed_trials'] = failed
     summary['wall_seconds'] = time.time() - start
     with open(os.path.join(args.out, '%s_results.json' % task.name), 'w') as handle:
         json.dump({'summary': summary, 'histories': histories}, handle, indent=1)
     for path in write_figures(task.name, histories, reference, args.out):
         print('wrote %s' % path)
     print(json.dumps(summary, indent=1))
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == '__main__':

@@ -132,3 +132,27 @@ def test_bad_rollouts_and_config_are_named():
         learning_config_from_mapping({'epsilom': 0.1})
     with pytest.raises(ValueError, match='learning.samples must be an integer'):
         learning_config_from_mapping({'samples': 2.5})
+
+
+def _fake_trial(task_name, algorithm, trial, iterations, samples, seed, out_dir, overrides=None,
+                quiet=False):
+    """Stand-in for train.run_trial: trial 1 fails, the others return a short history."""
+    if trial == 1:
+        raise RuntimeError('simulated failure of trial 1')
+    return [{'expected_reward': -10.0 + i, 'success_rate': 0.0, 'max_policy_kl': 0.5}
+            for i in range(iterations)]
+
+
+def test_a_failed_trial_keeps_the_others_results(tmp_path, monkeypatch, capsys):
+    import json
+    from ps_control import train
+    monkeypatch.setattr(train, 'run_trial', _fake_trial)
+    status = train.main(['double_pendulum', '--algo', 'gps', '--trials', '3', '--iterations',
+                         '2', '--jobs', '1', '--no-ilqr', '--out', str(tmp_path)])
+    assert status == 1  # the failure is reported in the exit status ...
+    assert 'gps trial 1: RuntimeError: simulated failure' in capsys.readouterr().err
+    results = json.loads((tmp_path / 'double_pendulum_results.json').read_text())
+    assert len(results['histories']['gps']) == 2  # ... and the other trials are written
+    assert results['summary']['failed_trials'] == [
+        'gps trial 1: RuntimeError: simulated failure of trial 1']
+    assert (tmp_path / 'double_pendulum_reward.png').exists()
