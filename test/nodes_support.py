@@ -34,6 +34,7 @@ else:
     rclpy = pytest.importorskip('rclpy')
 
 from ps_control.nodes.common import make_executor  # noqa: E402,I100
+from ps_control.run import build_nodes  # noqa: E402
 from rclpy.context import Context  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 
@@ -82,6 +83,24 @@ class Graph:
         assert self.spin_until(future.done, timeout), 'service %s did not answer' % (
             client.srv_name)
         return future.result()
+
+    def learn(self, task, learner, num_workers=1, timeout=120.0):
+        """
+        Build a task's nodes (ps_control.run.build_nodes) here and run the learner to its end.
+
+        ``learner`` holds the learner's parameters. Returns (workers, learner node); fails the
+        test if learning does not finish within ``timeout`` or ends in an exception.
+        """
+        workers, node = build_nodes(task, num_workers=num_workers, learner=learner,
+                                    context=self.context)
+        for pair in workers:
+            for worker_node in pair:
+                self.add(worker_node)
+        self.add(node)
+        self.executor.create_task(node.run)
+        assert self.spin_until(node.done.done, timeout), 'learning did not finish'
+        assert node.done.exception() is None, node.done.exception()
+        return workers, node
 
     def close(self):
         """Destroy everything, whatever state it is in."""

@@ -56,15 +56,7 @@ def run_learning(graph, iterations, **learner):
     """Build the arm's nodes in the graph's context, run G-AMDS; return the learner node."""
     values = {'algorithm': 'g_amds', 'iterations': iterations}
     values.update(learner)
-    workers, node = build_nodes(TASK, learner=values, context=graph.context)
-    for pair in workers:
-        for worker_node in pair:
-            graph.add(worker_node)
-    graph.add(node)
-    graph.executor.create_task(node.run)
-    assert graph.spin_until(node.done.done, timeout=240.0), 'learning did not finish'
-    assert node.done.exception() is None, node.done.exception()
-    return node
+    return graph.learn(TASK, values, timeout=240.0)[1]
 
 
 def test_g_amds_through_the_nodes_reduces_the_measured_via_point_cost(graph, tmp_path):

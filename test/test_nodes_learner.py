@@ -57,16 +57,7 @@ def run_learning(graph, iterations, num_workers=1, **learner):
     """Build the nodes in the graph's context, run the learner; return (workers, learner)."""
     values = dict(SHORT, iterations=iterations)
     values.update(learner)
-    workers, node = build_nodes(TASK, num_workers=num_workers, learner=values,
-                                context=graph.context)
-    for pair in workers:
-        for worker_node in pair:
-            graph.add(worker_node)
-    graph.add(node)
-    graph.executor.create_task(node.run)
-    assert graph.spin_until(node.done.done, timeout=120.0), 'learning did not finish'
-    assert node.done.exception() is None, node.done.exception()
-    return workers, node
+    return graph.learn(TASK, values, num_workers=num_workers, timeout=120.0)
 
 
 def batch_curve(iterations, seed=0):
