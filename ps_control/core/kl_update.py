@@ -27,7 +27,7 @@ Both loops alternate two things:
 2. *Multiplier steps* on the dual, whose gradient at consistent passes is the constraint slack:
    * GPS (eq. 3.5, 3.6c): with V_{t+1} and mu_t held fixed each step's dual
      g_t(alpha) = alpha eps + E_mu_t[alpha log int q exp(Q_t / alpha) da] is convex in alpha_t
-     alone with dg/dalpha = eps - E_mu_t KL(pi_t || q_t); a vectorised bisection in log space
+     alone with dg/dalpha = eps - E_mu_t KL(pi_t || q_t); a vectorised root search in log space
      solves all steps at once (the robust search of the reference implementations), the
      change per outer iteration limited to ``max_multiplier_ratio``. After
      ``coordinate_iterations`` such steps a per-step secant in log alpha on the consistent KL_t
@@ -299,11 +299,12 @@ class KLBoundedProblem:
         return _Frozen(B, marginals.state_means[:self.T],
                        marginals.state_covs[:self.T])
 
-    def step_gradients(self, frozen, alpha):
+    def step_policy_kl(self, frozen, alpha):
         """
-        Return dg/dalpha = eps_t - E_mu_t KL(pi_t || q_t) of every per-step GPS dual (eq. 3.6c).
+        Return E_mu_t KL(pi_t || q_t) of every per-step GPS dual's policy at alpha_t.
 
-        V_{t+1} and mu_t are held fixed (``frozen``); infeasible steps (non-PD -Q_aa) get -inf.
+        The dual's gradient is eps_t minus this (eq. 3.6c). V_{t+1} and mu_t are held fixed
+        (``frozen``); infeasible steps (non-PD -Q_aa) get +inf.
         """
         dx = self.dx
         Q = frozen.B + self.log_q.scale(alpha)
@@ -312,7 +313,7 @@ class KLBoundedProblem:
         q = self.previous
         kl = expected_policy_kl(soft.K, soft.k, soft.cov, q.K, q.k, q.cov,
                                 frozen.state_means, frozen.state_covs)
-        return np.where(ok, self.epsilon - kl, -np.inf)
+        return np.where(ok, kl, np.inf)
 
     def step_multipliers(self, frozen, alpha):
         """Minimise every per-step GPS dual over alpha_t with V held fixed (root search)."""
@@ -325,9 +326,8 @@ class KLBoundedProblem:
         eps = self.epsilon
 
         def log_slack(a):  # -log(KL_t / eps): increasing in alpha_t, nearly linear in log alpha_t
-            kl = eps - self.step_gradients(frozen, a)
-            with np.errstate(divide='ignore', invalid='ignore'):
-                return np.where(np.isfinite(kl), -np.log(np.maximum(kl, 1e-300) / eps), -np.inf)
+            with np.errstate(divide='ignore'):  # +inf KL (infeasible) gives -inf
+                return -np.log(np.maximum(self.step_policy_kl(frozen, a), 1e-300) / eps)
 
         return _monotone_roots(log_slack, low, high, s.bisection_tolerance, self.T,
                                gtol=0.1 * s.tolerance)
