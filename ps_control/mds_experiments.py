@@ -24,6 +24,10 @@ rerunning with the same settings skips finished trials. When all are done the co
 ``results.json``, ``cost.png`` (cost of the noiseless rollout of the mean vs number of rollouts,
 mean +- std over trials, log scale), ``trajectory.png`` (point) or ``pose.png`` (arm pose at the
 via-point time) and ``table.md`` (final cost, mean +- std) into ``OUT/<task>``.
+
+G-AMDS runs by default with s = 133.3 (10 rollouts), not the reference code's s = 10: see
+:func:`ps_control.core.amds.matched_step` and README ("Mirror descent search"). ``--gamds-step 10``
+gives the reference constant.
 """
 
 import argparse
@@ -36,7 +40,7 @@ import time
 import numpy as np
 
 from ps_control import plotting
-from ps_control.core.amds import AcceleratedMirrorDescentSearch
+from ps_control.core.amds import AcceleratedMirrorDescentSearch, matched_step
 from ps_control.core.ereps import EpisodicREPS
 from ps_control.core.mds import MirrorDescentSearch
 from ps_control.core.pi2 import PI2
@@ -47,13 +51,27 @@ METHODS = {'gamds': 'G-AMDS', 'gmds': 'G-MDS', 'pi2': 'PI2', 'ereps': 'eREPS', '
 PAPER_METHODS = ('gamds', 'gmds', 'pi2', 'ereps')
 PAPER_UPDATES = {'point': 100, 'arm': 1000}
 VIA_TOLERANCE = {'point': 0.01, 'arm': 0.02}
+GMDS_STEP = 10.0  # h of G-MDS (MirrorDescentSearch's default step), the paper's PI2 habit
+EREPS_KL = 2.0  # eREPS bound: the top of the note's 1-2; at 1 eREPS misses the 50-DOF via-point
 
 
-def make_optimizer(method, task, sigma=1.0, n_rollouts=10, adapt_rate=0.0, eps_kl=1.0):
-    """Return the optimiser ``method`` (a key of METHODS) for ``task``, starting at theta = 0."""
+def default_gamds_step(n_rollouts):
+    """G-AMDS's default s: its x-step temperature equals G-MDS's step (README, mds)."""
+    return matched_step(GMDS_STEP, n_rollouts)
+
+
+def make_optimizer(method, task, sigma=1.0, n_rollouts=10, adapt_rate=0.0, eps_kl=EREPS_KL,
+                   gamds_step=None):
+    """
+    Return the optimiser ``method`` (a key of METHODS) for ``task``, starting at theta = 0.
+
+    ``gamds_step`` is G-AMDS's s; None gives :func:`default_gamds_step`, the s whose x-step
+    weighs the normalised costs at G-MDS's temperature; 10 is the reference code's s.
+    """
     start = task.initial_params()
     if method == 'gamds':
-        return AcceleratedMirrorDescentSearch.gaussian(start, sigma, n_rollouts,
+        step = gamds_step if gamds_step is not None else default_gamds_step(n_rollouts)
+        return AcceleratedMirrorDescentSearch.gaussian(start, sigma, n_rollouts, step,
                                                        adapt_rate=adapt_rate)
     if method == 'gmds':
         return MirrorDescentSearch.gaussian(start, sigma, n_rollouts, adapt_rate=adapt_rate)
@@ -81,7 +99,7 @@ def learning_step(optimizer, task, rng):
 
 
 def run_trial(task, method, updates, n_rollouts=10, sigma=1.0, seed=0, trial=0, adapt_rate=0.0,
-              eps_kl=1.0, progress=None):
+              eps_kl=EREPS_KL, progress=None, gamds_step=None):
     """
     Learn ``task`` with ``method`` for ``updates`` updates; return the trial's record.
 
@@ -92,7 +110,7 @@ def run_trial(task, method, updates, n_rollouts=10, sigma=1.0, seed=0, trial=0, 
     if int(updates) != updates or updates < 1:
         raise ValueError('updates must be a positive integer, got %r' % (updates,))
     rng = np.random.default_rng([seed, trial])
-    optimizer = make_optimizer(method, task, sigma, n_rollouts, adapt_rate, eps_kl)
+    optimizer = make_optimizer(method, task, sigma, n_rollouts, adapt_rate, eps_kl, gamds_step)
     costs = [task.cost(task.initial_params())]
     began = time.perf_counter()
     for k in range(int(updates)):
@@ -149,7 +167,7 @@ def _run_job(job):
 
     record = run_trial(task, config['method'], updates, config['rollouts'], config['sigma'],
                        config['seed'], job['trial'], config['adapt_rate'], config['eps_kl'],
-                       progress)
+                       progress, config['gamds_step'])
     record['config'] = config
     _write_json(path, record)
     return record
@@ -274,7 +292,12 @@ def build_parser():
     parser.add_argument('--adapt-cov', type=float, default=0.0, metavar='RATE',
                         help='diagonal covariance adaptation rate for G-MDS / G-AMDS '
                         "(default 0: the paper's fixed covariance)")
-    parser.add_argument('--eps-kl', type=float, default=1.0, help='eREPS KL bound (default 1)')
+    parser.add_argument('--eps-kl', type=float, default=EREPS_KL,
+                        help='eREPS KL bound (default %g)' % EREPS_KL)
+    parser.add_argument('--gamds-step', type=float, default=None, metavar='S',
+                        help='G-AMDS step s (default: x-step temperature = G-MDS step %g, '
+                        's = %.4g for 10 rollouts; the reference code uses 10)'
+                        % (GMDS_STEP, default_gamds_step(10)))
     return parser
 
 
@@ -290,13 +313,16 @@ def main(argv=None):
         parser.error('--adapt-cov must be in [0, 1], got %r' % args.adapt_cov)
     if not args.eps_kl > 0:
         parser.error('--eps-kl must be positive, got %r' % args.eps_kl)
+    if args.gamds_step is not None and not args.gamds_step > 0:
+        parser.error('--gamds-step must be positive, got %r' % args.gamds_step)
     updates = args.updates or PAPER_UPDATES[args.task]
     task = make_task(args.task, args.dof, args.basis)
     label = task_label(args.task, args.dof)
     directory = os.path.join(args.out, label)
     base = {'task': args.task, 'dof': task.n_dofs, 'basis': task.n_basis, 'updates': updates,
             'rollouts': args.rollouts, 'sigma': args.sigma, 'seed': args.seed,
-            'adapt_rate': args.adapt_cov, 'eps_kl': args.eps_kl}
+            'adapt_rate': args.adapt_cov, 'eps_kl': args.eps_kl,
+            'gamds_step': args.gamds_step or default_gamds_step(args.rollouts)}
 
     records = {m: [] for m in args.methods}
     jobs = []

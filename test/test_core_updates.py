@@ -227,3 +227,24 @@ def test_state_action_warm_start_without_fixed_point_falls_back(monkeypatch):
     res = saps_update(dyn, rew, pol, x0, epsilon=0.5, alpha0=np.full(6, 1e8))
     assert res.converged and _bound_met(res, 0.5), res.kl
     assert np.all(res.alpha <= 1e5)
+
+
+def test_entropy_multipliers_make_the_bound_bind_exactly():
+    """beta_t of the per-step entropy step: H(pi_t) = -delta_t where it binds, beta_t = 0 else."""
+    from ps_control.core.gaussian import entropy
+    from ps_control.core.kl_update import KLBoundedProblem, STATE_ACTION_BOUND
+    from ps_control.core.lqg import soft_max_action
+    dyn, rew, pol, x0 = random_problem(T=5, dx=3, du=2, seed=4)
+    delta = entropy_bound(pol) - np.array([2.0, 0.0, -1.0, 3.0, -4.0])  # some bind, some not
+    problem = KLBoundedProblem(dyn, rew, pol, x0, 0.5, STATE_ACTION_BOUND, delta=delta)
+    alpha = np.full(5, 2.0)
+    back, marginals = problem.passes(alpha, np.zeros(5))
+    frozen = problem.frozen(back, marginals)
+    beta = problem.step_entropy_multipliers(frozen, alpha, np.zeros(5))
+    Q = frozen.B + problem.log_q.scale(alpha)
+    free = entropy(soft_max_action(Q, alpha, 3).cov)
+    bounded = entropy(soft_max_action(Q, alpha + beta, 3).cov)
+    binds = free < -delta
+    assert binds.any() and (~binds).any()
+    np.testing.assert_allclose(bounded[binds], -delta[binds], atol=1e-10)
+    assert np.all(beta[~binds] == 0.0) and np.all(beta[binds] > 0)

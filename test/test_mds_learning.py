@@ -41,6 +41,16 @@ def test_short_arm_runs_reduce_the_cost(method):
     assert record['costs'][-1] < 0.9 * record['costs'][0]
 
 
+def test_default_gamds_step_matches_gmds_and_learns_faster_than_the_reference_step():
+    task = make_task('point', n_basis=10)
+    optimizer = make_optimizer('gamds', task)
+    assert optimizer.x_step == pytest.approx(mds_experiments.GMDS_STEP)
+    assert make_optimizer('gamds', task, gamds_step=10.0).step == 10.0
+    matched = run_trial(task, 'gamds', updates=30, seed=3)['costs'][-1]
+    reference = run_trial(task, 'gamds', updates=30, seed=3, gamds_step=10.0)['costs'][-1]
+    assert matched < 0.8 * reference
+
+
 def test_trials_are_reproducible_and_seeded_per_trial():
     task = make_task('point', n_basis=5)
     first = run_trial(task, 'gamds', 3, seed=4, trial=1)['costs']
@@ -62,7 +72,7 @@ def test_unknown_method_and_bad_settings():
 
 @pytest.mark.parametrize('argv', [['point', '--methods', 'gamds,cma'], ['cartpole'],
                                   ['point', '--sigma', '0'], ['point', '--rollouts', '1'],
-                                  ['point', '--trials', '0']])
+                                  ['point', '--trials', '0'], ['point', '--gamds-step', '-1']])
 def test_command_rejects_bad_arguments(argv, capsys):
     with pytest.raises(SystemExit) as exit_info:
         mds_experiments.main(argv)

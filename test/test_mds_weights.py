@@ -15,7 +15,7 @@
 """G-MDS / G-AMDS / MDS weights and moment matching against their closed forms; bad input."""
 
 import numpy as np
-from ps_control.core.amds import AcceleratedMirrorDescentSearch
+from ps_control.core.amds import AcceleratedMirrorDescentSearch, matched_step
 from ps_control.core.mds import MirrorDescentSearch
 from ps_control.core.search_distribution import (GaussianDensity, KernelDensity,
                                                  normalise_costs)
@@ -63,6 +63,19 @@ def test_gamds_first_update_mixes_z_and_x_steps():
     assert abs(x.sum() - 1.0) < 1e-12 and x.min() >= 0
     np.testing.assert_allclose(search.mean, (lam * z + (1 - lam) * x) @ samples, rtol=1e-12)
     np.testing.assert_allclose(search.z.mean, z @ samples, rtol=1e-12)
+
+
+def test_matched_step_gives_the_x_step_that_temperature():
+    step = matched_step(10.0, n_samples=10, eps=0.3)
+    assert step == pytest.approx(10.0 * (1 + 10 * 0.3) / 0.3)
+    search = AcceleratedMirrorDescentSearch.gaussian(np.zeros(3), n_samples=10, step=step)
+    assert search.x_step == pytest.approx(10.0)
+    # The reference code's s = 10 leaves a nearly uniform x-step (temperature 0.75).
+    assert AcceleratedMirrorDescentSearch.gaussian(np.zeros(3)).x_step == pytest.approx(0.75)
+    with pytest.raises(ValueError, match='temperature'):
+        matched_step(0.0, 10)
+    with pytest.raises(ValueError, match='n_samples'):
+        matched_step(10.0, 1)
 
 
 def test_gamds_z_prior_is_the_importance_ratio_of_the_two_gaussians():

@@ -19,7 +19,7 @@ import numpy as np
 from ps_control.core.gaussian import kl_gaussian
 from ps_control.core.kl_update import KLBoundedProblem, STATE_ACTION_BOUND
 from ps_control.core.lqg import augment
-from ps_control.core.state_covariance import CovarianceProblem
+from ps_control.core.state_covariance import BlockTridiagonalLU, ChordCache, CovarianceProblem
 import pytest
 
 
@@ -93,3 +93,39 @@ def test_inexact_newton_returns_the_unconverged_iterate():
     after = cov_problem.system(U)[2]
     assert steps == 1
     assert 1e-14 < np.abs(after).max() < 0.5 * np.abs(start).max()
+
+
+def test_block_tridiagonal_lu_matches_a_dense_solve():
+    rng = np.random.default_rng(3)
+    T, m = 5, 4
+    diag = rng.standard_normal((T, m, m)) + 4.0 * np.eye(m)
+    upper, lower = rng.standard_normal((2, T - 1, m, m))
+    dense = np.zeros((T * m, T * m))
+    for t in range(T):
+        dense[t * m:(t + 1) * m, t * m:(t + 1) * m] = diag[t]
+        if t + 1 < T:
+            dense[t * m:(t + 1) * m, (t + 1) * m:(t + 2) * m] = upper[t]
+            dense[(t + 1) * m:(t + 2) * m, t * m:(t + 1) * m] = lower[t]
+    lu = BlockTridiagonalLU(lower, diag, upper)
+    for _ in range(2):  # the factors serve several right-hand sides
+        rhs = rng.standard_normal((T, m))
+        np.testing.assert_allclose(lu.solve(rhs).ravel(), np.linalg.solve(dense, rhs.ravel()),
+                                   rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize('beta_scale', [0.0, 0.7])
+def test_chord_steps_with_a_stale_jacobian_reach_the_same_solution(beta_scale):
+    """A Jacobian of other multipliers is reused while it contracts; the answer is unchanged."""
+    problem, alpha, beta = _problem(6, beta_scale)
+    back, _ = problem.passes(alpha, beta, (problem.optimal_means(alpha), problem.q_state_covs))
+    U0 = back.value.F[:6]
+    plain_U, _, _ = _covariance_problem(problem, alpha, beta).solve(U0, tolerance=1e-12)
+    chord = ChordCache()
+    stale = _covariance_problem(problem, 1.2 * alpha, 1.2 * beta)
+    stale.solve(U0, tolerance=1e-12, chord=chord)
+    assert chord.factorised >= 1
+    factorised = chord.factorised
+    U, _, _ = _covariance_problem(problem, alpha, beta).solve(U0, tolerance=1e-12, chord=chord)
+    assert chord.reused >= 1
+    np.testing.assert_allclose(U, plain_U, rtol=1e-8, atol=1e-10 * np.abs(plain_U).max())
+    assert chord.factorised - factorised <= 1

@@ -33,6 +33,12 @@ matching a Gaussian (G-AMDS, whose next sampling mean is lambda_k mean(z~) + (1 
 mean(x~)) or by a weighted kernel density (AMDS). Constants of the reference code: r = 3,
 eps = 0.3, s = 10. The counter starts at k = 1 (the authors' code starts at 0, which makes its
 first update ignore the costs). z shares the covariance of the sampling density.
+
+The step s sets two temperatures: the z-step's k s / r and the x-step's s eps / (1 + N eps). As
+lambda_k -> 0 the mean follows the x-step, whose temperature at s = 10, N = 10 is 0.75: the
+weights stay nearly uniform and late updates barely use the costs (G-MDS weighs the same
+normalised costs at temperature 10). :func:`matched_step` gives the s whose x-step temperature
+equals a given one.
 """
 
 import numpy as np
@@ -42,6 +48,14 @@ from ps_control.core.search_distribution import (check_costs, check_sample_count
                                                  importance_log_prior, KernelDensity,
                                                  kl_divergence, normalise_costs,
                                                  perturbed_entropy_projection)
+
+
+def matched_step(temperature, n_samples, eps=0.3):
+    """Return s with x-step temperature s eps / (1 + N eps) equal to ``temperature``."""
+    if not temperature > 0 or not eps > 0:
+        raise ValueError('temperature and eps must be positive, got %r and %r'
+                         % (temperature, eps))
+    return float(temperature) * (1.0 + check_sample_count(n_samples) * eps) / eps
 
 
 class AcceleratedMirrorDescentSearch:

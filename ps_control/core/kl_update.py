@@ -49,7 +49,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ps_control.core.gaussian import (entropy, expected_policy_kl, kl_gaussian,
+from ps_control.core.gaussian import (batched_cholesky, entropy, expected_policy_kl,
+                                      kl_gaussian, LOG_2PI, logdet_from_cholesky,
                                       NotPositiveDefiniteError, pd_mask)
 from ps_control.core.linear_gaussian import (check_finite, GaussianState,
                                              LinearGaussianDynamics, LinearGaussianPolicy,
@@ -57,7 +58,7 @@ from ps_control.core.linear_gaussian import (check_finite, GaussianState,
 from ps_control.core.lqg import (augment, backward_pass, expected_next_value, expected_reward,
                                  forward_pass, policy_log_density_quadratic, Quadratic,
                                  reward_quadratic, soft_max_action, state_log_density_quadratic)
-from ps_control.core.state_covariance import CovarianceProblem
+from ps_control.core.state_covariance import ChordCache, CovarianceProblem
 
 POLICY_BOUND = 'policy'
 STATE_ACTION_BOUND = 'state_action'
@@ -165,6 +166,7 @@ class KLBoundedProblem:
         if bound == STATE_ACTION_BOUND:
             self.log_q_state = state_log_density_quadratic(self.q_state_means, self.q_state_covs)
             self.log_q_joint = self.log_q + self.log_q_state.embed_state(du)
+            self.chord = ChordCache()  # the covariance Newton's last Jacobian, reused
 
     @property
     def gap_tolerance(self):
@@ -226,7 +228,7 @@ class KLBoundedProblem:
                                     self.x0.cov, alpha, beta)
         steps = {} if newton_steps is None else {'max_iterations': newton_steps}
         _, C, _ = problem.solve(value_F, tolerance=self.settings.newton_tolerance, exact=False,
-                                **steps)
+                                chord=self.chord, **steps)
         return C[:, :self.dx, :self.dx]
 
     def fixed_point(self, alpha, beta, value_F=None, newton_steps=None):
@@ -333,19 +335,26 @@ class KLBoundedProblem:
                                gtol=0.1 * s.tolerance)
 
     def step_entropy_multipliers(self, frozen, alpha, beta):
-        """Set beta_t so that H(pi_t) >= -delta_t with V_{t+1} held fixed (eq. 5.4d)."""
+        """
+        Set beta_t so that H(pi_t) >= -delta_t with V_{t+1} held fixed (eq. 5.4d), exactly.
+
+        With V_{t+1} fixed, Q_t does not depend on beta_t and pi_t has covariance
+        eta_t (-Q_aa)^-1 (eta_t = alpha_t + beta_t), so H(pi_t) = du/2 (log 2 pi e eta_t)
+        - 1/2 log|-Q_aa| is increasing in eta_t: the bound binds at
+        log eta_t = (log|-Q_aa| - 2 delta_t) / du - log 2 pi e, and beta_t = max(0, eta_t -
+        alpha_t) (clipped to [alpha_min, beta_max] when positive). Steps with -Q_aa not
+        positive definite get beta_max.
+        """
         s = self.settings
-        dx = self.dx
-
-        def slack(b):
-            Q = frozen.B + self.log_q.scale(alpha)
-            ok = pd_mask(-Q.F[:, dx:, dx:])
-            soft = soft_max_action(_make_safe(Q, ok, dx), alpha + b, dx)
-            return np.where(ok, self.delta + entropy(soft.cov), -np.inf)
-
-        return _monotone_roots(slack, s.alpha_min, s.beta_max, s.bisection_tolerance, self.T,
-                               at_zero=slack(0.0 * beta),
-                               gtol=0.1 * s.tolerance * np.maximum(1.0, np.abs(self.delta)))
+        dx, du = self.dx, self.du
+        Q = frozen.B + self.log_q.scale(alpha)
+        ok = pd_mask(-Q.F[:, dx:, dx:])
+        safe = _make_safe(Q, ok, dx)
+        log_det = logdet_from_cholesky(batched_cholesky(-safe.F[:, dx:, dx:], '-Q_aa'))
+        eta = np.exp((log_det - 2.0 * self.delta) / du - LOG_2PI - 1.0)
+        needed = eta - alpha
+        b = np.where(needed > 0, np.clip(needed, s.alpha_min, s.beta_max), 0.0)
+        return np.where(ok, b, s.beta_max)
 
     # -- the whole update ----------------------------------------------------------------
     def converged(self, bound_value, ent, alpha, beta, guess_gap=0.0):
@@ -568,13 +577,13 @@ def _make_safe(Q, ok, dx):
     return Quadratic(F, f, np.where(ok, Q.f0, 0.0))
 
 
-def _monotone_roots(gradient, low, high, tolerance, T, at_zero=None, gtol=0.0):
+def _monotone_roots(gradient, low, high, tolerance, T, gtol=0.0):
     """
     Find per-step roots of increasing functions in log space (Illinois regula falsi).
 
     ``gradient(values)`` returns dg/dvalue per step (increasing in value; -inf where infeasible).
     Steps whose gradient is still negative at ``high`` get ``high``; steps whose gradient is
-    non-negative at ``low`` get ``low`` (or 0 when ``at_zero`` says the bound is inactive at 0).
+    non-negative at ``low`` get ``low``.
     Inside the bracket the false-position point in log space is taken (kept 1% of the bracket
     away from its ends), with the Illinois halving of a stale end's value (superlinear, Dowell
     and Jarratt 1971); where an end is infeasible (-inf) the step bisects. A step is done when
@@ -617,8 +626,6 @@ def _monotone_roots(gradient, low, high, tolerance, T, at_zero=None, gtol=0.0):
     values = np.exp(log_hi)
     values = np.where(result_hi, high, values)
     values = np.where(result_lo, low, values)
-    if at_zero is not None:
-        values = np.where(at_zero >= 0, 0.0, values)
     return values
 
 
