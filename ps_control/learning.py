@@ -67,7 +67,9 @@ class LearningConfig:
 
     G-AMDS only (ps_control.mds_learning; defaults are the paper's settings): dmp_basis basis
     functions per joint, search_std the sampling standard deviation of the DMP weights,
-    mirror_step (s), mirror_r (r), mirror_eps (eps) the accelerated mirror descent constants,
+    mirror_step (s), mirror_r (r), mirror_eps (eps) the accelerated mirror descent constants
+    (s = 133.33 gives the x-step G-MDS's temperature 10 with 10 samples; the reference code's
+    s = 10 leaves late updates nearly blind to the costs, see ps_control.core.amds),
     search_adapt_rate the optional diagonal covariance adaptation (0: off, as in the paper),
     evaluate_mean one extra rollout per iteration of the search mean (the paper's evaluation);
     the computed-torque tracking controller: natural frequency (rad / s) and damping ratio of
@@ -89,7 +91,7 @@ class LearningConfig:
     seed: int = 0
     dmp_basis: int = 100
     search_std: float = 1.0
-    mirror_step: float = 10.0
+    mirror_step: float = 133.33
     mirror_r: float = 3.0
     mirror_eps: float = 0.3
     search_adapt_rate: float = 0.0

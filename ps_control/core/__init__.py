@@ -28,6 +28,7 @@ from ps_control.core.linear_gaussian import (GaussianState, LinearGaussianDynami
 from ps_control.core.mds import MirrorDescentSearch
 from ps_control.core.pi2 import PI2
 from ps_control.core.saps import saps_update
+from ps_control.core.separate_bounds import separate_bounds_update
 from ps_control.core.tracking_policy import (dmp_tracking_policy, inertia_scaled_gains,
                                              tracking_policy)
 
@@ -36,5 +37,6 @@ __all__ = [
     'EpisodicREPS', 'GaussianMixture', 'GaussianState', 'ILQRResult', 'LinearGaussianDynamics',
     'LinearGaussianPolicy', 'MirrorDescentSearch', 'NIWPrior', 'PI2', 'QuadraticReward',
     'UpdateResult', 'dmp_tracking_policy', 'entropy_bound', 'esaps_update', 'fit_linear_gaussian',
-    'gps_update', 'ilqr', 'inertia_scaled_gains', 'saps_update', 'tracking_policy',
+    'gps_update', 'ilqr', 'inertia_scaled_gains', 'saps_update', 'separate_bounds_update',
+    'tracking_policy',
 ]

@@ -62,6 +62,7 @@ from ps_control.core.state_covariance import ChordCache, CovarianceProblem
 
 POLICY_BOUND = 'policy'
 STATE_ACTION_BOUND = 'state_action'
+SEPARATE_BOUNDS = 'separate'  # policy and state KLs bounded separately (thesis 7.1)
 
 
 @dataclass(frozen=True)
@@ -96,8 +97,9 @@ class UpdateResult:
     """
     Outcome of one KL-bounded update.
 
-    kl: per-step bound value (E_mu KL(pi||q) for GPS, the state-action KL of eq. 4.1c for
-    SAPS/ESAPS); entropy: H(pi_t); alpha, beta: multipliers; expected_reward: the task reward
+    kl: per-step bound value (E_mu KL(pi||q) for GPS and separate bounds, the state-action KL of
+    eq. 4.1c for SAPS/ESAPS); entropy: H(pi_t); alpha, beta: multipliers of the KL and entropy
+    bounds; gamma: of the state KL bound (separate bounds only); expected_reward: the task reward
     predicted under the model; state_means/state_covs: mu_0..mu_T; iterations: outer dual
     iterations; converged: every step met its bound within tolerance; dual_value: the dual of
     eq. 3.8 / 4.6 / 5.5 at the returned multipliers.
@@ -116,6 +118,7 @@ class UpdateResult:
     dual_value: float
     policy_kl: np.ndarray
     state_kl: np.ndarray
+    gamma: np.ndarray = None
 
 
 class KLBoundedProblem:
@@ -127,7 +130,7 @@ class KLBoundedProblem:
     """
 
     def __init__(self, dynamics, reward, previous_policy, initial_state, epsilon, bound,
-                 delta=None, settings=None):
+                 delta=None, settings=None, state_epsilon=None):
         for name, value, kind in (('dynamics', dynamics, LinearGaussianDynamics),
                                   ('reward', reward, QuadraticReward),
                                   ('previous_policy', previous_policy, LinearGaussianPolicy),
@@ -148,8 +151,14 @@ class KLBoundedProblem:
                              % (initial_state.mean.shape[0], dx))
         self.epsilon = _per_step('epsilon', epsilon, T, positive=True)
         self.delta = None if delta is None else _per_step('delta', delta, T)
-        if bound not in (POLICY_BOUND, STATE_ACTION_BOUND):
+        if bound not in (POLICY_BOUND, STATE_ACTION_BOUND, SEPARATE_BOUNDS):
             raise ValueError('unknown bound %r' % (bound,))
+        if (bound == SEPARATE_BOUNDS) != (state_epsilon is not None):
+            raise ValueError('state_epsilon is needed by, and only by, the separate bounds')
+        if bound == SEPARATE_BOUNDS and delta is not None:
+            raise ValueError('the separate bounds take no entropy bound (delta)')
+        self.state_epsilon = None if state_epsilon is None else _per_step(
+            'state_epsilon', state_epsilon, T, positive=True)
         self.bound = bound
         self.settings = settings or DualSettings()
         self.dynamics, self.reward = dynamics, reward
@@ -163,9 +172,9 @@ class KLBoundedProblem:
                                                initial_state.cov)
         self.q_state_means = self.previous_marginals.state_means[:T]
         self.q_state_covs = self.previous_marginals.state_covs[:T]
-        if bound == STATE_ACTION_BOUND:
+        if self.bounds_state:
             self.log_q_state = state_log_density_quadratic(self.q_state_means, self.q_state_covs)
-            self.log_q_joint = self.log_q + self.log_q_state.embed_state(du)
+            self.log_q_state_embedded = self.log_q_state.embed_state(du)
             self.chord = ChordCache()  # the covariance Newton's last Jacobian, reused
 
     @property
@@ -177,6 +186,24 @@ class KLBoundedProblem:
     def uses_entropy(self):
         return self.delta is not None
 
+    @property
+    def bounds_state(self):
+        """Say whether the state distribution is bounded (SAPS / ESAPS, separate bounds)."""
+        return self.bound != POLICY_BOUND
+
+    def coefficients(self, alpha, beta):
+        """
+        Return (policy multiplier, state multiplier, temperature) of the augmented reward.
+
+        The Lagrangian holds a_pi log q_t(a|s) + a_s log q_t(s) + a_pi E_mu H(pi_t) + a_s H(mu_t)
+        (+ beta H(pi_t) for ESAPS): SAPS / ESAPS (eq. 4.2, 5.2) have a_pi = a_s = alpha_t and
+        temperature alpha_t + beta_t; the separate bounds have a_pi = alpha_t (policy KL),
+        a_s = gamma_t (state KL; passed as ``beta``) and temperature alpha_t.
+        """
+        if self.bound == SEPARATE_BOUNDS:
+            return alpha, beta, alpha
+        return alpha, alpha, alpha + beta
+
     # -- consistent passes ---------------------------------------------------------------
     def state_terms(self, guess_means, guess_covs):
         """Return log q_t(s) - log p_t(s) over s for the guess p_t (eq. 4.8b, 4.8e, 4.8h-i)."""
@@ -187,13 +214,15 @@ class KLBoundedProblem:
     def passes(self, alpha, beta, guess=None):
         """Backward and forward pass at fixed multipliers (and state guess for SAPS/ESAPS)."""
         terms = None if guess is None else self.state_terms(*guess)
-        reward = augment(self.step_reward, alpha, self.log_q, terms)
-        back = backward_pass(self.dynamics, reward, self.terminal_reward, alpha + beta)
+        policy_multiplier, state_multiplier, temperature = self.coefficients(alpha, beta)
+        reward = augment(self.step_reward, policy_multiplier, self.log_q, terms,
+                         state_multiplier)
+        back = backward_pass(self.dynamics, reward, self.terminal_reward, temperature)
         marginals = forward_pass(self.dynamics, back.K, back.k, back.cov, self.x0.mean,
                                  self.x0.cov)
         return back, marginals
 
-    def optimal_means(self, alpha):
+    def optimal_means(self, alpha, beta=None):
         """
         Return the state means m_t of the state-action optimum at fixed alpha (SAPS / ESAPS).
 
@@ -206,7 +235,10 @@ class KLBoundedProblem:
         the state guess p_t to these means leaves only the covariances to the block descent
         (Alg. 2), whose mean iteration would otherwise contract slowly for large alpha.
         """
-        reward = augment(self.step_reward, alpha, self.log_q, self.log_q_state)
+        policy_multiplier, state_multiplier, _ = self.coefficients(
+            alpha, alpha if beta is None else beta)
+        reward = augment(self.step_reward, policy_multiplier, self.log_q, self.log_q_state,
+                         state_multiplier)
         back = backward_pass(self.dynamics, reward, self.terminal_reward, 0.0)
         marginals = forward_pass(self.dynamics, back.K, back.k, back.cov, self.x0.mean,
                                  self.x0.cov)
@@ -222,10 +254,14 @@ class KLBoundedProblem:
         (``newton_steps`` caps the steps; ``fixed_point`` judges the result by its KL gap).
         Raises NotPositiveDefiniteError when a precision is not positive definite.
         """
-        G = self.step_reward.F + self.log_q_joint.F * alpha[:, None, None]
+        policy_multiplier, state_multiplier, temperature = self.coefficients(alpha, beta)
+        G = (self.step_reward.F + self.log_q.F * policy_multiplier[:, None, None]
+             + self.log_q_state_embedded.F * state_multiplier[:, None, None])
         D = np.concatenate([self.dynamics.A, self.dynamics.B], axis=2)
+        # the covariance Lagrangian's alpha is the state multiplier, beta = eta - alpha
         problem = CovarianceProblem(G, self.terminal_reward.F, D, self.dynamics.cov,
-                                    self.x0.cov, alpha, beta)
+                                    self.x0.cov, state_multiplier,
+                                    temperature - state_multiplier)
         steps = {} if newton_steps is None else {'max_iterations': newton_steps}
         _, C, _ = problem.solve(value_F, tolerance=self.settings.newton_tolerance, exact=False,
                                 chord=self.chord, **steps)
@@ -245,7 +281,7 @@ class KLBoundedProblem:
         from ``value_F`` (an approximate fixed point; ``gap`` says how far, no error).
         """
         T = self.T
-        means = self.optimal_means(alpha)
+        means = self.optimal_means(alpha, beta)
         if value_F is None:
             back, _ = self.passes(alpha, beta, (means, self.q_state_covs))
             value_F = back.value.F[:T]
@@ -279,15 +315,23 @@ class KLBoundedProblem:
         q = self.previous
         means, covs = marginals.state_means[:T], marginals.state_covs[:T]
         policy_kl = expected_policy_kl(back.K, back.k, back.cov, q.K, q.k, q.cov, means, covs)
-        if self.bound == STATE_ACTION_BOUND:
+        if self.bounds_state:
             state_kl = kl_gaussian(means, covs, self.q_state_means, self.q_state_covs)
         else:
             state_kl = np.zeros(T)
-        return policy_kl + state_kl, policy_kl, state_kl, entropy(back.cov)
+        bound_value = policy_kl + state_kl if self.bound == STATE_ACTION_BOUND else policy_kl
+        return bound_value, policy_kl, state_kl, entropy(back.cov)
 
     def dual_value(self, back, alpha, beta):
-        """Dual of eq. 3.8 (GPS), 4.6 (SAPS) or 5.5 (ESAPS) at consistent passes."""
+        """
+        Dual of eq. 3.8 (GPS), 4.6 (SAPS) or 5.5 (ESAPS) at consistent passes.
+
+        The separate bounds: V_0 + sum_t alpha_t eps_t + gamma_t (state_eps_t + 1), the 1 from
+        the normalisation of mu_t as in eq. 4.6 (gamma_t is passed as ``beta``).
+        """
         v0 = float(back.value[0].expectation(self.x0.mean, self.x0.cov))
+        if self.bound == SEPARATE_BOUNDS:
+            return v0 + float(np.sum(alpha * self.epsilon + beta * (self.state_epsilon + 1.0)))
         extra = 1.0 if self.bound == STATE_ACTION_BOUND else 0.0
         value = v0 + float(np.sum(alpha * (self.epsilon + extra)))
         if self.uses_entropy:
@@ -357,7 +401,7 @@ class KLBoundedProblem:
         return np.where(ok, b, s.beta_max)
 
     # -- the whole update ----------------------------------------------------------------
-    def converged(self, bound_value, ent, alpha, beta, guess_gap=0.0):
+    def converged(self, bound_value, ent, alpha, beta, guess_gap=0.0, state_kl=None):
         """
         Check the KKT conditions of the module docstring for every step.
 
@@ -366,15 +410,14 @@ class KLBoundedProblem:
         alpha_t (eps_t - KL_t) of at most ``tolerance`` * eps_t * mean(alpha), i.e. negligible
         next to the price of an average step's bound (in ESAPS alpha_t of a step whose entropy
         bound binds sinks toward 0 only slowly, and changes nothing once it is that small).
-        ESAPS: H(pi_t) >= -delta_t; SAPS / ESAPS: the state guess equals mu_t.
+        ESAPS: H(pi_t) >= -delta_t; SAPS / ESAPS: the state guess equals mu_t. The separate
+        bounds: the same conditions for the policy KL with alpha and for ``state_kl`` with gamma
+        (passed as ``beta``).
         """
         s = self.settings
-        eps = self.epsilon
-        at_bound = np.abs(bound_value - eps) <= s.tolerance * eps
-        slack = (bound_value < eps) & (
-            (alpha <= s.alpha_min * (1.0 + 1e-9))
-            | (alpha * (eps - bound_value) <= s.tolerance * eps * float(np.mean(alpha))))
-        ok = np.all(at_bound | slack)
+        ok = _kkt_met(bound_value, self.epsilon, alpha, s)
+        if self.bound == SEPARATE_BOUNDS:
+            ok &= _kkt_met(state_kl, self.state_epsilon, beta, s)
         if self.uses_entropy:
             slack = ent + self.delta
             ok &= bool(np.all(slack >= -s.tolerance * np.maximum(1.0, np.abs(self.delta))))
@@ -382,7 +425,7 @@ class KLBoundedProblem:
 
     def solve(self, alpha0=None, beta0=None):
         """Minimise the dual over the multipliers and return an UpdateResult."""
-        if self.bound == STATE_ACTION_BOUND:
+        if self.bounds_state:
             return self._solve_state_action(alpha0, beta0)
         return self._solve_policy(alpha0)
 
@@ -390,6 +433,9 @@ class KLBoundedProblem:
         s, T = self.settings, self.T
         alpha = np.clip(_initial(alpha0, T, 'alpha0', 1e3 * _reward_scale(self.reward)),
                         s.alpha_min, s.alpha_max)
+        if self.bound == SEPARATE_BOUNDS:  # gamma, the state multiplier: alpha unless given
+            gamma = alpha.copy() if beta0 is None else _initial(beta0, T, 'gamma0', 0.0)
+            return alpha, np.clip(gamma, s.alpha_min, s.alpha_max)
         beta = np.zeros(T) if beta0 is None or not self.uses_entropy else np.clip(
             _initial(beta0, T, 'beta0', 0.0), 0.0, s.beta_max)
         return alpha, beta
@@ -415,10 +461,12 @@ class KLBoundedProblem:
         # 10^+-2, ... until a fixed point exists: a start fails when alpha is too small for the
         # model (-Q_aa not PD) or so large that the covariance Newton is ill-conditioned
         warm = [] if alpha0 is None else [self._initial_multipliers(alpha0, beta0)]
-        default, beta = self._initial_multipliers(None, beta0)
+        default, default_beta = self._initial_multipliers(None, beta0)
         scales = [1.0] + [10.0 ** (sign * k) for k in range(1, 25) for sign in (1, -1)]
-        starts = warm + [(np.clip(default * scale, s.alpha_min, s.alpha_max), beta)
-                         for scale in scales]
+        separate = self.bound == SEPARATE_BOUNDS  # gamma scales with alpha
+        starts = warm + [(np.clip(default * scale, s.alpha_min, s.alpha_max),
+                          np.clip(default_beta * scale, s.alpha_min, s.alpha_max)
+                          if separate else default_beta) for scale in scales]
         for alpha, beta in starts:
             try:
                 back, marginals, gap = self.fixed_point(alpha, beta)
@@ -430,19 +478,21 @@ class KLBoundedProblem:
                                            '[%g, %g]' % (s.alpha_min, s.alpha_max))
         secant = _LogSecant(np.log(s.alpha_min), np.log(s.alpha_max),
                             np.log(s.max_multiplier_ratio))
+        state_secant = _LogSecant(np.log(s.alpha_min), np.log(s.alpha_max),
+                                  np.log(s.max_multiplier_ratio))
         iterations, done = 0, False
         while True:
-            bound_value, _, _, ent = self.constraint_values(back, marginals)
-            done = self.converged(bound_value, ent, alpha, beta, gap)
-            if not done and self.converged(bound_value, ent, alpha, beta):
+            bound_value, _, state_kl, ent = self.constraint_values(back, marginals)
+            done = self.converged(bound_value, ent, alpha, beta, gap, state_kl)
+            if not done and self.converged(bound_value, ent, alpha, beta, state_kl=state_kl):
                 # the bounds hold at an inexact fixed point: solve it exactly and check again
                 try:
                     back, marginals, gap = self.fixed_point(alpha, beta, back.value.F[:T])
                 except infeasible:
                     pass
                 else:
-                    bound_value, _, _, ent = self.constraint_values(back, marginals)
-                    done = self.converged(bound_value, ent, alpha, beta, gap)
+                    bound_value, _, state_kl, ent = self.constraint_values(back, marginals)
+                    done = self.converged(bound_value, ent, alpha, beta, gap, state_kl)
             if done or iterations >= s.max_iterations:
                 break
             iterations += 1
@@ -455,10 +505,15 @@ class KLBoundedProblem:
             if self.uses_entropy:
                 new_beta = self.step_entropy_multipliers(self.frozen(back, marginals),
                                                          proposal, beta)
+            elif separate:  # gamma: the same secant search on the state KL
+                new_beta = np.exp(state_secant.step(np.log(beta), state_kl / self.state_epsilon))
+                new_beta = np.maximum(new_beta,
+                                      s.relative_alpha_floor * float(np.mean(new_beta)))
             fraction = 1.0
             for _ in range(s.max_backtracks):
                 trial_alpha = alpha * (proposal / alpha) ** fraction
-                trial_beta = beta + fraction * (new_beta - beta)
+                trial_beta = (beta * (new_beta / beta) ** fraction if separate
+                              else beta + fraction * (new_beta - beta))
                 try:
                     try:  # a few Newton steps from the last value functions ...
                         back, marginals, gap = self.fixed_point(
@@ -517,12 +572,26 @@ class KLBoundedProblem:
                                      self.x0.cov)
         bound_value, policy_kl, state_kl, _ = self.constraint_values(
             _with_cov(back, cov), marginals)
+        dual_value = self.dual_value(back, alpha, beta)
+        gamma = None
+        if self.bound == SEPARATE_BOUNDS:  # the loop carries gamma in the beta slot
+            beta, gamma = np.zeros(self.T), beta
         return UpdateResult(
             policy=policy, kl=bound_value, entropy=entropy(cov), alpha=alpha, beta=beta,
-            expected_reward=expected_reward(self.reward, marginals),
+            gamma=gamma, expected_reward=expected_reward(self.reward, marginals),
             state_means=marginals.state_means, state_covs=marginals.state_covs,
-            iterations=iterations, converged=done, dual_value=self.dual_value(back, alpha, beta),
+            iterations=iterations, converged=done, dual_value=dual_value,
             policy_kl=policy_kl, state_kl=state_kl)
+
+
+def _kkt_met(value, bound, multiplier, settings):
+    """Every step at its bound (within tolerance) or slack with a negligible multiplier."""
+    at_bound = np.abs(value - bound) <= settings.tolerance * bound
+    slack = (value < bound) & (
+        (multiplier <= settings.alpha_min * (1.0 + 1e-9))
+        | (multiplier * (bound - value)
+           <= settings.tolerance * bound * float(np.mean(multiplier))))
+    return bool(np.all(at_bound | slack))
 
 
 @dataclass(frozen=True, eq=False)

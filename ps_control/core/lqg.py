@@ -122,21 +122,23 @@ def state_log_density_quadratic(means, covs):
     return Quadratic(*gaussian_log_density_quadratic(means, covs))
 
 
-def augment(step_reward, alpha, policy_log_density, state_terms=None):
+def augment(step_reward, alpha, policy_log_density, state_terms=None, state_alpha=None):
     """
     Return the augmented reward r_t over x = [s; a].
 
     GPS (thesis eq. 3.9): r_t = R_t + alpha_t log q_t(a|s).
     SAPS / ESAPS (eq. 4.7): additionally alpha_t (log q_t(s) - log p_t(s) - 1), where
     ``state_terms`` is the quadratic of log q_t(s) - log p_t(s) over s (p_t the current guess of
-    the new state distribution).
+    the new state distribution). ``state_alpha`` (default ``alpha``) scales the state terms
+    instead: the multiplier of a separate state KL bound (thesis 7.1).
     """
     alpha = np.asarray(alpha, dtype=float)
     total = step_reward + policy_log_density.scale(alpha)
     if state_terms is not None:
         du = step_reward.F.shape[-1] - state_terms.F.shape[-1]
         shifted = Quadratic(state_terms.F, state_terms.f, state_terms.f0 - 1.0)
-        total = total + shifted.embed_state(du).scale(alpha)
+        scale = alpha if state_alpha is None else np.asarray(state_alpha, dtype=float)
+        total = total + shifted.embed_state(du).scale(scale)
     return total
 
 

@@ -55,7 +55,7 @@ def stationary_precision(M, alpha, beta, dx):
     """Return the precisions P_t of the stationary state-action Gaussians for given M_t."""
     eta = alpha + beta
     P = -M / eta[:, None, None]
-    if np.any(beta > 0):
+    if np.any(beta != 0):
         Maa, Mas = M[:, dx:, dx:], M[:, dx:, :dx]
         Y = np.linalg.solve(Maa, Mas)
         correction = np.swapaxes(Mas, 1, 2) @ Y
@@ -78,7 +78,7 @@ def precision_jacobian_terms(M, alpha, beta, dx):
     eta = alpha + beta
     eye = np.broadcast_to(np.eye(n), (T, n, n))
     terms = [(-1.0 / eta, eye, eye)]
-    if np.any(beta > 0):
+    if np.any(beta != 0):
         right = np.zeros((T, n, n))  # Q E_s': Q in the first dx columns
         right[:, :dx, :dx] = np.eye(dx)
         right[:, dx:, :dx] = -np.linalg.solve(M[:, dx:, dx:], M[:, dx:, :dx])
