@@ -16,8 +16,9 @@
 Time per GPS / SAPS / ESAPS update on random stable LQG problems (prints figures, no asserts).
 
     PYTHONPATH=. python3 bench/bench_core.py [--sizes 100,4,2 200,8,4 200,20,10]
-        [--algorithms gps saps esaps] [--repeats 3] [--task double_pendulum]
+        [--algorithms gps saps esaps separate] [--repeats 3] [--task double_pendulum]
 
+``separate`` is the update with separate policy and state bounds, both at ``--epsilon``.
 Reports wall time per update (best of repeats), outer dual iterations, whether every step met
 its bound, and each algorithm's time as a ratio to GPS on the same problem. ``--task`` adds
 the first update of that task's learning loop: dynamics fitted (GMM prior) to
@@ -30,7 +31,7 @@ import time
 import numpy as np
 from ps_control.core import (entropy_bound, esaps_update, GaussianState, gps_update,
                              LinearGaussianDynamics, LinearGaussianPolicy, QuadraticReward,
-                             saps_update)
+                             saps_update, separate_bounds_update)
 
 
 def stable_problem(T, dx, du, seed=0):
@@ -74,6 +75,8 @@ def run(algorithm, problem, epsilon):
         return gps_update(dyn, reward, policy, x0, epsilon)
     if algorithm == 'saps':
         return saps_update(dyn, reward, policy, x0, epsilon)
+    if algorithm == 'separate':
+        return separate_bounds_update(dyn, reward, policy, x0, epsilon, epsilon)
     return esaps_update(dyn, reward, policy, x0, epsilon, delta=entropy_bound(policy))
 
 
@@ -86,7 +89,7 @@ def main():
     parser.add_argument('--task', nargs='*', default=[],
                         help='also time the first learning update of these tasks')
     args = parser.parse_args()
-    print('%-12s %-6s %10s %8s %10s %10s' % ('(T,dx,du)', 'algo', 'ms/update', 'dual it',
+    print('%-12s %-8s %10s %8s %10s %10s' % ('(T,dx,du)', 'algo', 'ms/update', 'dual it',
                                              'converged', 'x GPS'))
     shapes = [tuple(int(v) for v in size.split(',')) for size in args.sizes]
     problems = [(shape, stable_problem(*shape)) for shape in shapes]
@@ -101,7 +104,7 @@ def main():
                 best = min(best, time.perf_counter() - start)
             base = best if algorithm == 'gps' else base
             ratio = '%.1f' % (best / base) if base else '-'
-            print('%-12s %-6s %10.1f %8d %10s %10s' % (label, algorithm, 1e3 * best,
+            print('%-12s %-8s %10.1f %8d %10s %10s' % (label, algorithm, 1e3 * best,
                                                        result.iterations, result.converged,
                                                        ratio), flush=True)
 

@@ -248,3 +248,25 @@ def test_entropy_multipliers_make_the_bound_bind_exactly():
     assert binds.any() and (~binds).any()
     np.testing.assert_allclose(bounded[binds], -delta[binds], atol=1e-10)
     assert np.all(beta[~binds] == 0.0) and np.all(beta[binds] > 0)
+
+
+def test_saps_converges_on_a_recorded_double_pendulum_update():
+    """
+    Update 22 of a SAPS run on the double pendulum (epsilon 20, warm-started multipliers).
+
+    The search used to accept one-Newton-step iterates whose state distributions were far from
+    their fixed point (KL gap ~200) and then found no feasible step: it stopped unconverged with
+    the state-action KL 6 % above epsilon.
+    """
+    import os
+    from ps_control.core import (GaussianState, LinearGaussianDynamics, LinearGaussianPolicy,
+                                 QuadraticReward)
+    path = os.path.join(os.path.dirname(__file__), 'data', 'saps_double_pendulum_update.npz')
+    with np.load(path) as data:
+        dyn = LinearGaussianDynamics(data['A'], data['B'], data['c'], data['dyn_cov'])
+        rew = QuadraticReward(data['M'], data['H'], data['z'])
+        pol = LinearGaussianPolicy(data['K'], data['k'], data['pol_cov'])
+        x0 = GaussianState(data['x0_mean'], data['x0_cov'])
+        epsilon, alpha0 = float(data['epsilon']), data['alpha0']
+    res = saps_update(dyn, rew, pol, x0, epsilon, alpha0=alpha0)
+    assert res.converged and _bound_met(res, epsilon), res.kl.max()

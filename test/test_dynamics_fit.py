@@ -272,6 +272,20 @@ def test_gmm_em_objective_never_decreases():
     assert history[-1] > history[0] + 1.0
 
 
+def test_gmm_responsibilities_match_the_gaussian_densities():
+    """The expanded Mahalanobis terms equal scipy's log densities, far from the origin too."""
+    from scipy.special import logsumexp
+    from scipy.stats import multivariate_normal
+    data = overlapping_data(4) + 1e3  # tight clusters far from the origin: no cancellation
+    gmm = GaussianMixture(max_iterations=5, seed=1).fit(data, 3)
+    log_joint = np.stack([np.log(w) + multivariate_normal(m, c).logpdf(data)
+                          for w, m, c in zip(gmm.weights, gmm.means, gmm.covs)], axis=1)
+    expected = log_joint - logsumexp(log_joint, axis=1, keepdims=True)
+    np.testing.assert_allclose(gmm.log_responsibilities(data), expected, atol=1e-8)
+    np.testing.assert_allclose(gmm.log_likelihood[-1], logsumexp(log_joint, axis=1).sum(),
+                               rtol=1e-10)
+
+
 def test_gmm_recovers_two_separated_clusters():
     """Weights, means, covariances within 5 standard errors; every point assigned right."""
     data, labels, weights, means, covs = clustered_data(12)

@@ -36,7 +36,6 @@ and ``history`` records L (``log_likelihood`` the first sum alone) after every E
 
 import numpy as np
 from ps_control.core.gaussian import batched_cholesky, LOG_2PI, logdet_from_cholesky
-from scipy.special import logsumexp
 
 
 class GaussianMixture:
@@ -92,14 +91,29 @@ class GaussianMixture:
         sigma_reg = self._regularisation(data)
         warm = (self.warm_start and self.means is not None
                 and self.means.shape == (n_clusters, dim))
-        if not warm:
+        # EM runs on centred data (the second-moment sums of the E- and M-steps then do not
+        # cancel, and constant dimensions are exactly 0); the means are shifted back at the end
+        centre = data.mean(axis=0)
+        data = data - centre
+        if warm:
+            self.means = self.means - centre
+        else:
             self._initialise(data, n_clusters, sigma_reg)
+        try:
+            self._expectation_maximisation(data, sigma_reg)
+        finally:
+            self.means = self.means + centre
+        return self
+
+    def _expectation_maximisation(self, data, sigma_reg):
+        n = data.shape[0]
         self.n_points = n
         self.history, self.log_likelihood = [], []
+        outer = _outer_products(data)
         for iteration in range(self.max_iterations):
             chol = batched_cholesky(self.covs, 'GMM cluster covariance')
-            log_joint = self._log_joint(data, chol)
-            log_norm = logsumexp(log_joint, axis=1, keepdims=True)
+            log_joint = self._log_joint(data, chol, outer)
+            log_norm = _logsumexp_rows(log_joint)
             loglik = float(log_norm.sum())
             objective = loglik + self._log_penalty(chol, sigma_reg)
             self.log_likelihood.append(loglik)
@@ -109,14 +123,16 @@ class GaussianMixture:
                 break
             if iteration + 1 == self.max_iterations:
                 break
-            self._m_step(data, np.exp(log_joint - log_norm), sigma_reg)
-        return self
+            self._m_step(data, _responsibilities(log_joint - log_norm), sigma_reg, outer)
 
     def log_responsibilities(self, data):
         """Return log p(cluster k | x_n) for data (n, D) -> (n, K)."""
-        log_joint = self._log_joint(np.asarray(data, dtype=float),
-                                    batched_cholesky(self.covs, 'GMM cluster covariance'))
-        return log_joint - logsumexp(log_joint, axis=1, keepdims=True)
+        data = np.asarray(data, dtype=float)
+        centre = data.mean(axis=0)  # centred, as in ``fit``
+        log_joint = self._log_joint(data - centre,
+                                    batched_cholesky(self.covs, 'GMM cluster covariance'),
+                                    means=self.means - centre)
+        return log_joint - _logsumexp_rows(log_joint)
 
     def moment_match(self, weights):
         """
@@ -138,22 +154,26 @@ class GaussianMixture:
         floor = max(1e-6 * float(var.mean()), 1e-12)
         return self.reg * np.maximum(var, floor)
 
-    def _log_joint(self, data, chol):
-        """Return log pi_k + log N(x_n | mu_k, Sigma_k), shape (n, K)."""
-        n, dim = data.shape
+    def _log_joint(self, data, chol, outer=None, means=None):
+        """
+        Return log pi_k + log N(x_n | mu_k, Sigma_k), shape (n, K).
+
+        The Mahalanobis terms for all clusters come from two products: with P_k = Sigma_k^-1,
+        (x - mu_k)' P_k (x - mu_k) = vec(x x') . vec(P_k) - 2 x' P_k mu_k + mu_k' P_k mu_k,
+        ``outer`` holding vec(x_n x_n') (n, D^2). ``means`` defaults to the clusters' means.
+        """
+        dim = data.shape[1]
+        means = self.means if means is None else means
+        outer = _outer_products(data) if outer is None else outer
         inv_chol = _inverse_cholesky(chol)
-        const = -0.5 * (dim * LOG_2PI + logdet_from_cholesky(chol))
+        precision = np.swapaxes(inv_chol, 1, 2) @ inv_chol
+        linear = np.einsum('kij,kj->ki', precision, means)
+        const = -0.5 * (dim * LOG_2PI + logdet_from_cholesky(chol)
+                        + np.einsum('ki,ki->k', linear, means))
         with np.errstate(divide='ignore'):
             const = const + np.log(self.weights)
-        out = np.empty((n, self.n_clusters))
-        rows = _block_rows(dim * dim)
-        for k in range(self.n_clusters):
-            # z = L_k^-1 (x - mu_k), as x L_k^-T - L_k^-1 mu_k
-            weight, bias = inv_chol[k].T, inv_chol[k] @ self.means[k]
-            for start in range(0, n, rows):
-                z = data[start:start + rows] @ weight - bias
-                out[start:start + rows, k] = const[k] - 0.5 * np.einsum('ij,ij->i', z, z)
-        return out
+        quadratic = outer @ precision.reshape(-1, dim * dim).T
+        return const + data @ linear.T - 0.5 * quadratic
 
     def _log_penalty(self, chol, sigma_reg):
         """Return sum_k [a log pi_k - nu/2 (tr(Sigma_reg Sigma_k^-1) + log|Sigma_k|)], nu = 1."""
@@ -163,19 +183,27 @@ class GaussianMixture:
             if self.weight_prior > 0 else 0.0
         return weight_term - 0.5 * (trace + float(logdet_from_cholesky(chol).sum()))
 
-    def _m_step(self, data, resp, sigma_reg):
-        """Exact maximiser of the penalised expected complete-data log-likelihood."""
-        n = data.shape[0]
+    def _m_step(self, data, resp, sigma_reg, outer=None):
+        """
+        Exact maximiser of the penalised expected complete-data log-likelihood.
+
+        The scatter around mu_k is sum_n r_nk x_n x_n' - 2 mu_k s_k' + N_k mu_k mu_k' (s_k =
+        sum_n r_nk x_n), from the per-point outer products ``outer`` (n, D^2) of the data.
+        """
+        n, dim = data.shape
+        outer = _outer_products(data) if outer is None else outer
         counts = resp.sum(axis=0)
         k = counts.size
         self.weights = (counts + self.weight_prior) / (n + k * self.weight_prior)
         alive = counts > 1e-12 * n
+        sums = resp.T @ data
         # An empty cluster keeps its mean (any mean is optimal for it).
-        self.means[alive] = _gram(resp[:, alive], data) / counts[alive, None]
-        for j in range(k):
-            diff = data - self.means[j]
-            scatter = _gram(diff * resp[:, j, None], diff)
-            self.covs[j] = (scatter + np.diag(sigma_reg)) / (counts[j] + 1.0)
+        self.means[alive] = sums[alive] / counts[alive, None]
+        second = (resp.T @ outer).reshape(k, dim, dim)
+        cross = sums[:, :, None] * self.means[:, None, :]
+        scatter = (second - cross - np.swapaxes(cross, 1, 2)
+                   + counts[:, None, None] * self.means[:, :, None] * self.means[:, None, :])
+        self.covs = (scatter + np.diag(sigma_reg)) / (counts[:, None, None] + 1.0)
         self.covs = 0.5 * (self.covs + np.swapaxes(self.covs, -1, -2))
 
     def _initialise(self, data, n_clusters, sigma_reg):
@@ -200,24 +228,32 @@ class GaussianMixture:
         self._m_step(data, resp, sigma_reg)
 
 
-# OpenBLAS runs a matrix product on one thread below m n k = 2^18 multiply-adds. Tall products
-# are cut into row blocks under that size: threaded BLAS on these small products gains little
-# on an idle machine and is ten times slower on a loaded one (threads spin-wait).
-_SINGLE_THREAD_WORK = 2 ** 18
+def _outer_products(data):
+    """Return the per-point outer products x_n x_n' of data (n, D), flattened to (n, D^2)."""
+    return (data[:, :, None] * data[:, None, :]).reshape(data.shape[0], -1)
 
 
-def _block_rows(width):
-    """Return the rows per block of a tall product with ``width`` multiply-adds per row."""
-    return max(64, _SINGLE_THREAD_WORK // max(1, width))
+def _responsibilities(log_resp):
+    """
+    Return exp(log_resp), with 0 below 1e-100.
+
+    Tiny responsibilities times small data products make subnormal numbers (< 1e-308) inside
+    the M-step's matrix products, which are then ten times slower on x86; a responsibility of
+    1e-100 weighs nothing next to the others of its cluster.
+    """
+    return np.where(log_resp > _LOG_NEGLIGIBLE, np.exp(np.maximum(log_resp, _LOG_NEGLIGIBLE)),
+                    0.0)
 
 
-def _gram(a, b):
-    """Return a.T @ b for tall a (n, p), b (n, q), summed over row blocks."""
-    out = np.zeros((a.shape[1], b.shape[1]))
-    rows = _block_rows(a.shape[1] * b.shape[1])
-    for start in range(0, a.shape[0], rows):
-        out += a[start:start + rows].T @ b[start:start + rows]
-    return out
+_LOG_NEGLIGIBLE = -230.0  # log 1e-100
+
+
+def _logsumexp_rows(values):
+    """Return log sum_k exp(values[n, k]) as (n, 1), -inf rows (all -inf) staying -inf."""
+    peak = values.max(axis=1, keepdims=True)
+    safe = np.where(np.isfinite(peak), peak, 0.0)
+    with np.errstate(divide='ignore'):
+        return np.log(np.exp(values - safe).sum(axis=1, keepdims=True)) + safe
 
 
 def _inverse_cholesky(chol):

@@ -81,6 +81,7 @@ class DualSettings:
     max_backtracks: int = 10
     coordinate_iterations: int = 3
     inexact_newton_steps: int = 1
+    inexact_gap: float = 0.1
     relative_alpha_floor: float = 1e-3
     max_multiplier_ratio: float = 10.0
     newton_tolerance: float = 1e-8
@@ -515,11 +516,8 @@ class KLBoundedProblem:
                 trial_beta = (beta * (new_beta / beta) ** fraction if separate
                               else beta + fraction * (new_beta - beta))
                 try:
-                    try:  # a few Newton steps from the last value functions ...
-                        back, marginals, gap = self.fixed_point(
-                            trial_alpha, trial_beta, back.value.F[:T], s.inexact_newton_steps)
-                    except infeasible:  # ... or, if they leave the PD cone, a full solve
-                        back, marginals, gap = self.fixed_point(trial_alpha, trial_beta)
+                    back, marginals, gap = self._trial_fixed_point(trial_alpha, trial_beta,
+                                                                   back.value.F[:T])
                 except infeasible:
                     fraction *= 0.5
                     continue
@@ -533,6 +531,29 @@ class KLBoundedProblem:
             except infeasible:
                 pass
         return self._result(back, marginals, alpha, beta, iterations, done)
+
+    def _trial_fixed_point(self, alpha, beta, value_F):
+        """
+        Return ``fixed_point`` at trial multipliers during the search, as cheaply as it is sound.
+
+        First ``inexact_newton_steps`` Newton steps from the last value functions, kept if their
+        KL gap is below ``inexact_gap`` * min(eps) (a worse iterate gives the secant search
+        meaningless KLs and its value functions a bad start for the next trial); else the exact
+        solve from the same start; if that fails too, the exact solve from one pass. Raises
+        what the last attempt raised when there is no fixed point.
+        """
+        s = self.settings
+        infeasible = (NotPositiveDefiniteError, RuntimeError, np.linalg.LinAlgError)
+        try:
+            result = self.fixed_point(alpha, beta, value_F, s.inexact_newton_steps)
+            if result[2] <= s.inexact_gap * float(self.epsilon.min()):
+                return result
+        except infeasible:
+            pass
+        try:
+            return self.fixed_point(alpha, beta, value_F)
+        except infeasible:
+            return self.fixed_point(alpha, beta)
 
     def _solve_policy(self, alpha0=None):
         """
