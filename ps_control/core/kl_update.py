@@ -82,7 +82,7 @@ class DualSettings:
     coordinate_iterations: int = 3
     inexact_newton_steps: int = 1
     inexact_gap: float = 0.1
-    relative_alpha_floor: float = 1e-3
+    relative_alpha_floor: float = 1e-2  # = tolerance: see _solve_state_action
     max_multiplier_ratio: float = 10.0
     newton_tolerance: float = 1e-8
 
@@ -498,9 +498,11 @@ class KLBoundedProblem:
                 break
             iterations += 1
             proposal = np.exp(secant.step(np.log(alpha), bound_value / self.epsilon))
-            # below relative_alpha_floor * mean(alpha) a slack step already meets complementary
-            # slackness (``converged``); lower values only make the covariance Newton
-            # ill-conditioned (the state precision grows like 1 / alpha_t)
+            # at alpha_t <= tolerance * mean(alpha) a slack step meets complementary slackness
+            # (``converged``) whatever its KL, so the floor relative_alpha_floor = tolerance
+            # loses nothing; lower values only make the covariance Newton ill-conditioned (the
+            # state precision grows like 1 / alpha_t): on 25 recorded double-pendulum SAPS
+            # updates a floor of 1e-3 took 2.4x as long, ESAPS 2.7x
             proposal = np.maximum(proposal, s.relative_alpha_floor * float(np.mean(proposal)))
             new_beta = beta
             if self.uses_entropy:
