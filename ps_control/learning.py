@@ -45,10 +45,10 @@ import tempfile
 import numpy as np
 
 from ps_control.core import (entropy_bound, esaps_update, GaussianState, gps_update,
-                             LinearGaussianPolicy, saps_update)
+                             LinearGaussianPolicy, saps_update, separate_bounds_update)
 from ps_control.core.dynamics_fit import DynamicsFitter
 
-ALGORITHMS = ('gps', 'saps', 'esaps')  # the KL-bounded LQG updates PolicySearch runs
+ALGORITHMS = ('gps', 'saps', 'esaps', 'separate')  # the KL-bounded updates PolicySearch runs
 LEARNER_ALGORITHMS = ALGORITHMS + ('g_amds',)  # everything make_search builds
 CHECKPOINT_VERSION = 1
 
@@ -58,7 +58,9 @@ class LearningConfig:
     """
     Hyper-parameters of the learning loop (the ``learning:`` section of config/<task>.yaml).
 
-    epsilon: the per-step KL bound (eq. 3.3c for GPS, 4.1c for SAPS/ESAPS).
+    epsilon: the per-step KL bound (eq. 3.3c for GPS and the separate bounds, 4.1c for
+    SAPS/ESAPS).
+    state_epsilon: the separate bounds only (thesis 7.1): the per-step bound on KL(mu_t || q_t).
     entropy_delta: ESAPS only; the policy entropy may fall by at most this many nats per step and
     update, i.e. delta_t = -(H(q_t) - entropy_delta) in eq. 5.1d (0 keeps the entropy).
     initial_policy_gain_p / _d / _std: the initial policy u = Kp (q_0 - q) - Kd qd + noise, a PD
@@ -83,6 +85,7 @@ class LearningConfig:
     samples: int = 25
     epsilon: float = 0.5
     entropy_delta: float = 0.0
+    state_epsilon: float = 0.5
     initial_policy_gain_p: float = 1.0
     initial_policy_gain_d: float = 0.1
     initial_policy_std: float = 1.0
@@ -112,7 +115,7 @@ class LearningConfig:
                                  % (name, getattr(self, name)))
         if self.samples < 2:
             raise ValueError('learning.samples must be >= 2, got %d' % self.samples)
-        for name in ('epsilon', 'initial_policy_std', 'state_covariance_floor'):
+        for name in ('epsilon', 'state_epsilon', 'initial_policy_std', 'state_covariance_floor'):
             value = getattr(self, name)
             if not np.isfinite(value) or value <= 0:
                 raise ValueError('learning.%s must be a finite number > 0, got %r'
@@ -234,6 +237,7 @@ class PolicySearch:
         self.history = []
         self.alpha = None
         self.beta = None
+        self.gamma = None  # the state-KL multipliers of the separate bounds
         self.recent = []  # (states, actions) of the last prior_iterations updates
 
     @property
@@ -305,6 +309,10 @@ class PolicySearch:
             return gps_update(dynamics, self.reward, self.policy, x0, eps, alpha0=self.alpha)
         if algorithm == 'saps':
             return saps_update(dynamics, self.reward, self.policy, x0, eps, alpha0=self.alpha)
+        if algorithm == 'separate':
+            return separate_bounds_update(dynamics, self.reward, self.policy, x0, eps,
+                                          self.config.state_epsilon, alpha0=self.alpha,
+                                          gamma0=self.gamma)
         delta = entropy_bound(self.policy, self.config.entropy_delta)
         return esaps_update(dynamics, self.reward, self.policy, x0, eps, delta=delta,
                             alpha0=self.alpha, beta0=self.beta)
@@ -321,11 +329,12 @@ class PolicySearch:
         dynamics = self.fit_dynamics(states, actions)
         result = self.improve(dynamics, self.initial_state(states))
         self.policy = result.policy
-        self.alpha, self.beta = result.alpha, result.beta
+        self.alpha, self.beta, self.gamma = result.alpha, result.beta, result.gamma
         metrics.update({
             'predicted_reward': float(result.expected_reward),
             'max_kl': float(np.max(result.kl)),
             'max_policy_kl': float(np.max(result.policy_kl)),
+            'max_state_kl': float(np.max(result.state_kl)),
             'mean_entropy': float(np.mean(result.entropy)),
             'dual_iterations': int(result.iterations),
             'dual_converged': bool(result.converged),
@@ -340,6 +349,8 @@ class PolicySearch:
         if self.alpha is not None:
             arrays['alpha'] = self.alpha
             arrays['beta'] = self.beta
+        if self.gamma is not None:
+            arrays['gamma'] = self.gamma
         for i, (s, a) in enumerate(self.recent):
             arrays['recent_states_%d' % i] = s
             arrays['recent_actions_%d' % i] = a
@@ -367,6 +378,7 @@ class PolicySearch:
             search.history = list(meta['history'])
             if 'alpha' in arrays:
                 search.alpha, search.beta = arrays['alpha'], arrays['beta']
+            search.gamma = arrays.get('gamma')
             search.recent = [(arrays['recent_states_%d' % i], arrays['recent_actions_%d' % i])
                              for i in range(int(meta['recent']))]
         except (KeyError, TypeError, ValueError) as error:

@@ -85,9 +85,27 @@ def test_learning_improves_reward_on_linear_system():
     assert all(m['max_kl'] <= 1.0 * 1.02 for m in search.history)
 
 
-def test_checkpoint_round_trip_resumes_identically(tmp_path):
+def test_separate_bounds_learn_within_both_bounds():
+    """The fourth update in the loop: reward improves, policy and state KL both bounded."""
     task = LinearTask()
-    config = LearningConfig(algorithm='gps', samples=10, epsilon=0.5)
+    config = load_learning_config(task, {'algorithm': 'separate', 'epsilon': 1.0,
+                                         'state_epsilon': 0.3})
+    search = PolicySearch(task, config)
+    rng = np.random.default_rng(0)
+    for _ in range(4):
+        search.update(*task.rollouts(search.policy, config.samples, rng))
+    first, last = search.history[0], search.history[-1]
+    assert last['expected_reward'] > first['expected_reward'] + 0.5 * abs(first['expected_reward'])
+    assert all(m['dual_converged'] for m in search.history)
+    assert all(m['max_kl'] <= 1.0 * 1.02 for m in search.history)
+    assert all(m['max_state_kl'] <= 0.3 * 1.02 for m in search.history)
+    assert search.gamma is not None and search.gamma.shape == (task.horizon,)
+
+
+@pytest.mark.parametrize('algorithm', ['gps', 'separate'])
+def test_checkpoint_round_trip_resumes_identically(tmp_path, algorithm):
+    task = LinearTask()
+    config = LearningConfig(algorithm=algorithm, samples=10, epsilon=0.5)
     search = PolicySearch(task, config)
     rng = np.random.default_rng(1)
     search.update(*task.rollouts(search.policy, 10, rng))
@@ -95,6 +113,8 @@ def test_checkpoint_round_trip_resumes_identically(tmp_path):
     search.save(path)
     restored = PolicySearch.load(path, task)
     np.testing.assert_array_equal(restored.policy.K, search.policy.K)
+    if algorithm == 'separate':
+        np.testing.assert_array_equal(restored.gamma, search.gamma)
     assert restored.history == search.history
     batch = task.rollouts(search.policy, 10, np.random.default_rng(2))
     a = search.update(*batch)

@@ -246,7 +246,7 @@ def test_bad_input_is_a_clear_error(tmp_path):
                                          'double_pendulum.*not a planar serial arm'):
         learning.make_search(pendulum, config)
     with pytest.raises(ValueError, match='learning.algorithm must be one of gps, saps, esaps, '
-                                         "g_amds, got 'g_mds'"):
+                                         "separate, g_amds, got 'g_mds'"):
         learning.load_learning_config(pendulum, {'algorithm': 'g_mds'})
     with pytest.raises(ValueError, match='PolicySearch runs gps, saps, esaps, not g_amds'):
         learning.PolicySearch(load_task('arm'), config)

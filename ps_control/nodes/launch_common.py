@@ -18,7 +18,8 @@ The launch description shared by launch/*.launch.py (needs the ROS 2 launch and 
 ``generate(task)`` returns a LaunchDescription with the arguments
 
 * use_sim_time (true): the nodes follow ``/clock`` (the simulator's, or gz_ros2_control's);
-* algorithm (''): gps, saps, esaps or (arm tasks) g_amds ('' keeps the task's learning config);
+* algorithm (''): gps, saps, esaps, separate or (arm tasks) g_amds ('' keeps the task's
+  learning config);
 * iterations / samples (0: the learning config), seed (0);
 * num_workers (1): simulator + controller pairs, in namespaces worker_<i> when more than one,
   each with a clock of its own (``/clock`` remapped to ``clock``);
@@ -49,7 +50,7 @@ PACKAGE = 'ps_control'
 
 ARGUMENTS = (
     ('use_sim_time', 'true', 'Follow /clock (the simulator, or a simulated robot).'),
-    ('algorithm', '', 'gps, saps, esaps or g_amds (empty: the task learning config).'),
+    ('algorithm', '', 'gps, saps, esaps, separate or g_amds (empty: the task learning config).'),
     ('iterations', '0', 'Learning iterations (0: the task learning config).'),
     ('samples', '0', 'Episodes per iteration (0: the task learning config).'),
     ('seed', '0', 'Seed of the learner, simulators and controllers.'),
