@@ -248,7 +248,8 @@ def test_bad_input_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match='learning.algorithm must be one of gps, saps, esaps, '
                                          "separate, g_amds, got 'g_mds'"):
         learning.load_learning_config(pendulum, {'algorithm': 'g_mds'})
-    with pytest.raises(ValueError, match='PolicySearch runs gps, saps, esaps, not g_amds'):
+    with pytest.raises(ValueError,
+                       match='PolicySearch runs gps, saps, esaps, separate, not g_amds'):
         learning.PolicySearch(load_task('arm'), config)
     short = dataclasses.replace(load_task('arm'), horizon=10)
     with pytest.raises(ValueError, match=r'g_amds on task arm \(10 steps of 0.02 s\): via_time'):
