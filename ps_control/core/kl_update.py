@@ -35,7 +35,11 @@ Both loops alternate two things:
    * SAPS (eq. 4.6, 4.4c): dg/dalpha_t = eps - KL_t with KL_t the state-action KL at the fixed
      point; a per-step secant search in log alpha moves every alpha_t toward KL_t = eps.
    * ESAPS (eq. 5.5, 5.4c-d): as SAPS, with beta_t from the per-step entropy dual
-     dg/dbeta = delta + H(pi_t) at V_{t+1} held fixed, temperature alpha + beta.
+     dg/dbeta = delta + H(pi_t) at V_{t+1} held fixed (in closed form), temperature
+     alpha + beta.
+   * Separate bounds (thesis 7.1, ps_control.core.separate_bounds): as SAPS with two
+     multipliers per step, alpha_t on the policy KL and gamma_t on the state KL, each moved by
+     its own secant search.
    A non-positive-definite -Q_aa (or state precision) means "multiplier too small": GPS raises
    the failing step's alpha tenfold and retries; SAPS / ESAPS pull the step back toward the last
    feasible multipliers.
@@ -63,6 +67,9 @@ from ps_control.core.state_covariance import ChordCache, CovarianceProblem
 POLICY_BOUND = 'policy'
 STATE_ACTION_BOUND = 'state_action'
 SEPARATE_BOUNDS = 'separate'  # policy and state KLs bounded separately (thesis 7.1)
+# what ``fixed_point`` raises where it finds no fixed point (multipliers too small, or the
+# covariance Newton failing from its start)
+_NO_FIXED_POINT = (NotPositiveDefiniteError, RuntimeError, np.linalg.LinAlgError)
 
 
 @dataclass(frozen=True)
@@ -457,7 +464,6 @@ class KLBoundedProblem:
         powers of ten until one exists.
         """
         s, T = self.settings, self.T
-        infeasible = (NotPositiveDefiniteError, RuntimeError, np.linalg.LinAlgError)
         # start from the warm start, else from the default multipliers scaled by 10^+-1,
         # 10^+-2, ... until a fixed point exists: a start fails when alpha is too small for the
         # model (-Q_aa not PD) or so large that the covariance Newton is ill-conditioned
@@ -472,7 +478,7 @@ class KLBoundedProblem:
             try:
                 back, marginals, gap = self.fixed_point(alpha, beta)
                 break
-            except infeasible:
+            except _NO_FIXED_POINT:
                 continue
         else:
             raise NotPositiveDefiniteError('no state-distribution fixed point for any alpha in '
@@ -489,7 +495,7 @@ class KLBoundedProblem:
                 # the bounds hold at an inexact fixed point: solve it exactly and check again
                 try:
                     back, marginals, gap = self.fixed_point(alpha, beta, back.value.F[:T])
-                except infeasible:
+                except _NO_FIXED_POINT:
                     pass
                 else:
                     bound_value, _, state_kl, ent = self.constraint_values(back, marginals)
@@ -520,7 +526,7 @@ class KLBoundedProblem:
                 try:
                     back, marginals, gap = self._trial_fixed_point(trial_alpha, trial_beta,
                                                                    back.value.F[:T])
-                except infeasible:
+                except _NO_FIXED_POINT:
                     fraction *= 0.5
                     continue
                 alpha, beta = trial_alpha, trial_beta
@@ -530,7 +536,7 @@ class KLBoundedProblem:
         if gap > self.gap_tolerance:
             try:  # stopped early at an inexact iterate: return the exact fixed point
                 back, marginals, gap = self.fixed_point(alpha, beta, back.value.F[:T])
-            except infeasible:
+            except _NO_FIXED_POINT:
                 pass
         return self._result(back, marginals, alpha, beta, iterations, done)
 
@@ -545,16 +551,15 @@ class KLBoundedProblem:
         what the last attempt raised when there is no fixed point.
         """
         s = self.settings
-        infeasible = (NotPositiveDefiniteError, RuntimeError, np.linalg.LinAlgError)
         try:
             result = self.fixed_point(alpha, beta, value_F, s.inexact_newton_steps)
             if result[2] <= s.inexact_gap * float(self.epsilon.min()):
                 return result
-        except infeasible:
+        except _NO_FIXED_POINT:
             pass
         try:
             return self.fixed_point(alpha, beta, value_F)
-        except infeasible:
+        except _NO_FIXED_POINT:
             return self.fixed_point(alpha, beta)
 
     def _solve_policy(self, alpha0=None):
