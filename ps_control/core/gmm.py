@@ -113,7 +113,7 @@ class GaussianMixture:
         for iteration in range(self.max_iterations):
             chol = batched_cholesky(self.covs, 'GMM cluster covariance')
             log_joint = self._log_joint(data, chol, outer)
-            log_norm = _logsumexp_rows(log_joint)
+            log_norm, resp = _normalise_rows(log_joint)
             loglik = float(log_norm.sum())
             objective = loglik + self._log_penalty(chol, sigma_reg)
             self.log_likelihood.append(loglik)
@@ -123,7 +123,7 @@ class GaussianMixture:
                 break
             if iteration + 1 == self.max_iterations:
                 break
-            self._m_step(data, _responsibilities(log_joint - log_norm), sigma_reg, outer)
+            self._m_step(data, resp, sigma_reg, outer)
 
     def log_responsibilities(self, data):
         """Return log p(cluster k | x_n) for data (n, D) -> (n, K)."""
@@ -132,7 +132,7 @@ class GaussianMixture:
         log_joint = self._log_joint(data - centre,
                                     batched_cholesky(self.covs, 'GMM cluster covariance'),
                                     means=self.means - centre)
-        return log_joint - _logsumexp_rows(log_joint)
+        return log_joint - _normalise_rows(log_joint)[0]
 
     def moment_match(self, weights):
         """
@@ -233,27 +233,28 @@ def _outer_products(data):
     return (data[:, :, None] * data[:, None, :]).reshape(data.shape[0], -1)
 
 
-def _responsibilities(log_resp):
+def _normalise_rows(log_joint):
     """
-    Return exp(log_resp), with 0 below 1e-100.
+    Return log sum_k exp(log_joint[n, k]) (n, 1) and the responsibilities (n, K).
 
-    Tiny responsibilities times small data products make subnormal numbers (< 1e-308) inside
-    the M-step's matrix products, which are then ten times slower on x86; a responsibility of
-    1e-100 weighs nothing next to the others of its cluster.
+    Responsibilities below 1e-100 are set to 0: with small data products they would make
+    subnormal numbers (< 1e-308) inside the M-step's matrix products, which are then ten times
+    slower on x86, and they weigh nothing next to the others.
     """
-    return np.where(log_resp > _LOG_NEGLIGIBLE, np.exp(np.maximum(log_resp, _LOG_NEGLIGIBLE)),
-                    0.0)
+    peak = log_joint.max(axis=1, keepdims=True)
+    peak = np.where(np.isfinite(peak), peak, 0.0)
+    shifted = log_joint - peak
+    negligible = shifted < _LOG_NEGLIGIBLE
+    np.maximum(shifted, _LOG_NEGLIGIBLE, out=shifted)
+    weights = np.exp(shifted, out=shifted)
+    weights[negligible] = 0.0
+    total = weights.sum(axis=1, keepdims=True)
+    with np.errstate(divide='ignore', invalid='ignore'):
+        weights /= total
+        return np.log(total) + peak, weights
 
 
 _LOG_NEGLIGIBLE = -230.0  # log 1e-100
-
-
-def _logsumexp_rows(values):
-    """Return log sum_k exp(values[n, k]) as (n, 1), -inf rows (all -inf) staying -inf."""
-    peak = values.max(axis=1, keepdims=True)
-    safe = np.where(np.isfinite(peak), peak, 0.0)
-    with np.errstate(divide='ignore'):
-        return np.log(np.exp(values - safe).sum(axis=1, keepdims=True)) + safe
 
 
 def _inverse_cholesky(chol):
