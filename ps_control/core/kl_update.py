@@ -89,7 +89,7 @@ class DualSettings:
     coordinate_iterations: int = 3
     inexact_newton_steps: int = 1
     inexact_gap: float = 0.1
-    relative_alpha_floor: float = 1e-2  # = tolerance: see _solve_state_action
+    relative_alpha_floor: float = 5e-3  # tolerance / 2: see _solve_state_action
     max_multiplier_ratio: float = 10.0
     newton_tolerance: float = 1e-8
 
@@ -423,9 +423,9 @@ class KLBoundedProblem:
         (passed as ``beta``).
         """
         s = self.settings
-        ok = _kkt_met(bound_value, self.epsilon, alpha, s)
+        ok = bool(np.all(_kkt_steps(bound_value, self.epsilon, alpha, s)))
         if self.bound == SEPARATE_BOUNDS:
-            ok &= _kkt_met(state_kl, self.state_epsilon, beta, s)
+            ok &= bool(np.all(_kkt_steps(state_kl, self.state_epsilon, beta, s)))
         if self.uses_entropy:
             slack = ent + self.delta
             ok &= bool(np.all(slack >= -s.tolerance * np.maximum(1.0, np.abs(self.delta))))
@@ -504,11 +504,13 @@ class KLBoundedProblem:
                 break
             iterations += 1
             proposal = np.exp(secant.step(np.log(alpha), bound_value / self.epsilon))
+            allowed_gap = self._allowed_gap(bound_value, state_kl, alpha, beta)
             # at alpha_t <= tolerance * mean(alpha) a slack step meets complementary slackness
-            # (``converged``) whatever its KL, so the floor relative_alpha_floor = tolerance
-            # loses nothing; lower values only make the covariance Newton ill-conditioned (the
+            # (``converged``) whatever its KL, so a floor of tolerance / 2 loses nothing (at
+            # tolerance itself floored steps approached the threshold from above without
+            # reaching it); lower values only make the covariance Newton ill-conditioned (the
             # state precision grows like 1 / alpha_t): on 25 recorded double-pendulum SAPS
-            # updates a floor of 1e-3 took 2.4x as long, ESAPS 2.7x
+            # updates a floor of 1e-3 took 2.4x as long as 1e-2, ESAPS 2.7x
             proposal = np.maximum(proposal, s.relative_alpha_floor * float(np.mean(proposal)))
             new_beta = beta
             if self.uses_entropy:
@@ -525,7 +527,7 @@ class KLBoundedProblem:
                               else beta + fraction * (new_beta - beta))
                 try:
                     back, marginals, gap = self._trial_fixed_point(trial_alpha, trial_beta,
-                                                                   back.value.F[:T])
+                                                                   back.value.F[:T], allowed_gap)
                 except _NO_FIXED_POINT:
                     fraction *= 0.5
                     continue
@@ -540,20 +542,41 @@ class KLBoundedProblem:
                 pass
         return self._result(back, marginals, alpha, beta, iterations, done)
 
-    def _trial_fixed_point(self, alpha, beta, value_F):
+    def _allowed_gap(self, bound_value, state_kl, alpha, beta):
+        """
+        Return the KL gap an inexact iterate may have: ``inexact_gap`` x the worst violation.
+
+        The violation is max |KL_t - eps_t| over the steps that do not yet meet their KKT
+        condition (and the state KLs for the separate bounds), at least ``tolerance`` * min(eps):
+        the KLs of an inexact iterate are off by about its gap, so far from the optimum a rough
+        iterate serves the secant search, and near it only an accurate one can settle the bounds
+        to ``tolerance`` (a fixed allowance of 0.1 eps left ESAPS cycling at 2-4 % violations).
+        """
+        s = self.settings
+        pairs = [(bound_value, self.epsilon, alpha)]
+        if self.bound == SEPARATE_BOUNDS:
+            pairs.append((state_kl, self.state_epsilon, beta))
+        violation = s.tolerance * float(self.epsilon.min())
+        for value, bound, multiplier in pairs:
+            failing = ~_kkt_steps(value, bound, multiplier, s)
+            if np.any(failing):
+                violation = max(violation, float(np.max(np.abs(value - bound)[failing])))
+        return s.inexact_gap * violation
+
+    def _trial_fixed_point(self, alpha, beta, value_F, allowed_gap):
         """
         Return ``fixed_point`` at trial multipliers during the search, as cheaply as it is sound.
 
         First ``inexact_newton_steps`` Newton steps from the last value functions, kept if their
-        KL gap is below ``inexact_gap`` * min(eps) (a worse iterate gives the secant search
-        meaningless KLs and its value functions a bad start for the next trial); else the exact
-        solve from the same start; if that fails too, the exact solve from one pass. Raises
-        what the last attempt raised when there is no fixed point.
+        KL gap is at most ``allowed_gap`` (``_allowed_gap``: a worse iterate gives the secant
+        search meaningless KLs and its value functions a bad start for the next trial); else the
+        exact solve from the same start; if that fails too, the exact solve from one pass.
+        Raises what the last attempt raised when there is no fixed point.
         """
         s = self.settings
         try:
             result = self.fixed_point(alpha, beta, value_F, s.inexact_newton_steps)
-            if result[2] <= s.inexact_gap * float(self.epsilon.min()):
+            if result[2] <= allowed_gap:
                 return result
         except _NO_FIXED_POINT:
             pass
@@ -612,14 +635,14 @@ class KLBoundedProblem:
             policy_kl=policy_kl, state_kl=state_kl)
 
 
-def _kkt_met(value, bound, multiplier, settings):
-    """Every step at its bound (within tolerance) or slack with a negligible multiplier."""
+def _kkt_steps(value, bound, multiplier, settings):
+    """Per step: at its bound (within tolerance) or slack with a negligible multiplier."""
     at_bound = np.abs(value - bound) <= settings.tolerance * bound
     slack = (value < bound) & (
         (multiplier <= settings.alpha_min * (1.0 + 1e-9))
         | (multiplier * (bound - value)
            <= settings.tolerance * bound * float(np.mean(multiplier))))
-    return bool(np.all(at_bound | slack))
+    return at_bound | slack
 
 
 @dataclass(frozen=True, eq=False)
