@@ -165,13 +165,24 @@ def transition_from_msg(msg, dx, du):
 
 def joint_state_to_msg(stamp, joints, x, effort):
     """Return a JointState with the positions x[:n], velocities x[n:] and the efforts."""
-    n = len(joints)
     msg = JointState()
-    msg.header.stamp = stamp
     msg.name = list(joints)
-    msg.position = [float(v) for v in x[:n]]
-    msg.velocity = [float(v) for v in x[n:2 * n]]
-    msg.effort = [float(v) for v in effort]
+    return fill_joint_state(msg, stamp, x, effort)
+
+
+def fill_joint_state(msg, stamp, x, effort):
+    """
+    Overwrite stamp, positions, velocities and efforts of a JointState made by joint_state_to_msg.
+
+    x (2n,) and effort (n,) are sequences of numbers. The per-step encoder of the simulator: it
+    reuses one message and its names (the message is serialized when published, so reusing it
+    is safe).
+    """
+    n = len(msg.name)
+    msg.header.stamp = stamp
+    values = np.asarray(x, dtype=float).tolist()
+    msg.position, msg.velocity = values[:n], values[n:2 * n]
+    msg.effort = np.asarray(effort, dtype=float).tolist()
     return msg
 
 

@@ -39,6 +39,7 @@ import time
 
 import numpy as np
 from ps_control.nodes import common
+from ps_control.nodes.messages import fill_joint_state
 from ps_control.nodes.messages import joint_state_to_msg
 from ps_control.sim.simulator import DivergenceError
 from rclpy.clock import Clock
@@ -163,13 +164,10 @@ class SimulatorNode(Node):
         return response
 
     def _publish(self):
-        stamp, state, n = self.clock_msg, self.state_msg, self.sim.du
+        stamp = self.clock_msg
         stamp.clock.sec, stamp.clock.nanosec = divmod(self.now_ns, 1000000000)
-        state.header.stamp = stamp.clock
-        x = self.x.tolist()
-        state.position, state.velocity = x[:n], x[n:]
-        state.effort = self.effort.tolist()
-        self.state_pub.publish(state)
+        self.state_pub.publish(fill_joint_state(self.state_msg, stamp.clock, self.x,
+                                                self.effort))
         if self.publish_clock:
             self.clock_pub.publish(stamp)
 
