@@ -250,6 +250,40 @@ def test_entropy_multipliers_make_the_bound_bind_exactly():
     assert np.all(beta[~binds] == 0.0) and np.all(beta[binds] > 0)
 
 
+def test_entropy_multipliers_keep_beta_where_alpha_admits_no_policy():
+    """Where -Q_aa is not PD at the proposed alpha, beta_t stays: alpha is what must grow."""
+    from dataclasses import replace
+    from ps_control.core.kl_update import KLBoundedProblem, STATE_ACTION_BOUND
+    from ps_control.core.lqg import Quadratic
+    dyn, rew, pol, x0 = random_problem(T=5, dx=3, du=2, seed=4)
+    problem = KLBoundedProblem(dyn, rew, pol, x0, 0.5, STATE_ACTION_BOUND,
+                               delta=entropy_bound(pol))
+    alpha = np.full(5, 2.0)
+    frozen = problem.frozen(*problem.passes(alpha, np.zeros(5)))
+    F = frozen.B.F.copy()
+    F[2, 3:, 3:] += 1e6 * np.eye(2)  # Q_aa positive definite at step 2: no policy at this alpha
+    frozen = replace(frozen, B=Quadratic(F, frozen.B.f, frozen.B.f0))
+    beta = np.array([0.1, 0.2, 0.3, 0.4, 0.5])
+    new_beta = problem.step_entropy_multipliers(frozen, alpha, beta)
+    assert new_beta[2] == 0.3
+    others = [0, 1, 3, 4]
+    assert np.all(np.isfinite(new_beta)) and np.all(new_beta[others] != beta[others])
+
+
+def _recorded_update(name):
+    """Return (dyn, rew, pol, x0, data) of an update recorded from a train run (test/data)."""
+    import os
+    from ps_control.core import (GaussianState, LinearGaussianDynamics, LinearGaussianPolicy,
+                                 QuadraticReward)
+    with np.load(os.path.join(os.path.dirname(__file__), 'data', name)) as stored:
+        data = dict(stored)
+    dyn = LinearGaussianDynamics(data['A'], data['B'], data['c'], data['dyn_cov'])
+    rew = QuadraticReward(data['M'], data['H'], data['z'])
+    pol = LinearGaussianPolicy(data['K'], data['k'], data['pol_cov'])
+    x0 = GaussianState(data['x0_mean'], data['x0_cov'])
+    return dyn, rew, pol, x0, data
+
+
 def test_saps_converges_on_a_recorded_double_pendulum_update():
     """
     Update 22 of a SAPS run on the double pendulum (epsilon 20, warm-started multipliers).
@@ -258,15 +292,37 @@ def test_saps_converges_on_a_recorded_double_pendulum_update():
     their fixed point (KL gap ~200) and then found no feasible step: it stopped unconverged with
     the state-action KL 6 % above epsilon.
     """
-    import os
-    from ps_control.core import (GaussianState, LinearGaussianDynamics, LinearGaussianPolicy,
-                                 QuadraticReward)
-    path = os.path.join(os.path.dirname(__file__), 'data', 'saps_double_pendulum_update.npz')
-    with np.load(path) as data:
-        dyn = LinearGaussianDynamics(data['A'], data['B'], data['c'], data['dyn_cov'])
-        rew = QuadraticReward(data['M'], data['H'], data['z'])
-        pol = LinearGaussianPolicy(data['K'], data['k'], data['pol_cov'])
-        x0 = GaussianState(data['x0_mean'], data['x0_cov'])
-        epsilon, alpha0 = float(data['epsilon']), data['alpha0']
-    res = saps_update(dyn, rew, pol, x0, epsilon, alpha0=alpha0)
+    dyn, rew, pol, x0, data = _recorded_update('saps_double_pendulum_update.npz')
+    epsilon = float(data['epsilon'])
+    res = saps_update(dyn, rew, pol, x0, epsilon, alpha0=data['alpha0'])
     assert res.converged and _bound_met(res, epsilon), res.kl.max()
+
+
+def test_esaps_recorded_update_drops_the_failing_pass_start(monkeypatch):
+    """
+    Update 17 of ESAPS trial 7 of the double-pendulum figure (epsilon 20, entropy_delta 0.2).
+
+    Its search proposes many infeasible multipliers. Each used to be retried with the
+    covariance Newton started from one pass, which ran to its iteration limit: 298 such starts
+    (55 s). They are now dropped after ``pass_start_failures`` failures in a row (9 starts). The
+    entropy step also used to set beta_t = 1e16 where -Q_aa was not PD, and the search then
+    stopped 7 % above epsilon.
+    """
+    from ps_control.core.kl_update import KLBoundedProblem
+    dyn, rew, pol, x0, data = _recorded_update('esaps_double_pendulum_update.npz')
+    epsilon = float(data['epsilon'])
+    pass_starts = []
+    fixed_point = KLBoundedProblem.fixed_point
+
+    def counting(self, alpha, beta, value_F=None, newton_steps=None):
+        if value_F is None:
+            pass_starts.append(1)
+        return fixed_point(self, alpha, beta, value_F, newton_steps)
+
+    monkeypatch.setattr(KLBoundedProblem, 'fixed_point', counting)
+    delta = entropy_bound(pol, float(data['entropy_delta']))
+    res = esaps_update(dyn, rew, pol, x0, epsilon, delta=delta, alpha0=data['alpha0'],
+                       beta0=data['beta0'])
+    assert res.converged and _bound_met(res, epsilon), res.kl.max()
+    assert np.all(res.entropy >= -delta - 0.01 * np.maximum(1.0, np.abs(delta)))  # 1 %
+    assert len(pass_starts) <= 20, len(pass_starts)
