@@ -304,9 +304,9 @@ def test_esaps_recorded_update_drops_the_failing_pass_start(monkeypatch):
 
     Its search proposes many infeasible multipliers. Each used to be retried with the
     covariance Newton started from one pass, which ran to its iteration limit: 298 such starts
-    (55 s). They are now dropped after ``pass_start_failures`` failures in a row (9 starts). The
-    entropy step also used to set beta_t = 1e16 where -Q_aa was not PD, and the search then
-    stopped 7 % above epsilon.
+    (55 s). They are now dropped after ``pass_start_failures`` failures in a row (9 starts).
+    Without them the entropy step's old beta_t = 1e16 where -Q_aa was not PD left no feasible
+    step and the search stopped 7 % above epsilon; beta_t now keeps its value there.
     """
     from ps_control.core.kl_update import KLBoundedProblem
     dyn, rew, pol, x0, data = _recorded_update('esaps_double_pendulum_update.npz')

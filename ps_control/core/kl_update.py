@@ -398,9 +398,9 @@ class KLBoundedProblem:
         log eta_t = (log|-Q_aa| - 2 delta_t) / du - log 2 pi e, and beta_t = max(0, eta_t -
         alpha_t) (clipped to [alpha_min, beta_max] when positive). Steps whose -Q_aa is not
         positive definite at these alpha keep their ``beta``: there alpha_t is too small for a
-        policy to exist, which the backtracking on alpha settles (beta_max used to be set there,
-        and backtracking linearly from 1e16 never found a feasible beta: a recorded ESAPS update
-        stopped 7.2 % above its bound).
+        policy to exist, which the backtracking on alpha settles (beta_max used to be set there;
+        backtracking linearly from 1e16 found no feasible beta, and a recorded ESAPS update,
+        whose one-pass starts had been dropped, stopped 7.2 % above its bound).
         """
         s = self.settings
         dx, du = self.dx, self.du
