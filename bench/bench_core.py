@@ -28,7 +28,8 @@ learning.samples rollouts of its initial policy in PyBullet, the problem the tra
 import argparse
 import time
 
-import numpy as np
+import ps_control  # noqa: F401 (before numpy: one BLAS thread per process, see there)
+import numpy as np  # noqa: I100
 from ps_control.core import (entropy_bound, esaps_update, GaussianState, gps_update,
                              LinearGaussianDynamics, LinearGaussianPolicy, QuadraticReward,
                              saps_update, separate_bounds_update)

@@ -34,7 +34,8 @@ import argparse
 import os
 import time
 
-import numpy as np
+import ps_control  # noqa: F401 (before numpy: one BLAS thread per process, see there)
+import numpy as np  # noqa: I100
 from ps_control.core.dynamics_fit import DynamicsFitter
 
 

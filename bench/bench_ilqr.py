@@ -34,7 +34,8 @@ import sys
 import tempfile
 import time
 
-import numpy as np
+import ps_control  # noqa: F401 (before numpy: one BLAS thread per process, see there)
+import numpy as np  # noqa: I100
 from ps_control.core.ilqr import ilqr
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'test'))

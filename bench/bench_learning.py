@@ -35,7 +35,8 @@ import sys
 import tempfile
 import time
 
-import numpy as np
+import ps_control  # noqa: F401 (before numpy: one BLAS thread per process, see there)
+import numpy as np  # noqa: I100
 
 from ps_control import train
 from ps_control.learning import load_learning_config, PolicySearch

@@ -28,7 +28,8 @@ Python); the authors report about 3 s per update on the 50-DOF arm. Target: a wh
 import argparse
 import time
 
-import numpy as np
+import ps_control  # noqa: F401 (before numpy: one BLAS thread per process, see there)
+import numpy as np  # noqa: I100
 from ps_control.mds_experiments import learning_step, make_optimizer, METHODS
 from ps_control.tasks.via_point import make_task
 

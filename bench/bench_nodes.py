@@ -47,7 +47,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault('ROS_DOMAIN_ID', str(60 + os.getpid() % 40))
 os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
 
-import numpy as np  # noqa: E402
+import ps_control  # noqa: E402, F401 (before numpy: one BLAS thread per process)
+import numpy as np  # noqa: E402, I100
 from ps_control.core import LinearGaussianPolicy  # noqa: E402
 from ps_control.nodes import common  # noqa: E402
 from ps_control.nodes.controller_node import ControllerNode  # noqa: E402

@@ -33,7 +33,8 @@ import argparse
 import sys
 import time
 
-import numpy as np
+import ps_control  # noqa: F401 (before numpy: one BLAS thread per process, see there)
+import numpy as np  # noqa: I100
 
 from ps_control.core import LinearGaussianPolicy
 from ps_control.sim.simulator import DEFAULT_WORLD_SIZE
