@@ -516,15 +516,14 @@ class KLBoundedProblem:
             # reaching it); lower values only make the covariance Newton ill-conditioned (the
             # state precision grows like 1 / alpha_t): on 25 recorded double-pendulum SAPS
             # updates a floor of 1e-3 took 2.4x as long as 1e-2, ESAPS 2.7x
-            proposal = np.maximum(proposal, s.relative_alpha_floor * float(np.mean(proposal)))
+            proposal = _relative_floor(proposal, s)
             new_beta = beta
             if self.uses_entropy:
                 new_beta = self.step_entropy_multipliers(self.frozen(back, marginals),
                                                          proposal, beta)
             elif separate:  # gamma: the same secant search on the state KL
-                new_beta = np.exp(state_secant.step(np.log(beta), state_kl / self.state_epsilon))
-                new_beta = np.maximum(new_beta,
-                                      s.relative_alpha_floor * float(np.mean(new_beta)))
+                new_beta = _relative_floor(
+                    np.exp(state_secant.step(np.log(beta), state_kl / self.state_epsilon)), s)
             step = self._step_toward(alpha, beta, proposal, new_beta, back.value.F[:T],
                                      allowed_gap)
             if step is None:
@@ -669,6 +668,11 @@ class KLBoundedProblem:
             state_means=marginals.state_means, state_covs=marginals.state_covs,
             iterations=iterations, converged=done, dual_value=dual_value,
             policy_kl=policy_kl, state_kl=state_kl)
+
+
+def _relative_floor(multipliers, settings):
+    """Raise multipliers to at least ``relative_alpha_floor`` x their mean (see the search)."""
+    return np.maximum(multipliers, settings.relative_alpha_floor * float(np.mean(multipliers)))
 
 
 def _kkt_steps(value, bound, multiplier, settings):
