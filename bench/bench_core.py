@@ -65,7 +65,7 @@ def task_problem(name):
         rollouts = sim.rollout(search.policy, task.sample_initial_states(samples, rng), rng)
     finally:
         sim.close()
-    states, actions = search._check_rollouts(rollouts.states, rollouts.torques)
+    states, actions = search._check_rollouts(rollouts.states, rollouts.actions)
     dynamics = search.fit_dynamics(states, actions)
     return dynamics, search.reward, search.policy, search.initial_state(states)
 

@@ -18,11 +18,23 @@ The learning loop shared by the batch trainer (ps-control train) and the learner
 One iteration of model-based policy search (thesis sec. 3.4, "linearization by sampling"):
 
 1. the caller runs N rollouts of ``search.policy`` on the true system (PyBullet or a robot) and
-   hands over the visited states (N, T+1, dx) and the applied torques (N, T, du);
-2. ``update`` records the sampled expected reward, success rate and torque saturation of those
-   rollouts, fits time-varying linear-Gaussian dynamics to them (with the GMM prior over recent
-   iterations), fits the initial state distribution, and improves the policy with GPS, SAPS or
-   ESAPS under the task's quadratic reward, warm-starting the multipliers from the last update.
+   hands over the visited states (N, T+1, dx) and the policy's actions (N, T, du) as sampled,
+   before the effort limits clip them;
+2. ``update`` records the sampled expected reward (of the applied, clipped torques), success
+   rate and torque saturation of those rollouts, fits time-varying linear-Gaussian dynamics to
+   them (with the GMM prior over recent iterations), fits the initial state distribution, and
+   improves the policy with GPS, SAPS or ESAPS under the task's quadratic reward,
+   warm-starting the multipliers from the last update.
+
+The dynamics are fitted to the policy's actions, not to the applied torques: the torque limits
+are part of the system the policy acts on, so the fitted model maps what the policy commands to
+where the system goes, and where a joint saturates it learns that commanding more does nothing.
+Fitted to the clipped torques, the model credits the policy with torques the motors never apply,
+the same distribution over actions is assumed in the update (eq. 3.7b, 4.9) that the motors
+cannot realise, and the update plans on it. On the double pendulum, whose swing-up saturates on
+about half of its steps, this decides whether the learners swing up (README, "Thesis
+experiments"). cbfinn/gps does the same: its samples store the policy's actions
+(agent_mjc.py) and any clipping is left to the simulator.
 
 No ROS, no PyBullet: the caller owns the system. ``save`` / ``PolicySearch.load`` write and read
 an atomic, validated checkpoint so long runs resume exactly where they stopped.
@@ -283,9 +295,16 @@ class PolicySearch:
         return GaussianState(x0.mean(0), cov)
 
     def sample_metrics(self, states, actions):
-        """Return the true-system metrics of rollouts of the current policy."""
+        """
+        Return the true-system metrics of rollouts of the current policy.
+
+        The reward is that of the applied torques, the policy's ``actions`` clipped to the
+        effort limits (what the motors did); saturation is the share of action components at or
+        beyond their limit.
+        """
         limits = np.asarray(self.task.torque_limits, dtype=float)
-        rewards = np.asarray(self.task.reward(states, actions), dtype=float)
+        torques = np.clip(actions, -limits, limits)
+        rewards = np.asarray(self.task.reward(states, torques), dtype=float)
         return {
             'expected_reward': float(rewards.mean()),
             'reward_std': float(rewards.std()),
@@ -294,7 +313,11 @@ class PolicySearch:
         }
 
     def fit_dynamics(self, states, actions):
-        """Fit per-step linear-Gaussian dynamics with the GMM prior over recent iterations."""
+        """
+        Fit per-step linear-Gaussian dynamics with the GMM prior over recent iterations.
+
+        ``actions`` are the policy's actions before clipping (see the module docstring).
+        """
         self.recent.append((states, actions))
         del self.recent[:-self.config.prior_iterations]
         fitter = DynamicsFitter(prior='gmm', seed=self.config.seed + self.iteration)
@@ -321,7 +344,10 @@ class PolicySearch:
         """
         Run one iteration on rollouts of ``self.policy``; return and record its metrics.
 
-        states (N, T+1, dx) visited states, actions (N, T, du) applied (clipped) torques.
+        states (N, T+1, dx) visited states, actions (N, T, du) the policy's actions as sampled,
+        before the effort limits clip them (the applied torques are their clip; passing the
+        applied torques instead fits the model to them, which misleads the update wherever the
+        torques saturate: see the module docstring).
         """
         states, actions = self._check_rollouts(states, actions)
         metrics = {'iteration': self.iteration + 1, 'samples': int(states.shape[0])}

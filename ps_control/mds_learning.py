@@ -38,7 +38,7 @@ interface as ps_control.learning.PolicySearch, built by ``learning.make_search``
    runs the mean mu_k: the paper's evaluation rollout, not used by the update.
 2. The caller runs each episode's policy on the robot (any controller that runs linear-Gaussian
    policies: the controller node, or the batched simulator) and hands back the measured states
-   (N(+1), T+1, dx) and torques.
+   (N(+1), T+1, dx) and the policies' actions (before clipping; only their saturation is used).
 3. ``update``: the paper's arm via-point cost (ps_control.tasks.via_point.ArmViaPoint, the same
    code as ``ps-control mds arm``) of the MEASURED movement: joint positions q_t, accelerations
    (qd_t+1 - qd_t) / dt, the end effector by the forward kinematics of the arm at the via-point
@@ -192,9 +192,9 @@ class ArmViaPointSearch:
         effector = self.via.effector(q[..., self.via.via_index, :])
         return costs, np.linalg.norm(self.via.via_point - effector, axis=-1)
 
-    def _check_rollouts(self, states, torques):
+    def _check_rollouts(self, states, actions):
         states = np.asarray(states, dtype=float)
-        torques = np.asarray(torques, dtype=float)
+        actions = np.asarray(actions, dtype=float)
         m, T, dx, du = self.episode_count, self.task.horizon, self.task.dx, self.task.du
         if states.shape != (m, T + 1, dx):
             raise ValueError('states have shape %s, expected %s: one rollout per episode '
@@ -202,26 +202,27 @@ class ArmViaPointSearch:
                                                         self.n_samples,
                                                         ' + the mean' if m > self.n_samples
                                                         else ''))
-        if torques.shape != (m, T, du):
-            raise ValueError('torques have shape %s, expected %s' % (torques.shape, (m, T, du)))
-        for name, array in (('states', states), ('torques', torques)):
+        if actions.shape != (m, T, du):
+            raise ValueError('actions have shape %s, expected %s' % (actions.shape, (m, T, du)))
+        for name, array in (('states', states), ('actions', actions)):
             bad = np.argwhere(~np.isfinite(array))
             if bad.size:
                 raise ValueError('%s hold NaN or inf (rollout %d, time step %d)'
                                  % (name, bad[0, 0], bad[0, 1]))
-        return states, torques
+        return states, actions
 
-    def update(self, states, torques):
+    def update(self, states, actions):
         """
         Run one G-AMDS update on the rollouts of this iteration's episode policies.
 
-        states (M, T+1, dx), torques (M, T, du): rollout j ran ``episode_policy(j)``. Returns and
-        records the metrics: expected_reward (minus the mean cost of the sampled rollouts),
-        mean_cost and via_error (the mean's rollout, with evaluate_mean), max_kl (KL of the
-        update's weights on the samples to the uniform prior), mean_entropy (of the search
-        distribution per parameter, nats), success_rate (sampled rollouts within via_tolerance).
+        states (M, T+1, dx), actions (M, T, du) before clipping: rollout j ran
+        ``episode_policy(j)``. Returns and records the metrics: expected_reward (minus the mean
+        cost of the sampled rollouts), mean_cost and via_error (the mean's rollout, with
+        evaluate_mean), max_kl (KL of the update's weights on the samples to the uniform prior),
+        mean_entropy (of the search distribution per parameter, nats), success_rate (sampled
+        rollouts within via_tolerance).
         """
-        states, torques = self._check_rollouts(states, torques)
+        states, actions = self._check_rollouts(states, actions)
         _, params, _ = self._episodes()
         costs, errors = self.measured_costs(states, params)
         n = self.n_samples
@@ -233,7 +234,7 @@ class ArmViaPointSearch:
             'reward_std': float(costs[:n].std()),
             'sample_via_error': float(errors[:n].mean()),
             'success_rate': float(np.mean(errors[:n] <= self.config.via_tolerance)),
-            'saturation': float(np.mean(np.abs(torques) >= limits * (1.0 - 1e-6))),
+            'saturation': float(np.mean(np.abs(actions) >= limits * (1.0 - 1e-6))),
         }
         if self.config.evaluate_mean:
             metrics.update({'mean_cost': float(costs[n]), 'via_error': float(errors[n])})
@@ -284,14 +285,15 @@ class ArmViaPointSearch:
 
 def rollout_episodes(search, simulator, x0, rng=None):
     """
-    Run every episode policy of the search's iteration side by side; return (states, torques).
+    Run every episode policy of the search's iteration side by side; return (states, actions).
 
     ``simulator`` is a ps_control.sim.simulator.Simulator (or anything with its ``rollout``
     taking a callable policy); x0 (episode_count, dx) are the initial states. Each rollout j
     samples u_t ~ N(K_t x + k_t, cov_t) of ``episode_policy(j)``, as the controller node does.
     A rollout that diverges (a state beyond the task's divergence bound: the light distal links
     whipped round) is recorded at rest from then on with zero torque, as the simulator node
-    resets a diverged robot to rest: the jump gives it a very high acceleration cost.
+    resets a diverged robot to rest: the jump gives it a very high acceleration cost. The
+    actions are the policies' before clipping, as the controller node reports them.
     """
     policies = [search.episode_policy(j) for j in range(search.episode_count)]
     K = np.stack([p.K for p in policies])
@@ -303,12 +305,12 @@ def rollout_episodes(search, simulator, x0, rng=None):
         noise = np.einsum('nij,nj->ni', factors[:, t], rng.standard_normal(k[:, t].shape))
         return np.einsum('nij,nj->ni', K[:, t], x) + k[:, t] + noise
     rollouts = simulator.rollout(act, x0, rng=rng, horizon=search.task.horizon)
-    states, torques = rollouts.states, rollouts.torques
+    states, actions = rollouts.states, rollouts.actions
     if rollouts.diverged.any():
         rest = np.broadcast_to(simulator.rest_state(), states.shape)
         states = np.where(np.isnan(states), rest, states)
-        torques = np.where(np.isnan(torques), 0.0, torques)
-    return states, torques
+        actions = np.where(np.isnan(actions), 0.0, actions)
+    return states, actions
 
 
 def run_batch(search, simulator, iterations, rng=None, checkpoint=None, progress=None):
@@ -322,8 +324,8 @@ def run_batch(search, simulator, iterations, rng=None, checkpoint=None, progress
     task = search.task
     while search.iteration < iterations:
         x0 = task.sample_initial_states(search.episode_count, rng)
-        states, torques = rollout_episodes(search, simulator, x0, rng)
-        metrics = search.update(states, torques)
+        states, actions = rollout_episodes(search, simulator, x0, rng)
+        metrics = search.update(states, actions)
         if checkpoint:
             search.save(checkpoint)
         if progress is not None:

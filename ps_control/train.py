@@ -77,7 +77,7 @@ def run_trial(task_name, algorithm, trial, iterations, samples, seed, out_dir, o
                 raise RuntimeError('%s %s trial %d iteration %d: %d of %d rollouts diverged'
                                    % (task.name, algorithm, trial, search.iteration + 1,
                                       rollouts.n - valid.n, rollouts.n))
-            metrics = search.update(valid.states, valid.torques)
+            metrics = search.update(valid.states, valid.actions)
             metrics['diverged'] = int(rollouts.n - valid.n)
             metrics['seconds'] = time.time() - start
             search.save(checkpoint)

@@ -53,16 +53,20 @@ class LinearTask:
     def success(self, states):
         return np.all(np.abs(states[:, -1, :self.du] - 1.0) < 0.2, axis=1)
 
+    def applied(self, actions):
+        """Return the torques the 'true system' applies for the policy's actions (clipped)."""
+        limits = np.asarray(self.torque_limits)
+        return np.clip(actions, -limits, limits)
+
     def rollouts(self, policy, n, rng):
-        """Sample n rollouts with torque clipping (the 'true system')."""
+        """Sample n rollouts with torque clipping; return states and the policy's actions."""
         x = rng.normal(0.0, 0.05, size=(n, self.dx))
         states, actions = [x], []
-        limits = np.asarray(self.torque_limits)
         for t in range(self.horizon):
             u = policy.mean_action(t, x) + rng.multivariate_normal(
                 np.zeros(self.du), policy.cov[t], size=n)
-            u = np.clip(u, -limits, limits)
-            x = x @ self.A.T + u @ self.B.T + rng.normal(0.0, 1e-3, size=(n, self.dx))
+            x = (x @ self.A.T + self.applied(u) @ self.B.T
+                 + rng.normal(0.0, 1e-3, size=(n, self.dx)))
             states.append(x)
             actions.append(u)
         return np.stack(states, 1), np.stack(actions, 1)
@@ -79,10 +83,30 @@ def test_learning_improves_reward_on_linear_system():
         metrics = search.update(states, actions)
         first = metrics['expected_reward'] if first is None else first
     states, actions = task.rollouts(search.policy, 50, rng)
-    final = task.reward(states, actions).mean()
+    final = task.reward(states, task.applied(actions)).mean()
     assert final > first + 0.5 * abs(first)
     assert [m['iteration'] for m in search.history] == [1, 2, 3, 4]
     assert all(m['max_kl'] <= 1.0 * 1.02 for m in search.history)
+
+
+def test_update_fits_the_policys_actions_and_scores_the_applied_torques(monkeypatch):
+    """The model maps what the policy commands to where the system goes; the reward is real."""
+    task = LinearTask(limit=0.5)  # binds: the initial policy's noise alone is 1 N m
+    search = PolicySearch(task, load_learning_config(task, {'algorithm': 'gps'}))
+    states, actions = task.rollouts(search.policy, 20, np.random.default_rng(3))
+    saturated = np.abs(actions) >= 0.5
+    assert 0.1 < saturated.mean() < 0.9
+    fitted = []
+    fit = search.fit_dynamics
+    monkeypatch.setattr(search, 'fit_dynamics', lambda s, a: fitted.append(a) or fit(s, a))
+    metrics = search.update(states, actions)
+    np.testing.assert_array_equal(fitted[0], actions)  # not clipped
+    np.testing.assert_array_equal(search.recent[0][1], actions)  # nor in the prior's data
+    applied = task.reward(states, task.applied(actions)).mean()
+    commanded = task.reward(states, actions).mean()
+    assert abs(applied - commanded) > 1e-3 * abs(applied)  # the test tells the two apart
+    assert metrics['expected_reward'] == pytest.approx(applied, rel=1e-12)
+    assert metrics['saturation'] == pytest.approx(saturated.mean())
 
 
 def test_separate_bounds_learn_within_both_bounds():

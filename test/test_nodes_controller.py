@@ -115,7 +115,7 @@ def test_start_without_a_policy_is_refused(graph):
     assert 'no policy' in response.message
 
 
-def test_episode_clips_every_torque_and_reports_state_and_torque(graph):
+def test_episode_clips_every_torque_and_reports_state_and_action(graph):
     robot = Robot(graph)
     K = np.zeros((2, 4))
     K[1, 0] = 10.0  # u_2 = 10 q_1 - 4 = 3 - 4 = -1 at q_1 = 0.3: inside the limits
@@ -131,8 +131,9 @@ def test_episode_clips_every_torque_and_reports_state_and_torque(graph):
     for episode, step, status, x, u in robot.transitions[:6]:
         assert episode == 1 and status == 0
         np.testing.assert_allclose(x, STATE)
-        np.testing.assert_allclose(u, [10.0, -1.0])  # 100 clipped to the limit, -1 as is
-    # the policy's commands went out clipped too; between episodes the hold torque is zero
+        np.testing.assert_allclose(u, [100.0, -1.0])  # the policy's action, before clipping
+    # the commands went out clipped (100 to the limit, -1 as is); between episodes the hold
+    # torque is zero
     assert [10.0, -1.0] in robot.commands
     assert all(abs(c[0]) <= 10.0 and abs(c[1]) <= 10.0 for c in robot.commands)
     n = len(robot.commands)

@@ -72,7 +72,7 @@ def batch_curve(iterations, seed=0):
     for _ in range(iterations):
         rollouts = simulator.rollout(search.policy,
                                      task.sample_initial_states(SHORT['samples'], rng), rng)
-        search.update(rollouts.states, rollouts.torques)
+        search.update(rollouts.states, rollouts.actions)
     simulator.close()
     return [m['expected_reward'] for m in search.history]
 

@@ -19,8 +19,9 @@ Every tick of a timer on the node clock (sim time with use_sim_time, so it follo
 it reads the newest ``joint_states``, samples u_t ~ N(K_t x + k_t, cov_t) (the mean with
 ``explore: false``), clips every torque to the effort limits, publishes the torques on
 ``effort_controller/commands`` (std_msgs/Float64MultiArray in joint order, the ros2_control
-forward_command_controller convention) and the state it used with the torque it applied on
-``ps_control/transitions``.
+forward_command_controller convention) and the state it used with the policy's action u_t
+(before clipping: the applied torque is its clip) on ``ps_control/transitions``. The learner
+fits its dynamics model to the policy's actions (ps_control.learning explains why).
 
 Episodes: ``ps_control/start_episode`` (std_srvs/Trigger) arms the controller; the next tick is
 step 0 and the episode ends after the policy's T steps with a terminal tick that reports x_T.
@@ -267,13 +268,13 @@ class ControllerNode(Node):
                 self._set_policy(self.next_policy)
             return
         if valid:
-            u = np.clip(self.act(self.step, x[None])[0], -self.limits, self.limits)
+            action = self.act(self.step, x[None])[0]
             status = STATUS_OK
         else:
-            u = np.zeros(self.du)
+            action = np.zeros(self.du)
             status = STATUS_FALLBACK
-        self._publish(u)
-        self._publish_transition(status, x, u)
+        self._publish(np.clip(action, -self.limits, self.limits))
+        self._publish_transition(status, x, action)
         self.step += 1
 
     def _hold(self, valid):

@@ -18,8 +18,9 @@ The learner node: collects episodes over ROS, runs one policy-search iteration, 
 One iteration: run the learner's episodes spread over the workers (each worker is a
 controller, and in simulation a simulator, in a namespace of its own: ``worker_0``,
 ``worker_1``, ... with ``num_workers`` > 1, the learner's own namespace with one worker), stack
-the transitions the controllers report into states (N, T+1, dx) and applied torques (N, T, du),
-and hand them to the learner's ``update``: ps_control.learning.PolicySearch (gps, saps, esaps,
+the transitions the controllers report into states (N, T+1, dx) and the policy's actions before
+clipping (N, T, du), and hand them to the learner's ``update``:
+ps_control.learning.PolicySearch (gps, saps, esaps,
 separate: ``samples`` episodes of one policy) or ps_control.mds_learning.ArmViaPointSearch
 (g_amds: one policy per episode, each a sampled DMP movement tracked by a PD policy, published
 to the worker before its episode), the loops the batch runs use too (the node has no fitting
@@ -136,7 +137,7 @@ class Worker:
             self.done.set_result(True)
 
     def arrays(self):
-        """Return states (T+1, dx) and torques (T, du) of the collected episode, or raise."""
+        """Return states (T+1, dx) and actions (T, du) of the collected episode, or raise."""
         T = self.horizon
         missing = [t for t in range(T + 1) if t not in self.rows]
         if missing:
@@ -148,10 +149,10 @@ class Worker:
                                '(stale or malformed joint states)'
                                % (self.episode, self.name, fallback[:10]))
         states = np.array([self.rows[t][1] for t in range(T + 1)])
-        torques = np.array([self.rows[t][2] for t in range(T)])
-        if not (np.isfinite(states).all() and np.isfinite(torques).all()):
+        actions = np.array([self.rows[t][2] for t in range(T)])
+        if not (np.isfinite(states).all() and np.isfinite(actions).all()):
             raise EpisodeError('episode %d on worker %s holds NaN' % (self.episode, self.name))
-        return states, torques
+        return states, actions
 
 
 class LearnerNode(Node):
@@ -401,7 +402,7 @@ class LearnerNode(Node):
         return self.within(done, self.episode_timeout)
 
     async def finish(self, worker, done):
-        """Wait for an episode begun on a worker; return (states, torques) or raise."""
+        """Wait for an episode begun on a worker; return (states, actions) or raise."""
         self.get_logger().debug('worker %s: waiting for episode %s' % (worker.name,
                                                                        worker.episode))
         try:
@@ -424,7 +425,7 @@ class LearnerNode(Node):
 
     async def collect(self):
         """
-        Run the iteration's episodes over all workers; return states and torques stacked.
+        Run the iteration's episodes over all workers; return states and actions stacked.
 
         Episode j runs the learner's ``episode_policy(j)`` (published to its worker first) and
         fills row j. Rounds of one episode on every worker while episodes are left, all running
@@ -453,8 +454,8 @@ class LearnerNode(Node):
                     pending.append(index)
                     self._failed(i, failures, error)
         states = np.stack([episodes[j][0] for j in range(count)])
-        torques = np.stack([episodes[j][1] for j in range(count)])
-        return states, torques
+        actions = np.stack([episodes[j][1] for j in range(count)])
+        return states, actions
 
     def _failed(self, index, failures, error):
         failures[index] += 1
@@ -471,9 +472,9 @@ class LearnerNode(Node):
             await self.wait_for_services()
             while len(self.search.history) < self.iterations:
                 began = time.monotonic()
-                states, torques = await self.collect()
+                states, actions = await self.collect()
                 collected = time.monotonic()
-                metrics = dict(self.search.update(states, torques))
+                metrics = dict(self.search.update(states, actions))
                 if self.checkpoint:
                     self.search.save(self.checkpoint)
                 self.publish_policy()

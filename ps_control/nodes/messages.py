@@ -25,9 +25,10 @@ LinearGaussianPolicy's validation) and raises ValueError saying what is wrong.
 
 Transition (``ps_control/transitions``, std_msgs/Float64MultiArray): one tick of the controller,
 ``[episode, step, status, x_0..x_{dx-1}, u_0..u_{du-1}]`` with one dimension labelled
-``episode,step,status,state[dx],torque[du]``. status is 0 (the policy acted on a valid state)
-or 1 (the safe fallback command was sent); u is the torque applied after clipping, NaN on the
-terminal tick (step == T) of a lockstep episode where nothing is applied.
+``episode,step,status,state[dx],action[du]``. status is 0 (the policy acted on a valid state)
+or 1 (the safe fallback command was sent); u is the policy's action before clipping (the torque
+applied is its clip to the effort limits; the learner fits its model to u), zero on a fallback
+tick and NaN on the terminal tick (step == T) of a lockstep episode where nothing is applied.
 """
 
 import hashlib
@@ -118,7 +119,7 @@ def policy_from_msg(msg, dx=None, du=None):
 
 def transition_label(dx, du):
     """Return the layout label of a transition message for dimensions dx, du."""
-    return 'episode,step,status,state[%d],torque[%d]' % (dx, du)
+    return 'episode,step,status,state[%d],action[%d]' % (dx, du)
 
 
 def transition_to_msg(episode, step, status, x, u):
