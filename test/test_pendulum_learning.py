@@ -17,6 +17,7 @@
 
 import json
 
+import numpy as np
 from ps_control.train import run_trial
 
 
@@ -24,14 +25,15 @@ def test_gps_learns_the_double_pendulum_swing_up(tmp_path):
     """
     One trial of the figure's GPS (trial 0, seed 0, 25 iterations of 25 rollouts; about 10 s).
 
-    Guards the loop end to end: rollouts, the dynamics fit to the policy's actions (fitted to
-    the clipped torques instead, this trial ends at success 0.08), the update, the checkpoint.
-    Measured: reward -1.65e4, every rollout up at iteration 25 (-2.02e6 at iteration 1).
+    Guards the loop end to end: rollouts, the dynamics fit to the policy's actions, the update,
+    the checkpoint. Measured: 88 % of the rollouts of iterations 21-25 swing up, none at first
+    (fitted to the clipped torques instead: none in iterations 21-25).
     """
     history = run_trial('double_pendulum', 'gps', 0, 25, 25, 0, str(tmp_path), quiet=True)
     first, last = history[0], history[-1]
-    assert first['success_rate'] == 0.0
-    assert last['success_rate'] >= 0.8, [round(m['success_rate'], 2) for m in history]
+    success = [m['success_rate'] for m in history]
+    assert success[0] == 0.0
+    assert np.mean(success[-5:]) >= 0.6, np.round(success, 2)
     assert last['expected_reward'] > 0.05 * first['expected_reward']
     assert all(m['dual_converged'] for m in history)
     saved = tmp_path / 'double_pendulum' / 'gps'
