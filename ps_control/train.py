@@ -96,9 +96,9 @@ def run_trial(task_name, algorithm, trial, iterations, samples, seed, out_dir, o
     return search.history
 
 
-# Seconds per double-pendulum iteration relative to GPS (10-trial figure run, mean: GPS 0.28 s,
-# SAPS 0.74 s, ESAPS 0.81 s; separate not measured there); orders the trials longest first.
-ITERATION_COST = {'gps': 1.0, 'saps': 2.6, 'separate': 2.6, 'esaps': 2.9}
+# Seconds per double-pendulum iteration relative to GPS (10-trial figure run, mean: GPS 0.25 s,
+# SAPS 0.92 s, ESAPS 0.98 s; separate not measured there); orders the trials longest first.
+ITERATION_COST = {'gps': 1.0, 'saps': 3.7, 'separate': 3.7, 'esaps': 3.9}
 
 # Settings of the exact-model iLQR reference (``ilqr_reference``). Part of the cache key: a
 # cached <out>/<task>/ilqr.json computed with other settings is recomputed.
