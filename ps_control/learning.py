@@ -59,6 +59,7 @@ import numpy as np
 from ps_control.core import (entropy_bound, esaps_update, GaussianState, gps_update,
                              LinearGaussianPolicy, saps_update, separate_bounds_update)
 from ps_control.core.dynamics_fit import DynamicsFitter
+from ps_control.core.gaussian import entropy, NotPositiveDefiniteError
 
 ALGORITHMS = ('gps', 'saps', 'esaps', 'separate')  # the KL-bounded updates PolicySearch runs
 LEARNER_ALGORITHMS = ALGORITHMS + ('g_amds',)  # everything make_search builds
@@ -353,7 +354,12 @@ class PolicySearch:
         metrics = {'iteration': self.iteration + 1, 'samples': int(states.shape[0])}
         metrics.update(self.sample_metrics(states, actions))
         dynamics = self.fit_dynamics(states, actions)
-        result = self.improve(dynamics, self.initial_state(states))
+        try:
+            result = self.improve(dynamics, self.initial_state(states))
+        except NotPositiveDefiniteError as error:
+            metrics.update(self.kept_policy_metrics(error))
+            self.history.append(metrics)
+            return metrics
         self.policy = result.policy
         self.alpha, self.beta, self.gamma = result.alpha, result.beta, result.gamma
         metrics.update({
@@ -367,6 +373,23 @@ class PolicySearch:
         })
         self.history.append(metrics)
         return metrics
+
+    def kept_policy_metrics(self, error):
+        """
+        Return the update metrics of an iteration whose fitted model admits no update.
+
+        The update raises NotPositiveDefiniteError when no multiplier gives a feasible solution
+        on the fitted model (measured once, in 500 quad-pendulum ESAPS updates: under a policy
+        with feedback gains in the thousands, where the torques saturate, the fitted model
+        explodes to state covariances of 1e10 and no state-distribution fixed point is found).
+        The policy and the multipliers are kept, the KLs are 0 and ``update_error`` says why;
+        the next iteration samples afresh (its random stream depends on the iteration number)
+        and fits a new model. Any other error (bad data) still stops the run.
+        """
+        return {'max_kl': 0.0, 'max_policy_kl': 0.0, 'max_state_kl': 0.0,
+                'mean_entropy': float(np.mean(entropy(self.policy.cov))),
+                'dual_iterations': 0, 'dual_converged': False,
+                'update_error': 'no update, policy kept: %s' % error}
 
     # -- checkpoints -----------------------------------------------------------------------
     def save(self, path):

@@ -88,6 +88,10 @@ def run_trial(task_name, algorithm, trial, iterations, samples, seed, out_dir, o
                          metrics['expected_reward'], metrics['success_rate'],
                          metrics['max_policy_kl'], metrics['mean_entropy'],
                          metrics['saturation'], metrics['seconds']), flush=True)
+                if 'update_error' in metrics:
+                    print('[%s %-5s trial %2d] iter %3d  %s'
+                          % (task.name, algorithm, trial, metrics['iteration'],
+                             metrics['update_error']), flush=True)
     finally:
         sim.close()
     with open(result_path, 'w') as handle:

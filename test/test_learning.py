@@ -18,6 +18,7 @@ from types import MappingProxyType
 
 import numpy as np
 from ps_control.core import QuadraticReward
+from ps_control.core.gaussian import NotPositiveDefiniteError
 from ps_control.learning import (learning_config_from_mapping, LearningConfig,
                                  load_learning_config, PolicySearch)
 import pytest
@@ -107,6 +108,30 @@ def test_update_fits_the_policys_actions_and_scores_the_applied_torques(monkeypa
     assert abs(applied - commanded) > 1e-3 * abs(applied)  # the test tells the two apart
     assert metrics['expected_reward'] == pytest.approx(applied, rel=1e-12)
     assert metrics['saturation'] == pytest.approx(saturated.mean())
+
+
+def test_an_update_without_feasible_multipliers_keeps_the_policy_and_goes_on(monkeypatch):
+    """A model that admits no update (NotPositiveDefiniteError) costs an iteration, not the run."""
+    task = LinearTask()
+    search = PolicySearch(task, load_learning_config(task, {'algorithm': 'saps',
+                                                            'epsilon': 1.0}))
+    rng = np.random.default_rng(0)
+    before = search.policy
+    improve = search.improve
+
+    def fail_once(dynamics, x0):
+        monkeypatch.setattr(search, 'improve', improve)
+        raise NotPositiveDefiniteError('no state-distribution fixed point for any alpha', [3])
+    monkeypatch.setattr(search, 'improve', fail_once)
+    kept = search.update(*task.rollouts(search.policy, 20, rng))
+    assert search.policy is before and search.alpha is None
+    assert kept['max_kl'] == kept['max_policy_kl'] == 0.0 and not kept['dual_converged']
+    assert 'policy kept' in kept['update_error'] and 'fixed point' in kept['update_error']
+    assert np.isfinite(kept['expected_reward'])  # the rollouts were still scored
+    moved = search.update(*task.rollouts(search.policy, 20, rng))
+    assert search.policy is not before and 'update_error' not in moved
+    assert moved['dual_converged'] and moved['max_kl'] > 0.5
+    assert [m['iteration'] for m in search.history] == [1, 2]
 
 
 def test_separate_bounds_learn_within_both_bounds():

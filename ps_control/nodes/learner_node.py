@@ -279,6 +279,9 @@ class LearnerNode(Node):
         status = DiagnosticStatus(level=DiagnosticStatus.OK, name='ps_control: learner',
                                   message='iteration %s' % metrics.get('iteration', '?'),
                                   hardware_id=self.task.name)
+        if 'update_error' in metrics:  # the policy was kept (PolicySearch.kept_policy_metrics)
+            status.level = DiagnosticStatus.WARN
+            status.message += ': %s' % metrics['update_error']
         for key, value in metrics.items():
             if isinstance(value, (bool, np.bool_)) or not isinstance(
                     value, (int, float, np.integer, np.floating)):
@@ -482,6 +485,8 @@ class LearnerNode(Node):
                 metrics['collect_seconds'] = collected - began
                 metrics['update_seconds'] = time.monotonic() - collected
                 self.get_logger().info(format_metrics(metrics, states.shape[0]))
+                if 'update_error' in metrics:
+                    self.get_logger().warning(metrics['update_error'])
                 for callback in self.on_iteration:
                     callback(metrics)
             self.get_logger().info('done: %d iterations' % len(self.search.history))
