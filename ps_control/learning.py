@@ -29,12 +29,12 @@ One iteration of model-based policy search (thesis sec. 3.4, "linearization by s
 The dynamics are fitted to the policy's actions, not to the applied torques: the torque limits
 are part of the system the policy acts on, so the fitted model maps what the policy commands to
 where the system goes, and where a joint saturates it learns that commanding more does nothing.
-Fitted to the clipped torques, the model credits the policy with torques the motors never apply,
-the same distribution over actions is assumed in the update (eq. 3.7b, 4.9) that the motors
-cannot realise, and the update plans on it. On the double pendulum, whose swing-up saturates on
-about half of its steps, this decides whether the learners swing up (README, "Thesis
-experiments"). cbfinn/gps does the same: its samples store the policy's actions
-(agent_mjc.py) and any clipping is left to the simulator.
+Fitted to the clipped torques, the model credits the policy with torques the motors never apply:
+the update (eq. 3.7b, 4.9) assumes a distribution over actions that the motors cannot realise,
+and plans on it. On the double pendulum, whose swing-up saturates on about half of its steps,
+this decides whether the learners swing up (README, "Thesis experiments"). cbfinn/gps does the
+same: its samples store the policy's actions (agent_mjc.py) and any clipping is left to the
+simulator.
 
 No ROS, no PyBullet: the caller owns the system. ``save`` / ``PolicySearch.load`` write and read
 an atomic, validated checkpoint so long runs resume exactly where they stopped.
