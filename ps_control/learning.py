@@ -379,9 +379,10 @@ class PolicySearch:
         Return the update metrics of an iteration whose fitted model admits no update.
 
         The update raises NotPositiveDefiniteError when no multiplier gives a feasible solution
-        on the fitted model (measured once, in 500 quad-pendulum ESAPS updates: under a policy
-        with feedback gains in the thousands, where the torques saturate, the fitted model
-        explodes to state covariances of 1e10 and no state-distribution fixed point is found).
+        on the fitted model (measured once in 500 quad-pendulum ESAPS updates: in closed loop
+        with the previous policy the fitted model had spectral radii up to 25.9, the previous
+        state covariances under it reached 1e10, and no state-distribution fixed point was
+        found for any alpha).
         The policy and the multipliers are kept, the KLs are 0 and ``update_error`` says why;
         the next iteration samples afresh (its random stream depends on the iteration number)
         and fits a new model. Any other error (bad data) still stops the run.
