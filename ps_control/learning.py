@@ -310,7 +310,7 @@ class PolicySearch:
             'expected_reward': float(rewards.mean()),
             'reward_std': float(rewards.std()),
             'success_rate': float(np.mean(self.task.success(states))),
-            'saturation': float(np.mean(np.abs(actions) >= limits * (1.0 - 1e-6))),
+            'saturation': saturation_share(actions, limits),
         }
 
     def fit_dynamics(self, states, actions):
@@ -434,6 +434,11 @@ class PolicySearch:
         except (KeyError, TypeError, ValueError) as error:
             raise ValueError('checkpoint %s is invalid: %s' % (path, error)) from None
         return search
+
+
+def saturation_share(actions, limits):
+    """Return the share of action components at or beyond their effort limit (the clip binds)."""
+    return float(np.mean(np.abs(actions) >= np.asarray(limits, dtype=float) * (1.0 - 1e-6)))
 
 
 # -- checkpoint files and learner construction (shared by every kind of learner) -----------------

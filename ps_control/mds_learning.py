@@ -58,7 +58,7 @@ from ps_control.core.amds import AcceleratedMirrorDescentSearch
 from ps_control.core.search_distribution import GaussianDensity
 from ps_control.core.tracking_policy import inertia_scaled_gains, tracking_policy
 from ps_control.learning import (checkpoint_config, CHECKPOINT_VERSION, read_checkpoint,
-                                 write_checkpoint)
+                                 saturation_share, write_checkpoint)
 from ps_control.tasks.planar_arm import PlanarArm
 from ps_control.tasks.via_point import ArmViaPoint
 
@@ -226,7 +226,6 @@ class ArmViaPointSearch:
         _, params, _ = self._episodes()
         costs, errors = self.measured_costs(states, params)
         n = self.n_samples
-        limits = np.asarray(self.task.torque_limits, dtype=float)
         metrics = {
             'iteration': self.iteration + 1,
             'samples': n,
@@ -234,7 +233,7 @@ class ArmViaPointSearch:
             'reward_std': float(costs[:n].std()),
             'sample_via_error': float(errors[:n].mean()),
             'success_rate': float(np.mean(errors[:n] <= self.config.via_tolerance)),
-            'saturation': float(np.mean(np.abs(actions) >= limits * (1.0 - 1e-6))),
+            'saturation': saturation_share(actions, self.task.torque_limits),
         }
         if self.config.evaluate_mean:
             metrics.update({'mean_cost': float(costs[n]), 'via_error': float(errors[n])})
