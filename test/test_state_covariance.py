@@ -19,7 +19,8 @@ import numpy as np
 from ps_control.core.gaussian import kl_gaussian
 from ps_control.core.kl_update import KLBoundedProblem, STATE_ACTION_BOUND
 from ps_control.core.lqg import augment
-from ps_control.core.state_covariance import BlockTridiagonalLU, ChordCache, CovarianceProblem
+from ps_control.core.state_covariance import (_HalfVectorisation, BandedLU, BlockTridiagonalLU,
+                                              ChordCache, CovarianceProblem)
 import pytest
 
 
@@ -95,7 +96,8 @@ def test_inexact_newton_returns_the_unconverged_iterate():
     assert 1e-14 < np.abs(after).max() < 0.5 * np.abs(start).max()
 
 
-def test_block_tridiagonal_lu_matches_a_dense_solve():
+@pytest.mark.parametrize('factorisation', [BlockTridiagonalLU, BandedLU])
+def test_block_tridiagonal_lu_matches_a_dense_solve(factorisation):
     rng = np.random.default_rng(3)
     T, m = 5, 4
     diag = rng.standard_normal((T, m, m)) + 4.0 * np.eye(m)
@@ -106,7 +108,7 @@ def test_block_tridiagonal_lu_matches_a_dense_solve():
         if t + 1 < T:
             dense[t * m:(t + 1) * m, (t + 1) * m:(t + 2) * m] = upper[t]
             dense[(t + 1) * m:(t + 2) * m, t * m:(t + 1) * m] = lower[t]
-    lu = BlockTridiagonalLU(lower, diag, upper)
+    lu = factorisation(lower, diag, upper)
     for _ in range(2):  # the factors serve several right-hand sides
         rhs = rng.standard_normal((T, m))
         np.testing.assert_allclose(lu.solve(rhs).ravel(), np.linalg.solve(dense, rhs.ravel()),
@@ -129,3 +131,30 @@ def test_chord_steps_with_a_stale_jacobian_reach_the_same_solution(beta_scale):
     assert chord.reused >= 1
     np.testing.assert_allclose(U, plain_U, rtol=1e-8, atol=1e-10 * np.abs(plain_U).max())
     assert chord.factorised - factorised <= 1
+
+
+@pytest.mark.parametrize('factorisation', [BlockTridiagonalLU, BandedLU])
+def test_singular_block_tridiagonal_matrix_raises(factorisation):
+    T, m = 4, 3
+    diag = np.broadcast_to(np.eye(m), (T, m, m)).copy()
+    diag[2] = 0.0  # block row 2 is zero: the matrix is singular
+    zeros = np.zeros((T - 1, m, m))
+    with pytest.raises(np.linalg.LinAlgError, match='singular'):
+        factorisation(zeros, diag, zeros)
+
+
+def test_congruence_blocks_map_half_vectorisations():
+    """add_congruence adds the matrix of vech(Y) -> vech(w L Y L') for symmetric Y."""
+    rng = np.random.default_rng(7)
+    T, dx = 3, 4
+    half = _HalfVectorisation(dx)
+    L, w = rng.standard_normal((T, dx, dx)), rng.standard_normal(T)
+    start = rng.standard_normal((T, half.size, half.size))
+    blocks = start.copy()
+    half.add_congruence(blocks, w, L)
+    Y = rng.standard_normal((T, dx, dx))
+    Y = Y + np.swapaxes(Y, 1, 2)
+    vech = Y.reshape(T, -1)[:, half.upper]
+    mapped = w[:, None, None] * (L @ Y @ np.swapaxes(L, 1, 2))
+    np.testing.assert_allclose(np.einsum('tij,tj->ti', blocks - start, vech),
+                               mapped.reshape(T, -1)[:, half.upper], rtol=1e-12, atol=1e-12)
