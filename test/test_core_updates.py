@@ -326,3 +326,37 @@ def test_esaps_recorded_update_drops_the_failing_pass_start(monkeypatch):
     assert res.converged and _bound_met(res, epsilon), res.kl.max()
     assert np.all(res.entropy >= -delta - 0.01 * np.maximum(1.0, np.abs(delta)))  # 1 %
     assert len(pass_starts) <= 20, len(pass_starts)
+
+
+@pytest.mark.parametrize('name', ['saps_double_pendulum_stalled_update.npz',
+                                  'esaps_double_pendulum_stalled_update.npz'])
+def test_recorded_update_retreats_where_no_step_has_a_fixed_point(monkeypatch, name):
+    """
+    Updates 20 of SAPS trial 2 and 18 of ESAPS trial 3 of a double-pendulum figure run.
+
+    Both start far beyond the bound (epsilon 20) at some steps. From an inexact iterate no
+    fraction of the step toward the secant proposal had a state-distribution fixed point, and
+    the search stopped unconverged at state-action KLs of 29.8 and 572. It now retreats (every
+    alpha raised tenfold until a fixed point exists) and goes on to the bound.
+    """
+    from ps_control.core.kl_update import KLBoundedProblem
+    dyn, rew, pol, x0, data = _recorded_update(name)
+    epsilon = float(data['epsilon'])
+    retreats = []
+    retreat = KLBoundedProblem._retreat
+
+    def counting(self, alpha, beta):
+        point = retreat(self, alpha, beta)
+        retreats.append(point is not None)
+        return point
+
+    monkeypatch.setattr(KLBoundedProblem, '_retreat', counting)
+    if name.startswith('saps'):
+        res = saps_update(dyn, rew, pol, x0, epsilon, alpha0=data['alpha0'])
+    else:
+        delta = entropy_bound(pol, float(data['entropy_delta']))
+        res = esaps_update(dyn, rew, pol, x0, epsilon, delta=delta, alpha0=data['alpha0'],
+                           beta0=data['beta0'])
+        assert np.all(res.entropy >= -delta - 0.01 * np.maximum(1.0, np.abs(delta)))  # 1 %
+    assert retreats and all(retreats)
+    assert res.converged and _bound_met(res, epsilon), res.kl.max()

@@ -38,6 +38,8 @@ block-tridiagonal solve per iteration. This replaces the fixed-point iteration o
 covariances, which is expansive (each sweep can multiply the error) and needs heavy damping.
 """
 
+import functools
+
 import numpy as np
 
 from ps_control.core.gaussian import NotPositiveDefiniteError
@@ -131,15 +133,16 @@ class CovarianceProblem:
         T, dx = self.T, self.dx
         D, DT = self.D[:-1], np.swapaxes(self.D[:-1], 1, 2)
         half = _HalfVectorisation(dx)
-        diag = np.zeros((T, half.size, half.size))
-        upper = np.zeros((T - 1, half.size, half.size))
-        lower = np.zeros((T - 1, half.size, half.size))
+        # all blocks in one array (one gather per term): diag (T), the part of diag[1:] through
+        # the dynamics (T - 1), upper (T - 1), lower (T - 1)
+        blocks = np.zeros((4 * T - 3, half.size, half.size))
         for w, R in precision_jacobian_terms(M, self.alpha, self.beta, dx):
             L = C @ np.swapaxes(R, 1, 2)
-            half.add_congruence(diag, w, L[:, :dx, :dx])
-            half.add_congruence(diag[1:], w[:-1], D @ L[:-1] @ DT)
-            half.add_congruence(upper, -w[:-1], L[:-1, :dx] @ DT)
-            half.add_congruence(lower, -w[:-1], D @ L[:-1, :, :dx])
+            maps = np.concatenate([L[:, :dx, :dx], D @ L[:-1] @ DT, L[:-1, :dx] @ DT,
+                                   D @ L[:-1, :, :dx]])
+            half.add_congruence(blocks, np.concatenate([w, w[:-1], -w[:-1], -w[:-1]]), maps)
+        diag, through, upper, lower = np.split(blocks, [T, 2 * T - 1, 3 * T - 2])
+        diag[1:] += through
         return CovarianceJacobian(half, factorise_block_tridiagonal(lower, diag, upper))
 
     def solve(self, U0, tolerance=1e-10, max_iterations=50, stall_tolerance=1e-6,
@@ -294,13 +297,10 @@ class BandedLU:
     def __init__(self, lower, diag, upper):
         T, m = diag.shape[0], diag.shape[1]
         self.width = 2 * m - 1
-        band = np.zeros((3 * self.width + 1, T * m))  # gbtrf storage: kl extra rows on top
-        i, j = np.arange(m)[:, None], np.arange(m)[None, :]
-        rows, cols = np.arange(T)[:, None, None] * m + i, np.arange(T)[:, None, None] * m + j
-        centre = 2 * self.width  # entry (r, c) of the matrix is band[centre + r - c, c]
-        band[centre + rows - cols, cols] = diag
-        band[centre + rows[:-1] - cols[1:], cols[1:]] = upper
-        band[centre + rows[1:] - cols[:-1], cols[:-1]] = lower
+        rows, positions = _band_layout(T, m)
+        band = np.zeros((rows, T * m))
+        band.reshape(-1)[positions] = np.concatenate([diag.ravel(), upper.ravel(),
+                                                      lower.ravel()])
         self.lu, self.pivots, info = gbtrf(band, self.width, self.width)
         if info != 0:
             raise np.linalg.LinAlgError('singular block in the covariance Newton system')
@@ -311,6 +311,24 @@ class BandedLU:
         if info != 0:
             raise np.linalg.LinAlgError('LAPACK gbtrs failed (info %d)' % info)
         return x.reshape(rhs.shape)
+
+
+@functools.lru_cache(maxsize=16)
+def _band_layout(T, m):
+    """
+    Return (rows, flat positions) of the gbtrf band storage for T blocks of m.
+
+    The positions of the entries of diag, upper and lower (concatenated, row-major) in the
+    flattened (rows, T m) band: entry (r, c) of the matrix is band[2 w + r - c, c] with w = 2 m
+    - 1 diagonals on each side (gbtrf keeps w extra rows on top for its fill-in).
+    """
+    width = 2 * m - 1
+    n = T * m
+    i, j = np.arange(m)[:, None], np.arange(m)[None, :]
+    r, c = np.arange(T)[:, None, None] * m + i, np.arange(T)[:, None, None] * m + j
+    pairs = [(r, c), (r[:-1], c[1:]), (r[1:], c[:-1])]  # diag, upper, lower
+    positions = np.concatenate([((2 * width + rr - cc) * n + cc).ravel() for rr, cc in pairs])
+    return 3 * width + 1, positions
 
 
 class BlockTridiagonalLU:
