@@ -79,6 +79,8 @@ class LearningConfig:
     initial_policy_gain_p / _d / _std: the initial policy u = Kp (q_0 - q) - Kd qd + noise, a PD
     controller holding the initial posture, with exploration noise std (N m).
     prior_iterations: how many recent iterations of samples build the GMM dynamics prior.
+    reject_kl_excess: an update whose dual search stopped unconverged with a step's bound value
+    more than this share above its bound is rejected: the policy is kept (``PolicySearch.update``).
 
     G-AMDS only (ps_control.mds_learning; defaults are the paper's settings): dmp_basis basis
     functions per joint, search_std the sampling standard deviation of the DMP weights,
@@ -103,6 +105,7 @@ class LearningConfig:
     initial_policy_gain_d: float = 0.1
     initial_policy_std: float = 1.0
     prior_iterations: int = 3
+    reject_kl_excess: float = 0.1
     state_covariance_floor: float = 1e-6
     seed: int = 0
     dmp_basis: int = 100
@@ -136,6 +139,9 @@ class LearningConfig:
         for name in ('initial_policy_gain_p', 'initial_policy_gain_d', 'entropy_delta'):
             if not np.isfinite(getattr(self, name)):
                 raise ValueError('learning.%s must be finite' % name)
+        if not np.isfinite(self.reject_kl_excess) or self.reject_kl_excess < 0:
+            raise ValueError('learning.reject_kl_excess must be a finite number >= 0, got %r'
+                             % (self.reject_kl_excess,))
         for name in ('search_std', 'mirror_step', 'mirror_eps', 'tracking_action_std',
                      'via_tolerance'):
             value = getattr(self, name)
@@ -360,6 +366,13 @@ class PolicySearch:
             metrics.update(self.kept_policy_metrics(error))
             self.history.append(metrics)
             return metrics
+        excess = self.kl_excess(result)
+        if not result.converged and excess > self.config.reject_kl_excess:
+            metrics.update(self.kept_policy_metrics(
+                'the dual search stopped unconverged %.3g times over the KL bound'
+                % (1.0 + excess)))
+            self.history.append(metrics)
+            return metrics
         self.policy = result.policy
         self.alpha, self.beta, self.gamma = result.alpha, result.beta, result.gamma
         metrics.update({
@@ -374,9 +387,28 @@ class PolicySearch:
         self.history.append(metrics)
         return metrics
 
+    def kl_excess(self, result):
+        """
+        Return max_t (bound value_t / bound - 1) of an UpdateResult: how far it oversteps.
+
+        The bound value is res.kl against epsilon (the state-action KL for SAPS / ESAPS), and
+        for the separate bounds also the state KL against state_epsilon. A converged update
+        oversteps by at most the core's tolerance (1 %); an update whose search stopped early
+        may overstep far: before the search's retreat (ps_control.core.kl_update) three
+        double-pendulum updates of one figure run stopped at 1.49, 28.6 and 462 times the bound,
+        and applying such a policy is a jump the trust region exists to prevent.
+        """
+        excess = float(np.max(result.kl)) / self.config.epsilon - 1.0
+        if self.config.algorithm == 'separate':
+            excess = max(excess, float(np.max(result.state_kl)) / self.config.state_epsilon - 1.0)
+        return excess
+
     def kept_policy_metrics(self, error):
         """
-        Return the update metrics of an iteration whose fitted model admits no update.
+        Return the update metrics of an iteration whose update is not applied.
+
+        ``error`` says why: no update exists, or the one found oversteps its bound
+        (``kl_excess``).
 
         The update raises NotPositiveDefiniteError when no multiplier gives a feasible solution
         on the fitted model (measured once in 500 quad-pendulum ESAPS updates: in closed loop

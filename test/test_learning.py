@@ -134,6 +134,35 @@ def test_an_update_without_feasible_multipliers_keeps_the_policy_and_goes_on(mon
     assert [m['iteration'] for m in search.history] == [1, 2]
 
 
+@pytest.mark.parametrize('over, applied', [(3.0, False), (1.05, True)])
+def test_an_unconverged_update_far_over_its_bound_is_not_applied(monkeypatch, over, applied):
+    """reject_kl_excess 0.1: a search that stopped 3x over epsilon keeps the policy; 1.05x not."""
+    import dataclasses
+    task = LinearTask()
+    search = PolicySearch(task, load_learning_config(task, {'algorithm': 'saps',
+                                                            'epsilon': 1.0}))
+    before = search.policy
+    improve = search.improve
+
+    def unconverged(dynamics, x0):
+        result = improve(dynamics, x0)
+        return dataclasses.replace(result, kl=over * result.kl / result.kl.max(),
+                                   converged=False)
+    monkeypatch.setattr(search, 'improve', unconverged)
+    metrics = search.update(*task.rollouts(search.policy, 20, np.random.default_rng(0)))
+    assert (search.policy is not before) == applied
+    assert ('update_error' in metrics) == (not applied)
+    if not applied:
+        assert '3 times over the KL bound' in metrics['update_error']
+        assert search.alpha is None and metrics['max_kl'] == 0.0
+
+
+def test_reject_kl_excess_must_be_non_negative():
+    task = LinearTask()
+    with pytest.raises(ValueError, match='reject_kl_excess'):
+        load_learning_config(task, {'reject_kl_excess': -0.5})
+
+
 def test_separate_bounds_learn_within_both_bounds():
     """The fourth update in the loop: reward improves, policy and state KL both bounded."""
     task = LinearTask()
