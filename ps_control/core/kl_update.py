@@ -42,7 +42,8 @@ Both loops alternate two things:
      its own secant search.
    A non-positive-definite -Q_aa (or state precision) means "multiplier too small": GPS raises
    the failing step's alpha tenfold and retries; SAPS / ESAPS pull the step back toward the last
-   feasible multipliers.
+   feasible multipliers, and where no fraction of it is feasible, raise every alpha tenfold
+   until it is (``KLBoundedProblem._retreat``).
 
 The loops stop at the KKT conditions: every step meets its bound, |KL_t - eps| <= tolerance *
 eps, or is slack (KL_t < eps) with alpha_t at its lower bound or a negligible share of the
@@ -590,15 +591,14 @@ class KLBoundedProblem:
         """
         Return (alpha, beta, fixed point) at 10, 100, ... times ``alpha``, or None.
 
-        ESAPS keeps beta; the separate bounds raise gamma with alpha.
-
         Where no fraction of a step from an (inexact) iterate has a fixed point, every alpha is
         raised: large multipliers keep the new policy and its state distribution near the
         previous ones, whose fixed point exists, and the secant search goes on from there. On
         three recorded double-pendulum updates (figure run of 848e91d: SAPS trial 2 update 20,
         ESAPS trial 3 updates 18 and 24) the search used to stop here, unconverged, with
         state-action KLs of 29.8, 572 and 9232 against a bound of 20; with the retreat all
-        three converge within 1 % of the bound.
+        three converge within 1 % of the bound. ESAPS keeps beta; the separate bounds raise
+        gamma with alpha.
         """
         s = self.settings
         separate = self.bound == SEPARATE_BOUNDS  # gamma, the state multiplier, rises too
