@@ -109,3 +109,32 @@ def test_bad_bounds_are_rejected():
         KLBoundedProblem(dyn, rew, pol, x0, 0.5, STATE_ACTION_BOUND, state_epsilon=0.1)
     with pytest.raises(ValueError, match='state_epsilon'):
         separate_bounds_update(dyn, rew, pol, x0, 0.5, np.full(3, 0.1))
+
+
+@pytest.mark.parametrize('bound', [STATE_ACTION_BOUND, SEPARATE_BOUNDS])
+def test_retreat_raises_the_multipliers_to_a_fixed_point(monkeypatch, bound):
+    """_retreat: alpha (and gamma for the separate bounds) x10, x100, ... until a fixed point."""
+    dyn, rew, pol, x0 = random_problem(T=6, dx=3, du=2, seed=2)
+    extra = {'state_epsilon': 0.5} if bound == SEPARATE_BOUNDS else {}
+    problem = KLBoundedProblem(dyn, rew, pol, x0, 0.5, bound, **extra)
+    fixed_point = KLBoundedProblem.fixed_point
+    tried = []
+
+    def fail_once(self, alpha, beta, *args):
+        tried.append((alpha.copy(), beta.copy()))
+        if len(tried) == 1:
+            raise RuntimeError('state distribution fixed point not reached')
+        return fixed_point(self, alpha, beta, *args)
+    monkeypatch.setattr(KLBoundedProblem, 'fixed_point', fail_once)
+    alpha, second = np.full(6, 2.0), np.full(6, 3.0)
+    new_alpha, new_second, (back, marginals, gap) = problem._retreat(alpha, second)
+    np.testing.assert_allclose([a for a, _ in tried], [20.0 * np.ones(6), 200.0 * np.ones(6)])
+    np.testing.assert_allclose(new_alpha, 200.0)
+    raised = 300.0 if bound == SEPARATE_BOUNDS else 3.0  # SAPS / ESAPS keep their beta
+    np.testing.assert_allclose(new_second, raised)
+    assert gap <= problem.gap_tolerance
+
+    def never(self, alpha, beta, *args):
+        raise RuntimeError('state distribution fixed point not reached')
+    monkeypatch.setattr(KLBoundedProblem, 'fixed_point', never)
+    assert problem._retreat(alpha, second) is None  # none up to max_backtracks powers of 10
