@@ -22,19 +22,23 @@ interface as ps_control.learning.PolicySearch, built by ``learning.make_search``
    joints x B basis functions) gives N samples, drawn from the seed and the iteration number
    (so a resumed run draws the same ones). Sample j's DMP joint trajectory becomes a
    time-varying linear-Gaussian policy (ps_control.core.tracking_policy): computed-torque
-   control linearised about the DMP reference y_t,
+   control,
 
-       u_t = c tau_ID(y_t, yd_t, ydd_t) + M(y_t) (w^2 (y_t - q) + 2 zeta w (yd_t - qd)),
+       u = c tau_ID(q, qd, ydd_t) + M(y_t) (w^2 (y_t - q) + 2 zeta w (yd_t - qd)),
 
-   i.e. K_t = -M(y_t) [w^2 I, 2 zeta w I] and k_t from the reference, with M the joint-space
-   inertia and tau_ID = M(q) qdd + C(q, qd) qd the inverse dynamics of the arm
-   (ps_control.tasks.planar_arm, recursive Newton-Euler), c = tracking_feedforward, w =
-   tracking_frequency, zeta = tracking_damping_ratio (Siciliano et al., Robotics: Modelling,
-   Planning and Control, 2009, sec. 8.5.2: inverse dynamics control). Every joint's tracking
-   error then obeys e'' + 2 zeta w e' + w^2 e = 0 near the reference, whatever the inertia of
-   the chain beyond it; the light distal links need this (gains on each joint's own inertia
-   alone let the arm drift off the reference). The arm's effort limits (urdf_gen.py) leave room
-   for the paper's movement plus the feedback. Rollout N (with ``evaluate_mean``)
+   linearised about the DMP reference (y_t, yd_t): the feed-forward to first order,
+   c [tau_ID(y_t, yd_t, ydd_t) + J_q (q - y_t) + J_qd (qd - yd_t)] with J the Jacobians of the
+   inverse dynamics, so K_t = [c J_q - w^2 M(y_t), c J_qd - 2 zeta w M(y_t)] and k_t from the
+   reference. M is the joint-space inertia and tau_ID = M(q) qdd + C(q, qd) qd the inverse
+   dynamics of the arm (ps_control.tasks.planar_arm, recursive Newton-Euler), c =
+   tracking_feedforward, w = tracking_frequency, zeta = tracking_damping_ratio (Siciliano et
+   al., Robotics: Modelling, Planning and Control, 2009, sec. 8.5.2: inverse dynamics control).
+   Every joint's tracking error then obeys e'' + 2 zeta w e' + w^2 e = 0 near the reference,
+   whatever the inertia of the chain beyond it; the light distal links need this (gains on
+   each joint's own inertia alone let the arm drift off the reference), and the 50-link arm
+   also the J terms (at 200 Hz control its first mean movement diverges without them, not with
+   them; config/arm_50.yaml). The arm's effort limits (urdf_gen.py) leave room for the paper's
+   movement plus the feedback. Rollout N (with ``evaluate_mean``)
    runs the mean mu_k: the paper's evaluation rollout, not used by the update.
 2. The caller runs each episode's policy on the robot (any controller that runs linear-Gaussian
    policies: the controller node, or the batched simulator) and hands back the measured states
@@ -158,9 +162,13 @@ class ArmViaPointSearch:
         y, yd, ydd = traj.y[:, :T], traj.yd[:, :T], traj.ydd
         kp, kd = inertia_scaled_gains(self.arm.mass_matrix(y), self.config.tracking_frequency,
                                       self.config.tracking_damping_ratio)
-        feedforward = self.config.tracking_feedforward * self.arm.inverse_dynamics(y, yd, ydd)
+        share = self.config.tracking_feedforward
+        feedforward = share * self.arm.inverse_dynamics(y, yd, ydd)
+        J_q, J_qd = self.arm.inverse_dynamics_jacobians(y, yd, ydd)
         return [tracking_policy(y[j], yd[j], kp[j], kd[j], feedforward[j],
-                                self.config.tracking_action_std) for j in range(params.shape[0])]
+                                self.config.tracking_action_std,
+                                (share * J_q[j], share * J_qd[j]))
+                for j in range(params.shape[0])]
 
     def episode_policy(self, index):
         """Return the policy rollout ``index`` of this iteration runs (sample j, or the mean)."""

@@ -106,6 +106,27 @@ def test_inverse_dynamics_gives_the_accelerations_pybullet_simulates(n):
         simulator.close()
 
 
+@pytest.mark.parametrize('n', [2, 10])
+def test_inverse_dynamics_jacobians_are_its_first_order_change(n):
+    """tau_ID(x + s d) - tau_ID(x) - s J d is O(s^2): it shrinks 4x when s halves."""
+    arm = PlanarArm.from_urdf(load_task('arm_2' if n == 2 else 'arm').urdf_path)
+    rng = np.random.default_rng(n)
+    q, qd, qdd = rng.uniform(-1.0, 1.0, (3, n)) * [[1.0], [3.0], [10.0]]
+    J_q, J_qd = arm.inverse_dynamics_jacobians(q, qd, qdd)
+    assert J_q.shape == J_qd.shape == (n, n)
+    dq, dqd = rng.standard_normal((2, n))
+    base = arm.inverse_dynamics(q, qd, qdd)
+    gaps = [np.abs(arm.inverse_dynamics(q + s * dq, qd + s * dqd, qdd) - base
+                   - s * (J_q @ dq + J_qd @ dqd)).max() for s in (0.02, 0.01)]
+    assert 3.5 < gaps[0] / gaps[1] < 4.5, gaps
+    # at rest the velocity terms vanish to first order: d tau / d qd = 0
+    np.testing.assert_allclose(arm.inverse_dynamics_jacobians(q, 0.0 * qd, qdd)[1], 0.0,
+                               atol=1e-8)
+    # batched over leading dimensions
+    batch = arm.inverse_dynamics_jacobians(np.stack([q, q]), np.stack([qd, qd]), qdd)
+    np.testing.assert_allclose(batch[0][1], J_q, rtol=1e-12)
+
+
 def test_episode_policies_track_the_sampled_dmps_and_the_cost_is_the_papers():
     task, config = g_amds('arm', iterations=1)
     search = ArmViaPointSearch(task, config)
@@ -120,23 +141,35 @@ def test_episode_policies_track_the_sampled_dmps_and_the_cost_is_the_papers():
     for j in (0, config.samples):
         policy = search.episode_policy(j)
         assert policy.K.shape == (task.horizon, task.du, task.dx)
-        # computed torque about the reference: K_t = -M(y_t) [w^2 I, 2 zeta w I]
+        # computed torque linearised about the reference:
+        # K_t = [J_q - w^2 M(y_t), J_qd - 2 zeta w M(y_t)], J the inverse dynamics' Jacobians
         for t in (0, 7, task.horizon - 1):
             inertia = search.arm.mass_matrix(traj.y[j, t])
-            np.testing.assert_allclose(policy.K[t, :, :n], -w ** 2 * inertia, rtol=1e-12)
-            np.testing.assert_allclose(policy.K[t, :, n:], -2 * zeta * w * inertia, rtol=1e-12)
+            J_q, J_qd = search.arm.inverse_dynamics_jacobians(traj.y[j, t], traj.yd[j, t],
+                                                              traj.ydd[j, t])
+            np.testing.assert_allclose(policy.K[t, :, :n], J_q - w ** 2 * inertia, rtol=1e-9,
+                                       atol=1e-9)
+            np.testing.assert_allclose(policy.K[t, :, n:], J_qd - 2 * zeta * w * inertia,
+                                       rtol=1e-9, atol=1e-9)
         assert not np.allclose(policy.K[0], policy.K[-1])  # gains follow the reference posture
         # at the reference state the policy commands the inverse dynamics of the reference
         for t in (0, 7, 20):
             x = np.concatenate([traj.y[j, t], traj.yd[j, t]])
             torque = search.arm.inverse_dynamics(traj.y[j, t], traj.yd[j, t], traj.ydd[j, t])
             np.testing.assert_allclose(policy.mean_action(t, x), torque, rtol=1e-9, atol=1e-12)
-        # 0.01 rad behind the reference every joint is pushed on by w^2 M(y_t) 0.01
-        ref = np.concatenate([traj.y[j, 7], traj.yd[j, 7]])
-        behind = ref - np.r_[np.full(n, 0.01), np.zeros(n)]
-        push = w ** 2 * search.arm.mass_matrix(traj.y[j, 7]) @ np.full(n, 0.01)
-        np.testing.assert_allclose(policy.mean_action(7, behind) - policy.mean_action(7, ref),
-                                   push, rtol=1e-9)
+        # off the reference the policy is computed torque to first order: the gap to
+        # tau_ID(q, qd, ydd_t) + M(y_t) (w^2 (y_t - q) + 2 zeta w (yd_t - qd)) shrinks 4x
+        # when the offset halves (without the Jacobian terms it would only halve)
+        y, yd, ydd = traj.y[j, 7], traj.yd[j, 7], traj.ydd[j, 7]
+        inertia = search.arm.mass_matrix(y)
+        offset = np.random.default_rng(j).standard_normal(2 * n)
+        gaps = []
+        for size in (0.02, 0.01):
+            q, qd = y + size * offset[:n], yd + size * offset[n:]
+            exact = (search.arm.inverse_dynamics(q, qd, ydd)
+                     + inertia @ (w ** 2 * (y - q) + 2 * zeta * w * (yd - qd)))
+            gaps.append(np.abs(policy.mean_action(7, np.concatenate([q, qd])) - exact).max())
+        assert 3.5 < gaps[0] / gaps[1] < 4.5, gaps
         np.testing.assert_allclose(policy.cov[3], config.tracking_action_std ** 2 * np.eye(n))
     # a robot that tracks perfectly is charged exactly the paper's cost of the DMP
     states, _ = perfect_tracking(search)

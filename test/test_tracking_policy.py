@@ -59,6 +59,26 @@ def test_policy_gains_and_offsets():
     np.testing.assert_allclose(policy.mean_action(1, x_ref), ff[1])
 
 
+def test_state_dependent_feedforward_enters_to_first_order():
+    """feedforward_jacobian: u = u_ff + J_q (q - q_ref) + J_qd (qd - qd_ref) - PD feedback."""
+    rng = np.random.default_rng(4)
+    T, n = 3, 2
+    q_ref, qd_ref, ff = rng.standard_normal((3, T, n))
+    J_q, J_qd = rng.standard_normal((2, T, n, n))
+    policy = tracking_policy(q_ref, qd_ref, kp=[10.0, 20.0], kd=2.0, feedforward=ff,
+                             feedforward_jacobian=(J_q, J_qd))
+    np.testing.assert_allclose(policy.K[1], np.hstack([J_q[1] - np.diag([10.0, 20.0]),
+                                                       J_qd[1] - 2.0 * np.eye(2)]))
+    x_ref = np.concatenate([q_ref[1], qd_ref[1]])
+    np.testing.assert_allclose(policy.mean_action(1, x_ref), ff[1])  # unchanged at the reference
+    dq, dqd = rng.standard_normal((2, n))
+    expected = ff[1] + J_q[1] @ dq + J_qd[1] @ dqd - np.diag([10.0, 20.0]) @ dq - 2.0 * dqd
+    np.testing.assert_allclose(policy.mean_action(1, x_ref + np.concatenate([dq, dqd])),
+                               expected)
+    with pytest.raises(ValueError, match=r'feedforward_jacobian\[1\]'):
+        tracking_policy(q_ref, qd_ref, 1.0, 1.0, feedforward_jacobian=(J_q, J_qd[:, :1]))
+
+
 def test_feedforward_policy_tracks_the_dmp_exactly_on_a_double_integrator():
     dmp, traj = reference()
     mass = np.array([2.0, 0.5])

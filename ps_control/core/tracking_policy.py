@@ -56,7 +56,8 @@ def _apply(gain, vectors):
     return np.einsum('...ij,...j->...i', gain, vectors)
 
 
-def tracking_policy(q_ref, qd_ref, kp, kd, feedforward=None, action_std=1e-6):
+def tracking_policy(q_ref, qd_ref, kp, kd, feedforward=None, action_std=1e-6,
+                    feedforward_jacobian=None):
     """
     Return the PD + feed-forward tracking controller of q_ref, qd_ref (T, n) as a policy.
 
@@ -64,6 +65,13 @@ def tracking_policy(q_ref, qd_ref, kp, kd, feedforward=None, action_std=1e-6):
     optional torques (T, n); action_std: the policy's exploration standard deviation
     (cov_t = action_std^2 I, > 0). The state is x = [q, qd] (dx = 2n), the action the joint
     torques (du = n).
+
+    feedforward_jacobian: optional (d u_ff / d q, d u_ff / d qd), each (T, n, n), for a
+    feed-forward that depends on the state, such as the inverse dynamics tau_ID(q, qd, qdd_ref).
+    The policy then holds its first-order expansion about the reference,
+    u_ff + J_q (q - q_ref) + J_qd (qd - qd_ref): K_t = [J_q - Kp, J_qd - Kd]. With Kp, Kd =
+    M(q_ref) [w^2, 2 zeta w] that is computed torque, M(q) (qdd_ref - w^2 e - 2 zeta w e') +
+    C(q, qd) qd, to first order in the error e.
     """
     q_ref = np.asarray(q_ref, dtype=float)
     qd_ref = np.asarray(qd_ref, dtype=float)
@@ -78,6 +86,11 @@ def tracking_policy(q_ref, qd_ref, kp, kd, feedforward=None, action_std=1e-6):
                          % (u_ff.shape, (T, n)))
     if not action_std > 0:
         raise ValueError('action_std must be positive, got %r' % (action_std,))
+    if feedforward_jacobian is not None:
+        J_q, J_qd = (_gain_matrix(name, J, n, T) for name, J in
+                     zip(('feedforward_jacobian[0]', 'feedforward_jacobian[1]'),
+                         feedforward_jacobian))
+        Kp, Kd = Kp - J_q, Kd - J_qd
     K = np.broadcast_to(np.concatenate(np.broadcast_arrays(-Kp, -Kd), axis=-1), (T, n, 2 * n))
     k = _apply(Kp, q_ref) + _apply(Kd, qd_ref) + u_ff
     cov = np.broadcast_to(np.eye(n) * action_std ** 2, (T, n, n))
