@@ -197,8 +197,8 @@ class PlanarArm:
         Return (d tau / d q, d tau / d qd), each (..., n, n), of ``inverse_dynamics`` at qdd fixed.
 
         Entry [..., i, k] is d tau_i / d q_k (d qd_k). Central differences with ``step`` (rad,
-        rad / s): the truncation error is O(step^2) times the third derivatives, far below the
-        round-off of ~1e-10 relative at the default step. A tracking controller linearised about
+        rad / s): their truncation error, O(step^2), is below their round-off error, about
+        1e-16 / step = 1e-10 relative at the default step. A tracking controller linearised about
         its reference uses them: the first-order change of the inverse-dynamics feed-forward
         with the state (ps_control.core.tracking_policy).
         """
