@@ -363,14 +363,11 @@ class PolicySearch:
         try:
             result = self.improve(dynamics, self.initial_state(states))
         except NotPositiveDefiniteError as error:
-            metrics.update(self.kept_policy_metrics(error))
-            self.history.append(metrics)
-            return metrics
-        excess = self.kl_excess(result)
-        if not result.converged and excess > self.config.reject_kl_excess:
-            metrics.update(self.kept_policy_metrics(
-                'the dual search stopped unconverged %.3g times over the KL bound'
-                % (1.0 + excess)))
+            rejection = error
+        else:
+            rejection = self.rejection(result)
+        if rejection is not None:
+            metrics.update(self.kept_policy_metrics(rejection))
             self.history.append(metrics)
             return metrics
         self.policy = result.policy
@@ -386,6 +383,13 @@ class PolicySearch:
         })
         self.history.append(metrics)
         return metrics
+
+    def rejection(self, result):
+        """Return why an UpdateResult is not applied (``reject_kl_excess``), or None."""
+        excess = self.kl_excess(result)
+        if result.converged or excess <= self.config.reject_kl_excess:
+            return None
+        return 'the dual search stopped unconverged %.3g times over the KL bound' % (1.0 + excess)
 
     def kl_excess(self, result):
         """

@@ -27,7 +27,8 @@ batch runs use too (the node has no fitting or algorithm code of its own). Then 
 (atomic write) and publishes the new policy on every worker's ``ps_control/policy`` and the
 metrics as std_msgs/Float64 topics ``ps_control/metrics/<name>`` (expected_reward, max_kl,
 mean_entropy, success_rate, ... for rqt_plot) and one diagnostic_msgs/DiagnosticArray on
-``diagnostics`` (WARN when the update found no feasible multipliers and the policy was kept).
+``diagnostics`` (WARN when the policy was kept: the update found no feasible multipliers, or
+its search stopped too far over the KL bound).
 
 An episode on a worker: in lockstep, start the episode (the controller arms) and then reset the
 simulator (which takes one simulated step, the controller's step 0); in real time, reset, let
