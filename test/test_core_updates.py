@@ -328,16 +328,20 @@ def test_esaps_recorded_update_drops_the_failing_pass_start(monkeypatch):
     assert len(pass_starts) <= 20, len(pass_starts)
 
 
-@pytest.mark.parametrize('name', ['saps_double_pendulum_stalled_update.npz',
-                                  'esaps_double_pendulum_stalled_update.npz'])
-def test_recorded_update_retreats_where_no_step_has_a_fixed_point(monkeypatch, name):
+@pytest.mark.parametrize('name,must_retreat', [('saps_double_pendulum_stalled_update.npz', True),
+                                               ('esaps_double_pendulum_stalled_update.npz',
+                                                False)])
+def test_recorded_update_retreats_where_no_step_has_a_fixed_point(monkeypatch, name,
+                                                                  must_retreat):
     """
     Updates 20 of SAPS trial 2 and 18 of ESAPS trial 3 of a double-pendulum figure run.
 
     Both start far beyond the bound (epsilon 20) at some steps. From an inexact iterate no
     fraction of the step toward the secant proposal had a state-distribution fixed point, and
     the search stopped unconverged at state-action KLs of 29.8 and 572. It now retreats (every
-    alpha raised tenfold until a fixed point exists) and goes on to the bound.
+    alpha raised tenfold until a fixed point exists) and goes on to the bound. Since the
+    covariance Newton takes Krylov steps (other inexact iterates), the ESAPS update reaches
+    its bound without the retreat; where a retreat is taken it must find a fixed point.
     """
     from ps_control.core.kl_update import KLBoundedProblem
     dyn, rew, pol, x0, data = _recorded_update(name)
@@ -358,5 +362,5 @@ def test_recorded_update_retreats_where_no_step_has_a_fixed_point(monkeypatch, n
         res = esaps_update(dyn, rew, pol, x0, epsilon, delta=delta, alpha0=data['alpha0'],
                            beta0=data['beta0'])
         assert np.all(res.entropy >= -delta - 0.01 * np.maximum(1.0, np.abs(delta)))  # 1 %
-    assert retreats and all(retreats)
+    assert all(retreats) and (retreats or not must_retreat)
     assert res.converged and _bound_met(res, epsilon), res.kl.max()

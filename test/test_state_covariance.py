@@ -20,7 +20,8 @@ from ps_control.core.gaussian import kl_gaussian
 from ps_control.core.kl_update import KLBoundedProblem, STATE_ACTION_BOUND
 from ps_control.core.lqg import augment
 from ps_control.core.state_covariance import (_HalfVectorisation, BandedLU, BlockTridiagonalLU,
-                                              ChordCache, CovarianceProblem)
+                                              ChordCache, CovarianceProblem,
+                                              right_preconditioned_gmres)
 import pytest
 
 
@@ -79,6 +80,61 @@ def test_newton_step_uses_the_exact_jacobian(beta_scale):
     directional = (plus - minus) / (2 * h)
     np.testing.assert_allclose(directional, -residual, rtol=1e-4, atol=1e-7 * np.abs(
         residual).max())
+
+
+@pytest.mark.parametrize('beta_scale', [0.0, 0.7])
+def test_matrix_free_jacobian_product_matches_finite_differences(beta_scale):
+    """J dU without the blocks equals the residuals' central difference along a random dU."""
+    problem, alpha, beta = _problem(4, beta_scale)
+    back, _ = problem.passes(alpha, beta, (problem.optimal_means(alpha), problem.q_state_covs))
+    cov_problem = _covariance_problem(problem, alpha, beta)
+    U = back.value.F[:6]
+    M, C, _, _ = cov_problem.system(U)
+    dU = np.random.default_rng(0).standard_normal(U.shape)
+    dU = dU + np.swapaxes(dU, 1, 2)
+    h = 1e-6
+    directional = (cov_problem.system(U + h * dU)[2] - cov_problem.system(U - h * dU)[2]) / (2 * h)
+    product = cov_problem.jacobian_product(M, C, dU)
+    np.testing.assert_allclose(product, directional, rtol=1e-5,
+                               atol=1e-8 * np.abs(directional).max())
+
+
+@pytest.mark.parametrize('beta_scale', [0.0, 0.7])
+def test_krylov_step_with_a_stale_preconditioner_meets_its_forcing_term(beta_scale):
+    """GMRES preconditioned by another iterate's Jacobian solves J dU = -r to the forcing term."""
+    problem, alpha, beta = _problem(4, beta_scale)
+    back, _ = problem.passes(alpha, beta, (problem.optimal_means(alpha), problem.q_state_covs))
+    U = back.value.F[:6]
+    stale_problem = _covariance_problem(problem, 1.3 * alpha, 1.3 * beta)
+    stale = stale_problem.jacobian(*stale_problem.system(U)[:2])
+    cov_problem = _covariance_problem(problem, alpha, beta)
+    M, C, residual, _ = cov_problem.system(U)
+    assert cov_problem.krylov_step(M, C, residual, stale, 1e-10, 1) is None
+    step = cov_problem.krylov_step(M, C, residual, stale, 1e-6, 30)
+    linear = cov_problem.jacobian_product(M, C, step) + residual
+    assert np.linalg.norm(linear) <= 2e-6 * np.linalg.norm(residual)
+
+
+def test_right_preconditioned_gmres_solves_to_tolerance_or_returns_none():
+    rng = np.random.default_rng(1)
+    n = 40
+    A = np.eye(n) + 0.3 * rng.standard_normal((n, n)) / np.sqrt(n)
+    b = rng.standard_normal(n)
+    exact = np.linalg.solve(A, b)
+    # the exact preconditioner: one iteration
+    x = right_preconditioned_gmres(lambda v: A @ v, lambda v: exact_inverse(A, v), b, 1e-12, 1)
+    np.testing.assert_allclose(x, exact, rtol=1e-10)
+    # a perturbed preconditioner: a few iterations reach the tolerance
+    P = A + 0.05 * rng.standard_normal((n, n)) / np.sqrt(n)
+    x = right_preconditioned_gmres(lambda v: A @ v, lambda v: exact_inverse(P, v), b, 1e-9, 20)
+    assert np.linalg.norm(A @ x - b) <= 1e-9 * np.linalg.norm(b)
+    # no preconditioner and too few iterations: None, not a wrong answer
+    assert right_preconditioned_gmres(lambda v: A @ v, lambda v: v, b, 1e-9, 3) is None
+    assert not np.any(right_preconditioned_gmres(lambda v: A @ v, lambda v: v, 0 * b, 1e-9, 3))
+
+
+def exact_inverse(matrix, vector):
+    return np.linalg.solve(matrix, vector)
 
 
 def test_inexact_newton_returns_the_unconverged_iterate():

@@ -34,8 +34,10 @@ stationary state-action precision P_t = C_t^-1 in closed form (thesis eq. 4.9, 5
 
 and the multipliers solve r_t(U) = E' C_t E - (D_{t-1} C_{t-1} D_{t-1}' + W_{t-1}) = 0 (r_0 =
 E' C_0 E - S_0). r_t depends on U_{t-1}, U_t, U_{t+1} only, so Newton's method needs one
-block-tridiagonal solve per iteration. This replaces the fixed-point iteration of Alg. 2 on the
-covariances, which is expansive (each sweep can multiply the error) and needs heavy damping.
+block-tridiagonal solve per iteration; most iterations solve it by a few GMRES steps
+preconditioned with an earlier factorisation (CovarianceProblem.solve). This replaces the
+fixed-point iteration of Alg. 2 on the covariances, which is expansive (each sweep can multiply
+the error) and needs heavy damping.
 """
 
 import functools
@@ -120,6 +122,52 @@ class CovarianceProblem:
         """Return the symmetric Newton step dU solving J dU = -r (see :meth:`jacobian`)."""
         return self.jacobian(M, C).step(residual)
 
+    def jacobian_product(self, M, C, dU, terms=None):
+        """
+        Return J dU (T, dx, dx), the residuals' derivative at (M, C) along symmetric dU.
+
+        Matrix-free, in O(T n^3): dM_t = D_t' dU_{t+1} D_t - E dU_t E' (dU_T = 0: U_T = F_T is
+        fixed), dP_t = sum_k w_k R_k' dM_t R_k, dC_t = -C_t dP_t C_t and dr_t = E' dC_t E -
+        D_{t-1} dC_{t-1} D_{t-1}' (dr_0 = E' dC_0 E): the map whose blocks :meth:`jacobian`
+        builds. ``terms``: ``precision_jacobian_terms`` at M, if already computed.
+        """
+        dx = self.dx
+        terms = precision_jacobian_terms(M, self.alpha, self.beta, dx) if terms is None else terms
+        nxt = np.concatenate([dU[1:], np.zeros((1, dx, dx))], axis=0)
+        dM = np.swapaxes(self.D, 1, 2) @ nxt @ self.D
+        dM[:, :dx, :dx] -= dU
+        dP = np.zeros_like(dM)
+        for w, R in terms:
+            dP += w[:, None, None] * (np.swapaxes(R, 1, 2) @ dM @ R)
+        dC = -C @ dP @ C
+        product = dC[:, :dx, :dx].copy()
+        product[1:] -= self.D[:-1] @ dC[:-1] @ np.swapaxes(self.D[:-1], 1, 2)
+        return 0.5 * (product + np.swapaxes(product, 1, 2))
+
+    def krylov_step(self, M, C, residual, preconditioner, forcing, max_iterations):
+        """
+        Return an inexact Newton step dU with ||J dU + r|| <= forcing ||r||, or None.
+
+        GMRES on the exact Jacobian (:meth:`jacobian_product`), right-preconditioned by a
+        factorised Jacobian of earlier iterates (``preconditioner``, a
+        :class:`CovarianceJacobian`): where the Jacobian changed little, a few preconditioner
+        solves replace a fresh block-tridiagonal factorisation. None when ``max_iterations``
+        GMRES iterations do not reach ``forcing`` (the preconditioner is too stale).
+        """
+        half, T = preconditioner.half, self.T
+        terms = precision_jacobian_terms(M, self.alpha, self.beta, self.dx)
+
+        def apply(vector):
+            product = self.jacobian_product(M, C, half.symmetric(vector.reshape(T, -1)), terms)
+            return product.reshape(T, -1)[:, half.upper].ravel()
+
+        def precondition(vector):
+            return preconditioner.lu.solve(vector.reshape(T, -1)).ravel()
+
+        rhs = -residual.reshape(T, -1)[:, half.upper].ravel()
+        solution = right_preconditioned_gmres(apply, precondition, rhs, forcing, max_iterations)
+        return None if solution is None else half.symmetric(solution.reshape(T, -1))
+
     def jacobian(self, M, C):
         """
         Return the factorised Jacobian J of the residuals at (M, C) (block-tridiagonal).
@@ -159,9 +207,11 @@ class CovarianceProblem:
         inner solve for an outer iteration that moves the multipliers anyway).
 
         ``chord`` (a :class:`ChordCache`, shared by the solves of one update) keeps the last
-        factorised Jacobian, possibly of other multipliers: its step (the chord method, one
-        back substitution) is taken when it at least halves the residual; otherwise a fresh
-        Jacobian is factorised and stored.
+        factorised Jacobian, possibly of other multipliers. Each step is first sought by
+        :meth:`krylov_step` preconditioned by it (inexact Newton, forcing term
+        min(``KRYLOV_MAX_FORCING``, residual)); only when GMRES does not reach the forcing term
+        in ``KRYLOV_ITERATIONS`` iterations, or its step does not reduce the residual, is a fresh
+        Jacobian factorised and stored.
         """
         U = 0.5 * (U0 + np.swapaxes(U0, 1, 2))
         M, C, residual, predicted = self.system(U)
@@ -169,41 +219,89 @@ class CovarianceProblem:
         for iteration in range(max_iterations):
             if error <= tolerance:
                 return U, C, iteration
+            step = None
             if chord is not None and chord.jacobian is not None:
-                step = chord.jacobian.step(residual)
-                try:
-                    trial = self.system(U + step)
-                    trial_error = _relative(trial[2], trial[3])
-                    if trial_error <= 0.5 * error:
-                        U = U + step
-                        (M, C, residual, predicted), error = trial, trial_error
-                        chord.reused += 1
-                        continue
-                except NotPositiveDefiniteError:
-                    pass
-            jacobian = self.jacobian(M, C)
-            if chord is not None:
-                chord.jacobian = jacobian
-                chord.factorised += 1
-            step = jacobian.step(residual)
-            size = 1.0
-            while size > 1e-6:
-                try:
-                    trial = self.system(U + size * step)
-                    trial_error = _relative(trial[2], trial[3])
-                    if trial_error < error or size == 1.0 and trial_error < 10.0 * error:
-                        break
-                except NotPositiveDefiniteError:
-                    pass
-                size *= 0.5
-            else:
-                break
-            U = U + size * step
-            (M, C, residual, predicted), error = trial, trial_error
+                step = self.krylov_step(M, C, residual, chord.jacobian,
+                                        min(KRYLOV_MAX_FORCING, error), KRYLOV_ITERATIONS)
+            accepted = None if step is None else _line_search(self.system, U, step, error)
+            if accepted is None:
+                jacobian = self.jacobian(M, C)
+                if chord is not None:
+                    chord.jacobian = jacobian
+                    chord.factorised += 1
+                accepted = _line_search(self.system, U, jacobian.step(residual), error)
+                if accepted is None:
+                    break
+            elif chord is not None:
+                chord.reused += 1
+            U, (M, C, residual, predicted), error = accepted
         if error <= max(tolerance, stall_tolerance) or not exact:
             return U, C, max_iterations
         raise RuntimeError('state covariance Newton iteration stalled (relative residual %.3g)'
                            % error)
+
+
+# the inexact Newton steps' forcing term is min(KRYLOV_MAX_FORCING, relative residual): it
+# tightens as the residual falls, which keeps the convergence superlinear
+KRYLOV_MAX_FORCING = 0.1
+# GMRES iterations (one preconditioner solve and one O(T n^3) product each) before a fresh
+# factorisation is preferred. Measured (bench_core, SAPS): at (200, 20, 10) 4, 8, 16 and 30
+# took 28.9, 26.9, 33.0 and 39.1 s, and 37.9 s with chord steps only (another job on the other
+# core); at (100, 4, 2) and (200, 8, 4) 4 to 8 were within the run-to-run spread of the chord
+# steps
+KRYLOV_ITERATIONS = 6
+
+
+def _line_search(system, U, step, error):
+    """
+    Return (U, system(U), relative residual) after a backtracked step, or None.
+
+    Fractions 1, 1/2, ... down to 1e-6 of ``step``; the first whose residual is below ``error``
+    is taken (the full step also when it is below 10 ``error``: Newton may rise before it
+    converges), a fraction that makes a precision non-PD is halved.
+    """
+    size = 1.0
+    while size > 1e-6:
+        try:
+            trial = system(U + size * step)
+            trial_error = _relative(trial[2], trial[3])
+            if trial_error < error or size == 1.0 and trial_error < 10.0 * error:
+                return U + size * step, trial, trial_error
+        except NotPositiveDefiniteError:
+            pass
+        size *= 0.5
+    return None
+
+
+def right_preconditioned_gmres(apply, precondition, rhs, tolerance, max_iterations):
+    """
+    Return x with ||rhs - A x|| <= tolerance ||rhs|| by GMRES on A P^-1, or None.
+
+    ``apply`` is x -> A x, ``precondition`` is y -> P^-1 y. Right preconditioning minimises the
+    true residual over x in P^-1 K_k(A P^-1, rhs) (Saad, Iterative Methods for Sparse Linear
+    Systems, 2003, Alg. 9.5), modified Gram-Schmidt; with P = A the first iterate is exact.
+    """
+    norm = np.linalg.norm(rhs)
+    if norm == 0.0:
+        return np.zeros_like(rhs)
+    basis, directions = [rhs / norm], []
+    hessenberg = np.zeros((max_iterations + 1, max_iterations))
+    target = np.zeros(max_iterations + 1)
+    target[0] = norm
+    for j in range(max_iterations):
+        directions.append(precondition(basis[j]))
+        w = apply(directions[j])
+        for i in range(j + 1):
+            hessenberg[i, j] = w @ basis[i]
+            w = w - hessenberg[i, j] * basis[i]
+        hessenberg[j + 1, j] = np.linalg.norm(w)
+        H = hessenberg[:j + 2, :j + 1]
+        y = np.linalg.lstsq(H, target[:j + 2], rcond=None)[0]
+        achieved = np.linalg.norm(H @ y - target[:j + 2])
+        if achieved <= tolerance * norm or hessenberg[j + 1, j] <= 1e-14 * norm:
+            return np.asarray(directions).T @ y if achieved <= tolerance * norm else None
+        basis.append(w / hessenberg[j + 1, j])
+    return None
 
 
 class ChordCache:
