@@ -65,19 +65,26 @@ def test_newton_covariances_are_the_block_descent_fixed_point(seed, beta_scale):
     assert gap < 1e-12
 
 
+def _start_of_newton(beta_scale):
+    """Return (problem, alpha, beta, U): U the value functions of one pass (Newton's start)."""
+    problem, alpha, beta = _problem(4, beta_scale)
+    back, _ = problem.passes(alpha, beta, (problem.optimal_means(alpha), problem.q_state_covs))
+    return problem, alpha, beta, back.value.F[:6]
+
+
+def _directional_derivative(cov_problem, U, dU, h=1e-6):
+    """Return the central difference of the residuals at U along dU."""
+    return (cov_problem.system(U + h * dU)[2] - cov_problem.system(U - h * dU)[2]) / (2 * h)
+
+
 @pytest.mark.parametrize('beta_scale', [0.0, 0.7])
 def test_newton_step_uses_the_exact_jacobian(beta_scale):
     """J dU from the assembled blocks matches finite differences of the residuals."""
-    problem, alpha, beta = _problem(4, beta_scale)
-    back, _ = problem.passes(alpha, beta, (problem.optimal_means(alpha), problem.q_state_covs))
+    problem, alpha, beta, U = _start_of_newton(beta_scale)
     cov_problem = _covariance_problem(problem, alpha, beta)
-    U = back.value.F[:6]
     M, C, residual, _ = cov_problem.system(U)
     step = cov_problem.newton_step(M, C, residual)
-    h = 1e-6
-    plus = cov_problem.system(U + h * step)[2]
-    minus = cov_problem.system(U - h * step)[2]
-    directional = (plus - minus) / (2 * h)
+    directional = _directional_derivative(cov_problem, U, step)
     np.testing.assert_allclose(directional, -residual, rtol=1e-4, atol=1e-7 * np.abs(
         residual).max())
 
@@ -85,15 +92,12 @@ def test_newton_step_uses_the_exact_jacobian(beta_scale):
 @pytest.mark.parametrize('beta_scale', [0.0, 0.7])
 def test_matrix_free_jacobian_product_matches_finite_differences(beta_scale):
     """J dU without the blocks equals the residuals' central difference along a random dU."""
-    problem, alpha, beta = _problem(4, beta_scale)
-    back, _ = problem.passes(alpha, beta, (problem.optimal_means(alpha), problem.q_state_covs))
+    problem, alpha, beta, U = _start_of_newton(beta_scale)
     cov_problem = _covariance_problem(problem, alpha, beta)
-    U = back.value.F[:6]
     M, C, _, _ = cov_problem.system(U)
     dU = np.random.default_rng(0).standard_normal(U.shape)
     dU = dU + np.swapaxes(dU, 1, 2)
-    h = 1e-6
-    directional = (cov_problem.system(U + h * dU)[2] - cov_problem.system(U - h * dU)[2]) / (2 * h)
+    directional = _directional_derivative(cov_problem, U, dU)
     product = cov_problem.jacobian_product(M, C, dU)
     np.testing.assert_allclose(product, directional, rtol=1e-5,
                                atol=1e-8 * np.abs(directional).max())
@@ -102,9 +106,7 @@ def test_matrix_free_jacobian_product_matches_finite_differences(beta_scale):
 @pytest.mark.parametrize('beta_scale', [0.0, 0.7])
 def test_krylov_step_with_a_stale_preconditioner_meets_its_forcing_term(beta_scale):
     """GMRES preconditioned by another iterate's Jacobian solves J dU = -r to the forcing term."""
-    problem, alpha, beta = _problem(4, beta_scale)
-    back, _ = problem.passes(alpha, beta, (problem.optimal_means(alpha), problem.q_state_covs))
-    U = back.value.F[:6]
+    problem, alpha, beta, U = _start_of_newton(beta_scale)
     stale_problem = _covariance_problem(problem, 1.3 * alpha, 1.3 * beta)
     stale = stale_problem.jacobian(*stale_problem.system(U)[:2])
     cov_problem = _covariance_problem(problem, alpha, beta)
