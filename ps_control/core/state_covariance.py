@@ -247,8 +247,10 @@ KRYLOV_MAX_FORCING = 0.1
 # GMRES iterations (one preconditioner solve and one O(T n^3) product each) before a fresh
 # factorisation is preferred. Measured (bench_core, SAPS): at (200, 20, 10) 4, 8, 16 and 30
 # took 28.9, 26.9, 33.0 and 39.1 s, and 37.9 s with chord steps only (another job on the other
-# core); at (100, 4, 2) and (200, 8, 4) 4 to 8 were within the run-to-run spread of the chord
-# steps
+# core). With 6, against chord steps only (one back substitution, taken when it halved the
+# residual; README): the quad pendulum's first ESAPS update 21 % and separate-bounds update 49 %
+# faster, random (200, 8, 4) SAPS / ESAPS up to 17 % slower (a factorisation of 36 x 36 blocks
+# costs about five GMRES iterations there), (100, 4, 2) and the double pendulum up to 11 % slower
 KRYLOV_ITERATIONS = 6
 
 
