@@ -597,8 +597,9 @@ class KLBoundedProblem:
         three recorded double-pendulum updates (figure run of 848e91d: SAPS trial 2 update 20,
         ESAPS trial 3 updates 18 and 24) the search used to stop here, unconverged, with
         state-action KLs of 29.8, 572 and 9232 against a bound of 20; with the retreat all
-        three converge within 1 % of the bound. ESAPS keeps beta; the separate bounds raise
-        gamma with alpha.
+        three converge within 1 % of the bound (since the covariance Newton takes Krylov steps
+        two of them, kept in test/data, converge without it). ESAPS keeps beta; the separate
+        bounds raise gamma with alpha.
         """
         s = self.settings
         separate = self.bound == SEPARATE_BOUNDS  # gamma, the state multiplier, rises too

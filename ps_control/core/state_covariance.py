@@ -210,8 +210,8 @@ class CovarianceProblem:
         factorised Jacobian, possibly of other multipliers. Each step is first sought by
         :meth:`krylov_step` preconditioned by it (inexact Newton, forcing term
         min(``KRYLOV_MAX_FORCING``, residual)); only when GMRES does not reach the forcing term
-        in ``KRYLOV_ITERATIONS`` iterations, or its step does not reduce the residual, is a fresh
-        Jacobian factorised and stored.
+        in :func:`krylov_iterations` iterations, or its step does not reduce the residual, is a
+        fresh Jacobian factorised and stored.
         """
         U = 0.5 * (U0 + np.swapaxes(U0, 1, 2))
         M, C, residual, predicted = self.system(U)
@@ -222,7 +222,8 @@ class CovarianceProblem:
             step = None
             if chord is not None and chord.jacobian is not None:
                 step = self.krylov_step(M, C, residual, chord.jacobian,
-                                        min(KRYLOV_MAX_FORCING, error), KRYLOV_ITERATIONS)
+                                        min(KRYLOV_MAX_FORCING, error),
+                                        krylov_iterations(chord.jacobian.half.size))
             accepted = None if step is None else _line_search(self.system, U, step, error)
             if accepted is None:
                 jacobian = self.jacobian(M, C)
@@ -244,14 +245,21 @@ class CovarianceProblem:
 # the inexact Newton steps' forcing term is min(KRYLOV_MAX_FORCING, relative residual): it
 # tightens as the residual falls, which keeps the convergence superlinear
 KRYLOV_MAX_FORCING = 0.1
-# GMRES iterations (one preconditioner solve and one O(T n^3) product each) before a fresh
-# factorisation is preferred. Measured (bench_core, SAPS): at (200, 20, 10) 4, 8, 16 and 30
-# took 28.9, 26.9, 33.0 and 39.1 s, and 37.9 s with chord steps only (another job on the other
-# core). With 6, against chord steps only (one back substitution, taken when it halved the
-# residual; README): the quad pendulum's first ESAPS update 21 % and separate-bounds update 49 %
-# faster, random (200, 8, 4) SAPS / ESAPS up to 17 % slower (a factorisation of 36 x 36 blocks
-# costs about five GMRES iterations there), (100, 4, 2) and the double pendulum up to 11 % slower
-KRYLOV_ITERATIONS = 6
+
+
+def krylov_iterations(block_size):
+    """
+    Return the GMRES iterations tried before a fresh factorisation, for Newton blocks of p.
+
+    A factorisation costs O(p^3) per block, a GMRES iteration (one preconditioner solve, one
+    O(T n^3) product) O(p^2), so the budget grows with p: p // 30, at least 3 and at most 8.
+    Measured (bench_core, best of 3, idle): with 3 rather than 6, eight random (100, 4, 2) and
+    (200, 8, 4) problems took 8.33 s against 8.80 s summed over SAPS, ESAPS and separate, the
+    pendulums' first updates 0-10 % less; at (200, 20, 10) (p = 210) SAPS / ESAPS took 31.7 /
+    38.8 s with 3, 26.0 / 27.8 s with 6 and 27.2 / 28.3 s with 7, this rule's value (SAPS with
+    another job running: 26.9 s with 8, 33.0 s with 16, 39.1 s with 30).
+    """
+    return int(min(8, max(3, block_size // 30)))
 
 
 def _line_search(system, U, step, error):
