@@ -328,15 +328,15 @@ def test_esaps_recorded_update_drops_the_failing_pass_start(monkeypatch):
     assert len(pass_starts) <= 20, len(pass_starts)
 
 
-def _stalled_update(name, **kwargs):
+def _stalled_update(name):
     """Run the SAPS or ESAPS update recorded in ``name`` (test/data); return (res, epsilon)."""
     dyn, rew, pol, x0, data = _recorded_update(name)
     epsilon = float(data['epsilon'])
     if name.startswith('saps'):
-        return saps_update(dyn, rew, pol, x0, epsilon, alpha0=data['alpha0'], **kwargs), epsilon
+        return saps_update(dyn, rew, pol, x0, epsilon, alpha0=data['alpha0']), epsilon
     delta = entropy_bound(pol, float(data['entropy_delta']))
     res = esaps_update(dyn, rew, pol, x0, epsilon, delta=delta, alpha0=data['alpha0'],
-                       beta0=data['beta0'], **kwargs)
+                       beta0=data['beta0'])
     assert np.all(res.entropy >= -delta - 0.01 * np.maximum(1.0, np.abs(delta)))  # 1 %
     return res, epsilon
 
