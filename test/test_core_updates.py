@@ -122,6 +122,28 @@ def test_saps_meets_state_action_bound():
     assert res.expected_reward > saps_update(dyn, rew, pol, x0, 1e-9).expected_reward
 
 
+@pytest.mark.parametrize('rounds', [1, 3])
+def test_inexact_rounds_keep_the_bound(monkeypatch, rounds):
+    """With one inexact round or several (while each halves the gap), SAPS meets its bound."""
+    from ps_control.core.kl_update import DualSettings, KLBoundedProblem
+    calls = []
+    fixed_point = KLBoundedProblem.fixed_point
+
+    def counting(self, alpha, beta, value_F=None, newton_steps=None):
+        calls.append(newton_steps)
+        return fixed_point(self, alpha, beta, value_F, newton_steps)
+
+    monkeypatch.setattr(KLBoundedProblem, 'fixed_point', counting)
+    dyn, rew, pol, x0 = random_problem(T=20, dx=4, du=2, seed=0)
+    res = saps_update(dyn, rew, pol, x0, epsilon=2.0, settings=DualSettings(inexact_rounds=rounds))
+    assert res.converged and _bound_met(res, 2.0), res.kl
+    inexact = sum(1 for steps in calls if steps is not None)
+    # one inexact round per step of the search; on this problem some steps take a second one
+    assert inexact == res.iterations if rounds == 1 else inexact > res.iterations
+    with pytest.raises(ValueError, match='inexact_rounds >= 1'):
+        DualSettings(inexact_rounds=0)
+
+
 def test_infeasible_multiplier_raises_not_crashes():
     """A failed Cholesky of -Q_aa only raises the multiplier; a bound that is met is kept."""
     dyn, rew, pol, x0 = random_problem(T=6, seed=10)
