@@ -16,11 +16,14 @@
 Time per GPS / SAPS / ESAPS update on random stable LQG problems (prints figures, no asserts).
 
     PYTHONPATH=. python3 bench/bench_core.py [--sizes 100,4,2 200,8,4 200,20,10]
-        [--algorithms gps saps esaps separate] [--repeats 3] [--task double_pendulum]
+        [--algorithms gps saps esaps separate] [--repeats 3] [--seeds 1] [--task double_pendulum]
 
 ``separate`` is the update with separate policy and state bounds, both at ``--epsilon``.
 Reports wall time per update (best of repeats), outer dual iterations, whether every step met
-its bound, and each algorithm's time as a ratio to GPS on the same problem. ``--task`` adds
+its bound, and each algorithm's time as a ratio to GPS on the same problem. With ``--seeds N``
+each size is N random problems (seeds 0 .. N-1): the time is the mean over them of each
+problem's best time, the ratio that of the means (the number of dual iterations, and with it
+the time, differs from problem to problem by tens of percent). ``--task`` adds
 the first update of that task's learning loop: dynamics fitted (GMM prior) to
 learning.samples rollouts of its initial policy in PyBullet, the problem the trainer solves.
 """
@@ -87,27 +90,36 @@ def main():
     parser.add_argument('--algorithms', nargs='+', default=['gps', 'saps', 'esaps'])
     parser.add_argument('--repeats', type=int, default=3)
     parser.add_argument('--epsilon', type=float, default=0.5)
+    parser.add_argument('--seeds', type=int, default=1,
+                        help='random problems per size (their mean is reported)')
     parser.add_argument('--task', nargs='*', default=[],
                         help='also time the first learning update of these tasks')
     args = parser.parse_args()
     print('%-12s %-8s %10s %8s %10s %10s' % ('(T,dx,du)', 'algo', 'ms/update', 'dual it',
                                              'converged', 'x GPS'))
     shapes = [tuple(int(v) for v in size.split(',')) for size in args.sizes]
-    problems = [(shape, stable_problem(*shape)) for shape in shapes]
-    problems += [(name, task_problem(name)) for name in args.task]
-    for label, problem in problems:
+    problems = [(shape, [stable_problem(*shape, seed=seed) for seed in range(args.seeds)])
+                for shape in shapes]
+    problems += [(name, [task_problem(name)]) for name in args.task]
+    for label, instances in problems:
         base = None
         for algorithm in args.algorithms:
-            best, result = np.inf, None
-            for _ in range(args.repeats):
-                start = time.perf_counter()
-                result = run(algorithm, problem, args.epsilon)
-                best = min(best, time.perf_counter() - start)
-            base = best if algorithm == 'gps' else base
-            ratio = '%.1f' % (best / base) if base else '-'
-            print('%-12s %-8s %10.1f %8d %10s %10s' % (label, algorithm, 1e3 * best,
-                                                       result.iterations, result.converged,
-                                                       ratio), flush=True)
+            times, iterations, converged = [], [], True
+            for problem in instances:
+                best = np.inf
+                for _ in range(args.repeats):
+                    start = time.perf_counter()
+                    result = run(algorithm, problem, args.epsilon)
+                    best = min(best, time.perf_counter() - start)
+                times.append(best)
+                iterations.append(result.iterations)
+                converged &= bool(result.converged)
+            mean = float(np.mean(times))
+            base = mean if algorithm == 'gps' else base
+            ratio = '%.1f' % (mean / base) if base else '-'
+            print('%-12s %-8s %10.1f %8.1f %10s %10s' % (label, algorithm, 1e3 * mean,
+                                                         np.mean(iterations), converged, ratio),
+                  flush=True)
 
 
 if __name__ == '__main__':
