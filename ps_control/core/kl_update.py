@@ -468,10 +468,10 @@ class KLBoundedProblem:
         (up to ``inexact_rounds`` times, ``_trial_fixed_point``), and once the bounds hold it is
         solved exactly, so the result is exact. alpha moves by a per-step secant search in log
         alpha on log(KL_t / eps_t) (``_LogSecant``), the outer loop of Alg. 4; beta, for ESAPS,
-        by the per-step entropy dual of Alg. 5 (eq. 5.4d) with V_{t+1} held fixed. A proposal without a fixed point (too small multipliers: the dual is
-        +inf there) is pulled back geometrically toward the last feasible multipliers. A warm
-        start without a fixed point falls back to the default start, scaled up and down by
-        powers of ten until one exists.
+        by the per-step entropy dual of Alg. 5 (eq. 5.4d) with V_{t+1} held fixed. A proposal
+        without a fixed point (too small multipliers: the dual is +inf there) is pulled back
+        geometrically toward the last feasible multipliers. A warm start without a fixed point
+        falls back to the default start, scaled up and down by powers of ten until one exists.
         """
         s, T = self.settings, self.T
         # start from the warm start, else from the default multipliers scaled by 10^+-1,
