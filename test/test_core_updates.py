@@ -129,9 +129,9 @@ def test_inexact_rounds_keep_the_bound(monkeypatch, rounds):
     calls = []
     fixed_point = KLBoundedProblem.fixed_point
 
-    def counting(self, alpha, beta, value_F=None, newton_steps=None):
+    def counting(self, alpha, beta, value_F=None, newton_steps=None, means=None):
         calls.append(newton_steps)
-        return fixed_point(self, alpha, beta, value_F, newton_steps)
+        return fixed_point(self, alpha, beta, value_F, newton_steps, means)
 
     monkeypatch.setattr(KLBoundedProblem, 'fixed_point', counting)
     dyn, rew, pol, x0 = random_problem(T=20, dx=4, du=2, seed=0)
@@ -239,10 +239,10 @@ def test_state_action_warm_start_without_fixed_point_falls_back(monkeypatch):
     from ps_control.core.kl_update import KLBoundedProblem
     exact = KLBoundedProblem.fixed_point
 
-    def fragile(self, alpha, beta, value_F=None, newton_steps=None):
+    def fragile(self, alpha, beta, value_F=None, newton_steps=None, means=None):
         if np.max(alpha) > 1e5:
             raise RuntimeError('state distribution fixed point not reached (test)')
-        return exact(self, alpha, beta, value_F, newton_steps)
+        return exact(self, alpha, beta, value_F, newton_steps, means)
 
     monkeypatch.setattr(KLBoundedProblem, 'fixed_point', fragile)
     dyn, rew, pol, x0 = random_problem(T=6, dx=3, du=2, seed=12)
@@ -336,10 +336,10 @@ def test_esaps_recorded_update_drops_the_failing_pass_start(monkeypatch):
     pass_starts = []
     fixed_point = KLBoundedProblem.fixed_point
 
-    def counting(self, alpha, beta, value_F=None, newton_steps=None):
+    def counting(self, alpha, beta, value_F=None, newton_steps=None, means=None):
         if value_F is None:
             pass_starts.append(1)
-        return fixed_point(self, alpha, beta, value_F, newton_steps)
+        return fixed_point(self, alpha, beta, value_F, newton_steps, means)
 
     monkeypatch.setattr(KLBoundedProblem, 'fixed_point', counting)
     delta = entropy_bound(pol, float(data['entropy_delta']))

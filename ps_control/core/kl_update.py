@@ -282,7 +282,7 @@ class KLBoundedProblem:
                                 chord=self.chord, **steps)
         return C[:, :self.dx, :self.dx]
 
-    def fixed_point(self, alpha, beta, value_F=None, newton_steps=None):
+    def fixed_point(self, alpha, beta, value_F=None, newton_steps=None, means=None):
         """
         Return (back, marginals, gap) at the block-descent fixed point p_t = mu_t (Alg. 2).
 
@@ -294,9 +294,10 @@ class KLBoundedProblem:
         state precision is not PD, the dual is +inf there) and RuntimeError when the gap exceeds
         ``gap_tolerance``. With ``newton_steps`` the covariances are only that many Newton steps
         from ``value_F`` (an approximate fixed point; ``gap`` says how far, no error).
+        ``means``: ``optimal_means(alpha, beta)`` if the caller has them already.
         """
         T = self.T
-        means = self.optimal_means(alpha, beta)
+        means = self.optimal_means(alpha, beta) if means is None else means
         if value_F is None:
             back, _ = self.passes(alpha, beta, (means, self.q_state_covs))
             value_F = back.value.F[:T]
@@ -648,15 +649,16 @@ class KLBoundedProblem:
         """
         s = self.settings
         try:
+            means = self.optimal_means(alpha, beta)  # one LQR pass serves every round
             start, previous_gap = value_F, np.inf
             for _ in range(s.inexact_rounds):
-                result = self.fixed_point(alpha, beta, start, s.inexact_newton_steps)
+                result = self.fixed_point(alpha, beta, start, s.inexact_newton_steps, means)
                 if result[2] <= allowed_gap:
                     return result
                 if not result[2] <= 0.5 * previous_gap:
                     break  # the rounds stopped converging: solve exactly from the last start
                 start, previous_gap = result[0].value.F[:self.T], result[2]
-            return self.fixed_point(alpha, beta, start)
+            return self.fixed_point(alpha, beta, start, means=means)
         except _NO_FIXED_POINT:
             if self.pass_start_failures >= s.pass_start_failures:
                 raise
