@@ -19,9 +19,9 @@ import numpy as np
 from ps_control.core.gaussian import kl_gaussian
 from ps_control.core.kl_update import KLBoundedProblem, STATE_ACTION_BOUND
 from ps_control.core.lqg import augment
-from ps_control.core.state_covariance import (_HalfVectorisation, BandedLU, BlockTridiagonalLU,
-                                              ChordCache, CovarianceProblem,
-                                              right_preconditioned_gmres)
+from ps_control.core.state_covariance import (_HalfVectorisation, BandedCholesky, BandedLU,
+                                              BlockTridiagonalLU, ChordCache, CovarianceProblem,
+                                              right_preconditioned_gmres, SymmetricBlockBand)
 import pytest
 
 
@@ -103,6 +103,103 @@ def test_matrix_free_jacobian_product_matches_finite_differences(beta_scale):
                                atol=1e-8 * np.abs(directional).max())
 
 
+@pytest.mark.parametrize('seed,beta_scale', [(0, 0.0), (1, 0.0), (2, 0.7), (3, 2.0)])
+def test_jacobian_is_self_adjoint_and_negative_definite(seed, beta_scale):
+    """In orthonormal vech coordinates J is symmetric negative definite (beta >= 0)."""
+    problem, alpha, beta = _problem(seed, beta_scale)
+    back, _ = problem.passes(alpha, beta, (problem.optimal_means(alpha), problem.q_state_covs))
+    cov_problem = _covariance_problem(problem, alpha, beta)
+    M, C, _, _ = cov_problem.system(back.value.F[:6])
+    half = _HalfVectorisation(cov_problem.dx)
+    T, k = cov_problem.T, half.size
+    columns = []
+    for unit in np.eye(T * k):
+        dU = half.symmetric(unit.reshape(T, k))
+        columns.append(cov_problem.jacobian_product(M, C, dU).reshape(T, -1)[:, half.upper])
+    dense = np.stack(columns, axis=-1).reshape(T * k, T * k)
+    scale = np.tile(half.scale, T)
+    orthonormal = scale[:, None] * dense / scale
+    np.testing.assert_allclose(orthonormal, orthonormal.T, atol=1e-12 * np.abs(dense).max())
+    assert np.linalg.eigvalsh(orthonormal).max() < 0.0
+    # and the factorised Jacobian (banded Cholesky) inverts the same matrix
+    jacobian = cov_problem.jacobian(M, C)
+    assert isinstance(jacobian.factors, BandedCholesky)
+    rhs = np.random.default_rng(seed).standard_normal((T, k))
+    np.testing.assert_allclose(dense @ jacobian.solve(rhs).ravel(), rhs.ravel(), rtol=1e-9,
+                               atol=1e-9)
+
+
+def _block_tridiagonal_dense(lower, diag, upper):
+    T, m = diag.shape[0], diag.shape[1]
+    dense = np.zeros((T * m, T * m))
+    for t in range(T):
+        dense[t * m:(t + 1) * m, t * m:(t + 1) * m] = diag[t]
+        if t + 1 < T:
+            dense[t * m:(t + 1) * m, (t + 1) * m:(t + 2) * m] = upper[t]
+            dense[(t + 1) * m:(t + 2) * m, t * m:(t + 1) * m] = lower[t]
+    return dense
+
+
+def test_banded_cholesky_matches_a_dense_solve_and_rejects_indefinite_matrices():
+    rng = np.random.default_rng(4)
+    T, m = 5, 4
+    diag = rng.standard_normal((T, m, m))
+    diag = diag @ np.swapaxes(diag, 1, 2) + 4.0 * np.eye(m)
+    upper = rng.standard_normal((T - 1, m, m))
+    dense = _block_tridiagonal_dense(np.swapaxes(upper, 1, 2), diag, upper)
+    assert np.linalg.eigvalsh(dense).min() > 0.0
+
+    def factorise(diag):
+        band = SymmetricBlockBand(T, m)
+        band.diagonal[...] += diag * band.diagonal_mask
+        band.upper[...] = upper
+        return band.cholesky()
+
+    factors = factorise(diag)
+    for _ in range(2):
+        rhs = rng.standard_normal((T, m))
+        np.testing.assert_allclose(factors.solve(rhs).ravel(),
+                                   np.linalg.solve(dense, rhs.ravel()), rtol=1e-10,
+                                   atol=1e-12)
+    with pytest.raises(np.linalg.LinAlgError, match='not positive definite'):
+        factorise(diag - 20.0 * np.eye(m))
+
+
+def test_recycled_jacobian_memory_gives_the_same_factorisation():
+    """A factorisation built in the memory of an earlier one (not zeroed by the caller)."""
+    problem, alpha, beta, U = _start_of_newton(0.7)
+    cov_problem = _covariance_problem(problem, alpha, beta)
+    M, C, residual, _ = cov_problem.system(U)
+    fresh_step = cov_problem.newton_step(M, C, residual)
+    other = _covariance_problem(problem, 1.3 * alpha, 1.3 * beta)
+    old = other.jacobian(*other.system(U)[:2])
+    jacobian = cov_problem.jacobian(M, C, recycle=old)
+    assert np.shares_memory(jacobian.factors.factor, old.factors.buffer)
+    np.testing.assert_allclose(jacobian.step(residual), fresh_step, rtol=1e-12,
+                               atol=1e-14 * np.abs(fresh_step).max())
+
+
+@pytest.mark.parametrize('beta_scale', [0.0, 0.7])
+def test_lu_serves_where_the_banded_cholesky_fails(beta_scale, monkeypatch):
+    """If -J were not positive definite (beta < 0 can do that) the LU gives the same step."""
+    problem, alpha, beta, U = _start_of_newton(beta_scale)
+    cov_problem = _covariance_problem(problem, alpha, beta)
+    M, C, residual, _ = cov_problem.system(U)
+    cholesky_step = cov_problem.newton_step(M, C, residual)
+
+    def fail(self):
+        raise np.linalg.LinAlgError('not positive definite')
+
+    monkeypatch.setattr(SymmetricBlockBand, 'cholesky', fail)
+    jacobian = cov_problem.jacobian(M, C)
+    assert not isinstance(jacobian.factors, BandedCholesky)
+    np.testing.assert_allclose(jacobian.step(residual), cholesky_step, rtol=1e-8,
+                               atol=1e-10 * np.abs(cholesky_step).max())
+    directional = _directional_derivative(cov_problem, U, cholesky_step)
+    np.testing.assert_allclose(directional, -residual, rtol=1e-4,
+                               atol=1e-7 * np.abs(residual).max())
+
+
 @pytest.mark.parametrize('beta_scale', [0.0, 0.7])
 def test_krylov_step_with_a_stale_preconditioner_meets_its_forcing_term(beta_scale):
     """GMRES preconditioned by another iterate's Jacobian solves J dU = -r to the forcing term."""
@@ -160,12 +257,7 @@ def test_block_tridiagonal_lu_matches_a_dense_solve(factorisation):
     T, m = 5, 4
     diag = rng.standard_normal((T, m, m)) + 4.0 * np.eye(m)
     upper, lower = rng.standard_normal((2, T - 1, m, m))
-    dense = np.zeros((T * m, T * m))
-    for t in range(T):
-        dense[t * m:(t + 1) * m, t * m:(t + 1) * m] = diag[t]
-        if t + 1 < T:
-            dense[t * m:(t + 1) * m, (t + 1) * m:(t + 2) * m] = upper[t]
-            dense[(t + 1) * m:(t + 2) * m, t * m:(t + 1) * m] = lower[t]
+    dense = _block_tridiagonal_dense(lower, diag, upper)
     lu = factorisation(lower, diag, upper)
     for _ in range(2):  # the factors serve several right-hand sides
         rhs = rng.standard_normal((T, m))
@@ -202,7 +294,7 @@ def test_singular_block_tridiagonal_matrix_raises(factorisation):
 
 
 def test_congruence_blocks_map_half_vectorisations():
-    """add_congruence adds the matrix of vech(Y) -> vech(w L Y L') for symmetric Y."""
+    """add_congruence adds the matrix of y -> s vech(w L Y L'), y = s vech(Y), Y symmetric."""
     rng = np.random.default_rng(7)
     T, dx = 3, 4
     half = _HalfVectorisation(dx)
@@ -212,7 +304,13 @@ def test_congruence_blocks_map_half_vectorisations():
     half.add_congruence(blocks, w, L)
     Y = rng.standard_normal((T, dx, dx))
     Y = Y + np.swapaxes(Y, 1, 2)
-    vech = Y.reshape(T, -1)[:, half.upper]
+    coordinates = half.scale * Y.reshape(T, -1)[:, half.upper]
     mapped = w[:, None, None] * (L @ Y @ np.swapaxes(L, 1, 2))
-    np.testing.assert_allclose(np.einsum('tij,tj->ti', blocks - start, vech),
-                               mapped.reshape(T, -1)[:, half.upper], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(np.einsum('tij,tj->ti', blocks - start, coordinates),
+                               half.scale * mapped.reshape(T, -1)[:, half.upper], rtol=1e-12,
+                               atol=1e-12)
+    # the coordinates are orthonormal: their dot product is the Frobenius one
+    X = rng.standard_normal((T, dx, dx))
+    X = X + np.swapaxes(X, 1, 2)
+    np.testing.assert_allclose(np.sum(coordinates * half.scale * X.reshape(T, -1)[:, half.upper],
+                                      axis=1), np.sum(X * Y, axis=(1, 2)), rtol=1e-12)

@@ -46,7 +46,7 @@ import numpy as np
 
 from ps_control.core.gaussian import NotPositiveDefiniteError
 from scipy.linalg.lapack import (dgbtrf as gbtrf, dgbtrs as gbtrs, dgetrf as getrf,
-                                 dgetrs as getrs)
+                                 dgetrs as getrs, dpbtrf as pbtrf, dpbtrs as pbtrs)
 
 
 def stationary_precision(M, alpha, beta, dx):
@@ -162,13 +162,13 @@ class CovarianceProblem:
             return product.reshape(T, -1)[:, half.upper].ravel()
 
         def precondition(vector):
-            return preconditioner.lu.solve(vector.reshape(T, -1)).ravel()
+            return preconditioner.solve(vector.reshape(T, -1)).ravel()
 
         rhs = -residual.reshape(T, -1)[:, half.upper].ravel()
         solution = right_preconditioned_gmres(apply, precondition, rhs, forcing, max_iterations)
         return None if solution is None else half.symmetric(solution.reshape(T, -1))
 
-    def jacobian(self, M, C):
+    def jacobian(self, M, C, recycle=None):
         """
         Return the factorised Jacobian J of the residuals at (M, C) (block-tridiagonal).
 
@@ -176,22 +176,43 @@ class CovarianceProblem:
         every block of J is a sum of congruences dU -> w L dU L' between symmetric dx x dx
         matrices (L = C R' restricted and mapped by D), built directly on the
         half-vectorisation (:meth:`_HalfVectorisation.add_congruence`): blocks of dx (dx + 1) / 2
-        instead of dx^2 unknowns.
+        instead of dx^2 unknowns. J is self-adjoint and, for beta_t >= 0, negative definite:
+        for symmetric dU, <dU, J dU> = -sum_t <dM_t, C_t dP_t(dM_t) C_t> (Frobenius), which for
+        SAPS is -sum_t ||C_t^1/2 dM_t C_t^1/2||^2 / eta_t, and ESAPS (C E = Q S at the
+        stationary precision) adds -beta_t / (eta_t alpha_t) ||S_t^1/2 Q_t' dM_t Q_t S_t^1/2||^2;
+        dM = 0 forces dU = 0, from dU_T = 0 backwards. So -J, in orthonormal coordinates, is
+        factorised by banded Cholesky, its diagonal and super-diagonal blocks built directly into
+        LAPACK's band storage (:class:`SymmetricBlockBand`). When that fails (the separate
+        bounds' beta_t = alpha_t - gamma_t may be negative) the blocks are built again and
+        LU-factorised. ``recycle``: a :class:`CovarianceJacobian` no longer needed, whose memory
+        is reused (fresh memory for the band costs as much as factorising it, in page faults).
         """
         T, dx = self.T, self.dx
         D, DT = self.D[:-1], np.swapaxes(self.D[:-1], 1, 2)
         half = _HalfVectorisation(dx)
-        # all blocks in one array (one gather per term): diag (T), the part of diag[1:] through
-        # the dynamics (T - 1), upper (T - 1), lower (T - 1)
-        blocks = np.zeros((4 * T - 3, half.size, half.size))
+        maps = []  # per term: w, the congruences of the diagonal blocks, of diag[1:] through
+        #            the dynamics and of the super-diagonal blocks
         for w, R in precision_jacobian_terms(M, self.alpha, self.beta, dx):
             L = C @ np.swapaxes(R, 1, 2)
-            maps = np.concatenate([L[:, :dx, :dx], D @ L[:-1] @ DT, L[:-1, :dx] @ DT,
-                                   D @ L[:-1, :, :dx]])
-            half.add_congruence(blocks, np.concatenate([w, w[:-1], -w[:-1], -w[:-1]]), maps)
-        diag, through, upper, lower = np.split(blocks, [T, 2 * T - 1, 3 * T - 2])
-        diag[1:] += through
-        return CovarianceJacobian(half, factorise_block_tridiagonal(lower, diag, upper))
+            maps.append((w, L[:, :dx, :dx], D @ L[:-1] @ DT, L[:-1, :dx] @ DT))
+
+        def add_blocks(diag, upper, mask=None):  # the blocks of -J: weights -w on the diagonal
+            for w, own, through, cross in maps:
+                half.add_congruence(diag, -w, own, mask)
+                half.add_congruence(diag[1:], -w[:-1], through, mask)
+                half.add_congruence(upper, w[:-1], cross)
+
+        buffer = getattr(recycle.factors, 'buffer', None) if recycle is not None else None
+        band = SymmetricBlockBand(T, half.size, buffer)
+        add_blocks(band.diagonal, band.upper, band.diagonal_mask)
+        try:
+            return CovarianceJacobian(half, band.cholesky())
+        except np.linalg.LinAlgError:
+            diag = np.zeros((T, half.size, half.size))
+            upper = np.zeros((T - 1, half.size, half.size))
+            add_blocks(diag, upper)
+            lower = np.swapaxes(upper, 1, 2)
+            return CovarianceJacobian(half, factorise_block_tridiagonal(lower, diag, upper))
 
     def solve(self, U0, tolerance=1e-10, max_iterations=50, stall_tolerance=1e-6,
               exact=True, chord=None):
@@ -226,8 +247,11 @@ class CovarianceProblem:
                                         krylov_iterations(chord.jacobian.half.size))
             accepted = None if step is None else _line_search(self.system, U, step, error)
             if accepted is None:
-                jacobian = self.jacobian(M, C)
-                if chord is not None:
+                if chord is None:
+                    jacobian = self.jacobian(M, C)
+                else:  # the last factorisation's memory is reused, so drop it first
+                    stale, chord.jacobian = chord.jacobian, None
+                    jacobian = self.jacobian(M, C, recycle=stale)
                     chord.jacobian = jacobian
                     chord.factorised += 1
                 accepted = _line_search(self.system, U, jacobian.step(residual), error)
@@ -324,16 +348,25 @@ class ChordCache:
 
 
 class CovarianceJacobian:
-    """A factorised residual Jacobian on half-vectorised symmetric matrices."""
+    """
+    A factorised residual Jacobian J on half-vectorised symmetric matrices.
 
-    def __init__(self, half, lu):
-        self.half, self.lu = half, lu
+    ``factors`` factorise -J in the orthonormal coordinates of
+    :attr:`_HalfVectorisation.scale` (see :meth:`CovarianceProblem.jacobian`).
+    """
+
+    def __init__(self, half, factors):
+        self.half, self.factors = half, factors
+
+    def solve(self, rhs):
+        """Return x (T, k) solving J x = rhs for half-vectorisations rhs (T, k)."""
+        scale = self.half.scale
+        return self.factors.solve(-scale * rhs) / scale
 
     def step(self, residual):
         """Return the symmetric dU (T, dx, dx) solving J dU = -residual."""
         T = residual.shape[0]
-        rhs = -residual.reshape(T, -1)[:, self.half.upper]
-        return self.half.symmetric(self.lu.solve(rhs))
+        return self.half.symmetric(self.solve(-residual.reshape(T, -1)[:, self.half.upper]))
 
 
 class _HalfVectorisation:
@@ -344,25 +377,33 @@ class _HalfVectorisation:
         self.upper = self.rows * dx + self.cols
         self.lower = self.cols * dx + self.rows
         self.off_diagonal = (self.rows != self.cols).astype(float)[None, None, :]
+        # vech entries scaled by this are orthonormal coordinates for the Frobenius product
+        self.scale = np.where(self.rows == self.cols, 1.0, np.sqrt(2.0))
+        self.ratio = self.scale[:, None] / self.scale
         self.size = self.rows.size
         self.dx = dx
 
-    def add_congruence(self, out, w, L):
+    def add_congruence(self, out, w, L, mask=None):
         """
-        Add to ``out`` (T, k, k) the vech blocks of the maps Y -> w_t L_t Y L_t' on symmetric Y.
+        Add to ``out`` (T, k, k) the blocks of the maps Y -> w_t L_t Y L_t' on symmetric Y.
 
-        Entry ((i, j), (k, l)) is w (L_ik L_jl + L_il L_jk) for k < l and w L_ik L_jk for
-        k = l: the output is symmetric already, and Y_kl = Y_lk enters through both terms.
-        Built a few time steps at a time (about 2^16 entries) so the gathers stay in cache.
+        In the orthonormal coordinates y = scale * vech(Y) (in which a self-adjoint map has a
+        symmetric matrix): entry ((i, j), (k, l)) is w (L_ik L_jl + L_il L_jk) s_ij / s_kl for
+        k < l and w L_ik L_jk s_ij for k = l, with s the :attr:`scale` (Y_kl = Y_lk enters
+        through both terms). ``out`` may be a strided view; ``mask`` (k, k) multiplies every
+        block before it is added. Built a few time steps at a time (about 2^16 entries) so the
+        gathers stay in cache.
         """
         i, j = self.rows, self.cols
         w = np.asarray(w, dtype=float)
+        ratio = self.ratio if mask is None else self.ratio * mask
         chunk = max(1, 2 ** 16 // self.size ** 2)
         for start in range(0, out.shape[0], chunk):
             steps = slice(start, start + chunk)
             Li, Lj = L[steps, i, :], L[steps, j, :]
             block = Li[:, :, i] * Lj[:, :, j]
             block += self.off_diagonal * (Li[:, :, j] * Lj[:, :, i])
+            block *= ratio
             block *= w[steps, None, None]
             out[steps] += block
 
@@ -380,14 +421,82 @@ def _relative(residual, predicted):
     return float(np.max(np.linalg.norm(residual, axis=(1, 2)) / scale))
 
 
-# largest block for which one banded LAPACK factorisation beats the block recursion: measured
-# at T = 200, blocks of 10 (dx = 4): banded factor 0.67 ms and solve 0.05 ms against 0.95 and
-# 0.59 ms; blocks of 36 (dx = 8): 18.8 and 0.73 ms against 5.5 and 1.0 ms
+# the LU (used where the banded Cholesky fails): largest block for which one banded LAPACK
+# factorisation beats the block recursion, measured at T = 200, blocks of 10 (dx = 4): banded
+# factor 0.67 ms and solve 0.05 ms against 0.95 and 0.59 ms; blocks of 36 (dx = 8): 18.8 and
+# 0.73 ms against 5.5 and 1.0 ms
 BANDED_MAX_BLOCK = 15
 
 
+class SymmetricBlockBand:
+    """
+    A symmetric block-tridiagonal matrix, T blocks of m, in LAPACK's lower band storage.
+
+    The matrix is a band of 2 m - 1 sub-diagonals: entry (r, c), r >= c, is band[r - c, c].
+    The band is kept transposed in C order, ``columns`` (T m, 2 m), which is the band in
+    Fortran order (no copy for LAPACK); ``buffer``, if given, is reused for it. Two writable
+    views receive the blocks (add to them, e.g. with :meth:`_HalfVectorisation.add_congruence`):
+
+    - :attr:`upper` (T - 1, m, m), the blocks above the diagonal: upper[t][i, j], entry
+      (t m + i, (t + 1) m + j), is stored as entry ((t + 1) m + j, t m + i), i.e. columns[t m +
+      i, m + j - i];
+    - :attr:`diagonal` (T, m, m): diagonal[t][j, i] is entry (t m + i, t m + j) for i >= j, i.e.
+      the upper triangle of the symmetric block. For i < j it aliases entries outside the
+      block-tridiagonal part or of :attr:`upper`, so only blocks multiplied by
+      :attr:`diagonal_mask` (zero below the diagonal) may be added to it.
+    """
+
+    def __init__(self, T, m, buffer=None):
+        rows = 2 * m
+        if buffer is not None and buffer.shape == (T * m, rows):
+            buffer.fill(0.0)
+            self.columns = buffer
+        else:
+            self.columns = np.zeros((T * m, rows))
+        flat, item = self.columns.reshape(-1), self.columns.itemsize
+        self.upper = np.lib.stride_tricks.as_strided(
+            flat[m:], shape=(T - 1, m, m), strides=(m * rows * item, (rows - 1) * item, item))
+        self.diagonal = np.lib.stride_tricks.as_strided(
+            flat, shape=(T, m, m), strides=(m * rows * item, (rows - 1) * item, item))
+        self.diagonal_mask = np.triu(np.ones((m, m)))
+
+    def cholesky(self):
+        """
+        Return :class:`BandedCholesky` factors, computed in place (the band is overwritten).
+
+        Measured at T = 200, idle machine, factorise / solve in ms, against the LU used before
+        (banded for blocks up to 15, block by block above): blocks of 10: 0.20 / 0.05 against
+        0.61 / 0.06; 36: 3.2 / 0.34 against 4.9 / 0.92; 105: 35.7 / 2.4 against 54 / 3.4; 210:
+        152-203 / 15.9 against 315 / 20 (a block Cholesky recursion: 172 / 15-16.5).
+        """
+        return BandedCholesky(self.columns)
+
+
+class BandedCholesky:
+    """
+    Banded Cholesky factors (LAPACK pbtrf, lower storage) of a positive definite matrix.
+
+    ``columns``: the band's transpose in C order (:class:`SymmetricBlockBand`), factorised in
+    place; :attr:`buffer` is that memory, for reuse once the factors are no longer needed.
+    """
+
+    def __init__(self, columns):
+        self.buffer = columns
+        self.factor, info = pbtrf(columns.T, lower=1, overwrite_ab=1)
+        if info != 0:
+            raise np.linalg.LinAlgError('block-tridiagonal matrix is not positive definite '
+                                        '(LAPACK pbtrf info %d)' % info)
+
+    def solve(self, rhs):
+        """Return x (T, m) solving the system for rhs (T, m)."""
+        x, info = pbtrs(self.factor, rhs.reshape(-1, 1), lower=1)
+        if info != 0:
+            raise np.linalg.LinAlgError('LAPACK pbtrs failed (info %d)' % info)
+        return x.reshape(rhs.shape)
+
+
 def factorise_block_tridiagonal(lower, diag, upper):
-    """Return the LU factors of a block-tridiagonal matrix: banded for small blocks."""
+    """Return the LU factors of a block-tridiagonal matrix (banded for small blocks)."""
     if diag.shape[1] <= BANDED_MAX_BLOCK:
         return BandedLU(lower, diag, upper)
     return BlockTridiagonalLU(lower, diag, upper)
