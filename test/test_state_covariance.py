@@ -16,6 +16,7 @@
 
 from core_problems import random_problem
 import numpy as np
+from ps_control.core import state_covariance
 from ps_control.core.gaussian import kl_gaussian
 from ps_control.core.kl_update import KLBoundedProblem, STATE_ACTION_BOUND
 from ps_control.core.lqg import augment
@@ -163,6 +164,43 @@ def test_banded_cholesky_matches_a_dense_solve_and_rejects_indefinite_matrices()
                                    atol=1e-12)
     with pytest.raises(np.linalg.LinAlgError, match='not positive definite'):
         factorise(diag - 20.0 * np.eye(m))
+
+
+@pytest.mark.parametrize('beta_scale', [0.0, 0.7])
+def test_single_precision_factorisations_reach_the_same_solution(beta_scale, monkeypatch):
+    """Single-precision preconditioners (large blocks; here forced) change only the path."""
+    problem, alpha, beta = _problem(8, beta_scale)
+    back, _ = problem.passes(alpha, beta, (problem.optimal_means(alpha), problem.q_state_covs))
+    U0 = back.value.F[:6]
+    cov_problem = _covariance_problem(problem, alpha, beta)
+    double_U, _, _ = cov_problem.solve(U0, tolerance=1e-12, chord=ChordCache())
+    M, C, _, _ = cov_problem.system(U0)
+    monkeypatch.setattr(state_covariance, 'SINGLE_PRECISION_MIN_BLOCK', 1)
+    single_jacobian = cov_problem.jacobian(M, C, single=True)
+    assert single_jacobian.single and single_jacobian.factors.factor.dtype == np.float32
+    chord = ChordCache()
+    U, _, _ = cov_problem.solve(U0, tolerance=1e-12, chord=chord)
+    assert chord.factorised >= 1 and chord.jacobian.single
+    np.testing.assert_allclose(U, double_U, rtol=1e-9, atol=1e-11 * np.abs(double_U).max())
+
+
+def test_single_precision_failure_factorises_in_double(monkeypatch):
+    problem, alpha, beta, U = _start_of_newton(0.7)
+    cov_problem = _covariance_problem(problem, alpha, beta)
+    M, C, residual, _ = cov_problem.system(U)
+    double_step = cov_problem.newton_step(M, C, residual)
+    cholesky = SymmetricBlockBand.cholesky
+
+    def fail_in_single(self):
+        if self.columns.dtype == np.float32:
+            raise np.linalg.LinAlgError('not positive definite')
+        return cholesky(self)
+
+    monkeypatch.setattr(SymmetricBlockBand, 'cholesky', fail_in_single)
+    jacobian = cov_problem.jacobian(M, C, single=True)
+    assert not jacobian.single and isinstance(jacobian.factors, BandedCholesky)
+    np.testing.assert_allclose(jacobian.step(residual), double_step, rtol=1e-12,
+                               atol=1e-14 * np.abs(double_step).max())
 
 
 def test_recycled_jacobian_memory_gives_the_same_factorisation():
