@@ -426,18 +426,20 @@ class _HalfVectorisation:
         symmetric matrix): entry ((i, j), (k, l)) is w (L_ik L_jl + L_il L_jk) s_ij / s_kl for
         k < l and w L_ik L_jk s_ij for k = l, with s the :attr:`scale` (Y_kl = Y_lk enters
         through both terms). ``out`` may be a strided view; ``mask`` (k, k) multiplies every
-        block before it is added. Built a few time steps at a time (about 2^16 entries) so the
-        gathers stay in cache.
+        block before it is added. Computed in ``out``'s precision (float64 or float32), a few
+        time steps at a time (about 2^16 entries) so the gathers stay in cache.
         """
         i, j = self.rows, self.cols
-        w = np.asarray(w, dtype=float)
-        ratio = self.ratio if mask is None else self.ratio * mask
+        dtype = out.dtype
+        L, w = np.asarray(L, dtype=dtype), np.asarray(w, dtype=dtype)
+        ratio = (self.ratio if mask is None else self.ratio * mask).astype(dtype)
+        off_diagonal = self.off_diagonal.astype(dtype)
         chunk = max(1, 2 ** 16 // self.size ** 2)
         for start in range(0, out.shape[0], chunk):
             steps = slice(start, start + chunk)
             Li, Lj = L[steps, i, :], L[steps, j, :]
             block = Li[:, :, i] * Lj[:, :, j]
-            block += self.off_diagonal * (Li[:, :, j] * Lj[:, :, i])
+            block += off_diagonal * (Li[:, :, j] * Lj[:, :, i])
             block *= ratio
             block *= w[steps, None, None]
             out[steps] += block
