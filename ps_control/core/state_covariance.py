@@ -235,7 +235,7 @@ class CovarianceProblem:
         :meth:`krylov_step` preconditioned by it (inexact Newton, forcing term
         min(``KRYLOV_MAX_FORCING``, residual)); only when GMRES does not reach the forcing term
         in :func:`krylov_iterations` iterations, or its step does not reduce the residual, is a
-        fresh Jacobian factorised and stored.
+        fresh Jacobian factorised and stored (:meth:`_factorised_step`).
         """
         U = 0.5 * (U0 + np.swapaxes(U0, 1, 2))
         M, C, residual, predicted = self.system(U)
@@ -265,7 +265,7 @@ class CovarianceProblem:
 
     def _factorised_step(self, M, C, residual, error, chord):
         """
-        Return the Newton step from a fresh factorisation of J (stored in ``chord``).
+        Return the Newton step from a fresh factorisation of J (kept in ``chord``, if given).
 
         Blocks of at least ``SINGLE_PRECISION_MIN_BLOCK`` are factorised in single precision,
         and the step is then GMRES preconditioned by that factorisation (inexact Newton, as
@@ -274,12 +274,12 @@ class CovarianceProblem:
         """
         size = self.dx * (self.dx + 1) // 2
         single = chord is not None and size >= SINGLE_PRECISION_MIN_BLOCK
-        for precision in (True, False) if single else (False,):
+        for in_single in (True, False) if single else (False,):
             if chord is None:
                 jacobian = self.jacobian(M, C)
             else:  # the last factorisation's memory is reused, so drop it first
                 stale, chord.jacobian = chord.jacobian, None
-                jacobian = self.jacobian(M, C, recycle=stale, single=precision)
+                jacobian = self.jacobian(M, C, recycle=stale, single=in_single)
                 chord.jacobian = jacobian
                 chord.factorised += 1
             if not jacobian.single:
