@@ -60,6 +60,7 @@ from ps_control.core import (entropy_bound, esaps_update, GaussianState, gps_upd
                              LinearGaussianPolicy, saps_update, separate_bounds_update)
 from ps_control.core.dynamics_fit import DynamicsFitter
 from ps_control.core.gaussian import entropy, NotPositiveDefiniteError
+from ps_control.core.lqg import expected_reward, forward_pass
 
 ALGORITHMS = ('gps', 'saps', 'esaps', 'separate')  # the KL-bounded updates PolicySearch runs
 LEARNER_ALGORITHMS = ALGORITHMS + ('g_amds',)  # everything make_search builds
@@ -81,6 +82,9 @@ class LearningConfig:
     prior_iterations: how many recent iterations of samples build the GMM dynamics prior.
     reject_kl_excess: an update whose dual search stopped unconverged with a step's bound value
     more than this share above its bound is rejected: the policy is kept (``PolicySearch.update``).
+    step_adaptation: scale epsilon (and state_epsilon) by a multiplier adapted to how much of the
+    model's predicted improvement the true system realised (``PolicySearch.step_multiplier``);
+    off by default, as in the thesis. step_multiplier_min / _max bound the multiplier.
 
     G-AMDS only (ps_control.mds_learning; defaults are the paper's settings): dmp_basis basis
     functions per joint, search_std the sampling standard deviation of the DMP weights,
@@ -106,6 +110,9 @@ class LearningConfig:
     initial_policy_std: float = 1.0
     prior_iterations: int = 3
     reject_kl_excess: float = 0.1
+    step_adaptation: bool = False
+    step_multiplier_min: float = 0.1
+    step_multiplier_max: float = 10.0
     state_covariance_floor: float = 1e-6
     seed: int = 0
     dmp_basis: int = 100
@@ -131,7 +138,8 @@ class LearningConfig:
                                  % (name, getattr(self, name)))
         if self.samples < 2:
             raise ValueError('learning.samples must be >= 2, got %d' % self.samples)
-        for name in ('epsilon', 'state_epsilon', 'initial_policy_std', 'state_covariance_floor'):
+        for name in ('epsilon', 'state_epsilon', 'initial_policy_std', 'state_covariance_floor',
+                     'step_multiplier_min', 'step_multiplier_max'):
             value = getattr(self, name)
             if not np.isfinite(value) or value <= 0:
                 raise ValueError('learning.%s must be a finite number > 0, got %r'
@@ -139,6 +147,10 @@ class LearningConfig:
         for name in ('initial_policy_gain_p', 'initial_policy_gain_d', 'entropy_delta'):
             if not np.isfinite(getattr(self, name)):
                 raise ValueError('learning.%s must be finite' % name)
+        if self.step_multiplier_min > self.step_multiplier_max:
+            raise ValueError('learning.step_multiplier_min (%r) must not exceed '
+                             'learning.step_multiplier_max (%r)'
+                             % (self.step_multiplier_min, self.step_multiplier_max))
         if not np.isfinite(self.reject_kl_excess) or self.reject_kl_excess < 0:
             raise ValueError('learning.reject_kl_excess must be a finite number >= 0, got %r'
                              % (self.reject_kl_excess,))
@@ -240,7 +252,19 @@ class PolicySearch:
     GPS / SAPS / ESAPS on a task, one iteration per ``update`` call.
 
     ``policy`` is the policy to run next; ``history`` the metrics of every update so far.
+
+    With ``learning.step_adaptation`` the KL bounds are epsilon (and state_epsilon) times a
+    multiplier adapted after every applied update as cbfinn/gps does (Levine et al. 2016,
+    algorithm_traj_opt._update_step_size): with the model's predicted improvement of the last
+    update, predicted = R_model(new policy) - R_model(old policy) on the model fitted then, and
+    the improvement the true system realised, actual = R_samples(now) - R_samples(then), the
+    multiplier is multiplied by predicted / (2 (predicted - actual)), clipped to [0.1, 5]: kept
+    when half the prediction came true, grown when more did, shrunk when less did, and clipped
+    to [step_multiplier_min, step_multiplier_max]. The thesis bounds every update by the same
+    epsilon, so the thesis experiments run without it.
     """
+
+    ADAPTATION_FACTOR_RANGE = (0.1, 5.0)  # cbfinn/gps's clip of one adaptation factor
 
     def __init__(self, task, config, policy=None):
         if config.algorithm not in ALGORITHMS:
@@ -258,6 +282,34 @@ class PolicySearch:
         self.beta = None
         self.gamma = None  # the state-KL multipliers of the separate bounds
         self.recent = []  # (states, actions) of the last prior_iterations updates
+
+    @property
+    def step_multiplier(self):
+        """Return the multiplier of the last update's KL bounds (1 without step adaptation)."""
+        return float(self.history[-1].get('step_multiplier', 1.0)) if self.history else 1.0
+
+    def next_step_multiplier(self, sampled_reward):
+        """
+        Return the multiplier for this iteration's update, given its rollouts' mean reward.
+
+        The rule is in the class docstring. Without a last applied update to judge (the first
+        iteration, or a kept policy), or with a non-positive or non-finite predicted improvement,
+        the last multiplier stays.
+        """
+        config, multiplier = self.config, self.step_multiplier
+        if not config.step_adaptation or not self.history:
+            return multiplier
+        last = self.history[-1]
+        if 'predicted_reward' not in last or 'model_reward' not in last:
+            return multiplier
+        predicted = last['predicted_reward'] - last['model_reward']
+        actual = sampled_reward - last['expected_reward']
+        if not np.isfinite(predicted) or not np.isfinite(actual) or predicted <= 0:
+            return multiplier
+        low, high = self.ADAPTATION_FACTOR_RANGE
+        factor = predicted / (2.0 * max(predicted - actual, predicted / (2.0 * high)))
+        return float(np.clip(multiplier * max(factor, low), config.step_multiplier_min,
+                             config.step_multiplier_max))
 
     @property
     def iteration(self):
@@ -332,17 +384,37 @@ class PolicySearch:
                             np.concatenate([a for _, a in self.recent]))
         return fitter.fit(states, actions)
 
-    def improve(self, dynamics, x0):
-        """Run the configured KL-bounded update on the fitted model (thesis Alg. 1, 4, 5)."""
-        algorithm, eps = self.config.algorithm, self.config.epsilon
+    def model_reward(self, dynamics, x0):
+        """
+        Return the current policy's expected reward under a fitted model (eq. 3.7b).
+
+        NaN where its state distribution under the model overflows (a closed loop the model
+        makes unstable): the next step adaptation then keeps its multiplier.
+        """
+        policy = self.policy
+        with np.errstate(over='ignore', invalid='ignore'):
+            try:
+                marginals = forward_pass(dynamics, policy.K, policy.k, policy.cov, x0.mean,
+                                         x0.cov)
+            except ValueError:
+                return float('nan')
+            return float(expected_reward(self.reward, marginals))
+
+    def improve(self, dynamics, x0, multiplier=1.0):
+        """
+        Run the configured KL-bounded update on the fitted model (thesis Alg. 1, 4, 5).
+
+        The bounds are epsilon and state_epsilon times ``multiplier`` (step adaptation).
+        """
+        algorithm, eps = self.config.algorithm, self.config.epsilon * multiplier
         if algorithm == 'gps':
             return gps_update(dynamics, self.reward, self.policy, x0, eps, alpha0=self.alpha)
         if algorithm == 'saps':
             return saps_update(dynamics, self.reward, self.policy, x0, eps, alpha0=self.alpha)
         if algorithm == 'separate':
             return separate_bounds_update(dynamics, self.reward, self.policy, x0, eps,
-                                          self.config.state_epsilon, alpha0=self.alpha,
-                                          gamma0=self.gamma)
+                                          self.config.state_epsilon * multiplier,
+                                          alpha0=self.alpha, gamma0=self.gamma)
         delta = entropy_bound(self.policy, self.config.entropy_delta)
         return esaps_update(dynamics, self.reward, self.policy, x0, eps, delta=delta,
                             alpha0=self.alpha, beta0=self.beta)
@@ -359,17 +431,24 @@ class PolicySearch:
         states, actions = self._check_rollouts(states, actions)
         metrics = {'iteration': self.iteration + 1, 'samples': int(states.shape[0])}
         metrics.update(self.sample_metrics(states, actions))
+        multiplier = self.next_step_multiplier(metrics['expected_reward'])
+        if self.config.step_adaptation:
+            metrics.update({'step_multiplier': multiplier,
+                            'epsilon': self.config.epsilon * multiplier})
         dynamics = self.fit_dynamics(states, actions)
+        x0 = self.initial_state(states)
         try:
-            result = self.improve(dynamics, self.initial_state(states))
+            result = self.improve(dynamics, x0, multiplier)
         except NotPositiveDefiniteError as error:
             rejection = error
         else:
-            rejection = self.rejection(result)
+            rejection = self.rejection(result, multiplier)
         if rejection is not None:
             metrics.update(self.kept_policy_metrics(rejection))
             self.history.append(metrics)
             return metrics
+        if self.config.step_adaptation:  # the old policy on the same model, for the next step
+            metrics['model_reward'] = self.model_reward(dynamics, x0)
         self.policy = result.policy
         self.alpha, self.beta, self.gamma = result.alpha, result.beta, result.gamma
         metrics.update({
@@ -384,16 +463,18 @@ class PolicySearch:
         self.history.append(metrics)
         return metrics
 
-    def rejection(self, result):
+    def rejection(self, result, multiplier=1.0):
         """Return why an UpdateResult is not applied (``reject_kl_excess``), or None."""
-        excess = self.kl_excess(result)
+        excess = self.kl_excess(result, multiplier)
         if result.converged or excess <= self.config.reject_kl_excess:
             return None
         return 'the dual search stopped unconverged %.3g times over the KL bound' % (1.0 + excess)
 
-    def kl_excess(self, result):
+    def kl_excess(self, result, multiplier=1.0):
         """
         Return max_t (bound value_t / bound - 1) of an UpdateResult: how far it oversteps.
+
+        The bounds are epsilon and state_epsilon times ``multiplier`` (step adaptation).
 
         The bound value is res.kl against epsilon (the state-action KL for SAPS / ESAPS), and
         for the separate bounds also the state KL against state_epsilon. A converged update
@@ -402,9 +483,11 @@ class PolicySearch:
         double-pendulum updates of one figure run stopped at 1.49, 28.6 and 462 times the bound,
         and applying such a policy is a jump the trust region exists to prevent.
         """
-        excess = float(np.max(result.kl)) / self.config.epsilon - 1.0
+        epsilon = self.config.epsilon * multiplier
+        excess = float(np.max(result.kl)) / epsilon - 1.0
         if self.config.algorithm == 'separate':
-            excess = max(excess, float(np.max(result.state_kl)) / self.config.state_epsilon - 1.0)
+            state_epsilon = self.config.state_epsilon * multiplier
+            excess = max(excess, float(np.max(result.state_kl)) / state_epsilon - 1.0)
         return excess
 
     def kept_policy_metrics(self, error):

@@ -395,6 +395,9 @@ def parse_arguments(argv):
     parser.add_argument('--samples', type=int, default=None,
                         help='rollouts per iteration (default: learning.samples)')
     parser.add_argument('--epsilon', type=float, default=None)
+    parser.add_argument('--step-adaptation', action='store_true',
+                        help='adapt the KL bounds to the realised improvement '
+                             '(learning.step_adaptation; off in the thesis experiments)')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--jobs', type=int, default=os.cpu_count() or 1)
     parser.add_argument('--out', default='results', help='output folder (default ./results)')
@@ -420,7 +423,7 @@ def main(argv=None):
     defaults = load_learning_config(task)
     iterations = args.iterations or defaults.iterations
     samples = args.samples or defaults.samples
-    overrides = {'epsilon': args.epsilon}
+    overrides = {'epsilon': args.epsilon, 'step_adaptation': args.step_adaptation or None}
     # longest trials first, so that no long trial starts last and runs alone at the end
     jobs = sorted(((a, trial) for a in args.algo for trial in range(args.trials)),
                   key=lambda job: -ITERATION_COST.get(job[0], 1.0))

@@ -119,7 +119,7 @@ def test_an_update_without_feasible_multipliers_keeps_the_policy_and_goes_on(mon
     before = search.policy
     improve = search.improve
 
-    def fail_once(dynamics, x0):
+    def fail_once(dynamics, x0, multiplier=1.0):
         monkeypatch.setattr(search, 'improve', improve)
         raise NotPositiveDefiniteError('no state-distribution fixed point for any alpha', [3])
     monkeypatch.setattr(search, 'improve', fail_once)
@@ -144,8 +144,8 @@ def test_an_unconverged_update_far_over_its_bound_is_not_applied(monkeypatch, ov
     before = search.policy
     improve = search.improve
 
-    def unconverged(dynamics, x0):
-        result = improve(dynamics, x0)
+    def unconverged(dynamics, x0, multiplier=1.0):
+        result = improve(dynamics, x0, multiplier)
         return dataclasses.replace(result, kl=over * result.kl / result.kl.max(),
                                    converged=False)
     monkeypatch.setattr(search, 'improve', unconverged)
@@ -155,6 +155,71 @@ def test_an_unconverged_update_far_over_its_bound_is_not_applied(monkeypatch, ov
     if not applied:
         assert '3 times over the KL bound' in metrics['update_error']
         assert search.alpha is None and metrics['max_kl'] == 0.0
+
+
+@pytest.mark.parametrize('realised, factor', [
+    (0.5, 1.0),    # half the predicted improvement came true: keep the bound
+    (1.0, 5.0),    # all of it (or more): grow, at most 5x per update
+    (0.8, 2.5),    # predicted / (2 (predicted - actual)) = 1 / 0.4
+    (-1.0, 0.25),  # the reward fell by the predicted gain
+    (-20.0, 0.1),  # far worse: shrink, at most 10x per update
+])
+def test_step_adaptation_follows_the_realised_share_of_the_predicted_gain(realised, factor):
+    task = LinearTask()
+    search = PolicySearch(task, load_learning_config(task, {'step_adaptation': True,
+                                                            'step_multiplier_max': 100.0}))
+    assert search.next_step_multiplier(-50.0) == 1.0  # nothing to judge yet
+    search.history.append({'expected_reward': -100.0, 'model_reward': -90.0,
+                           'predicted_reward': -70.0, 'step_multiplier': 2.0})
+    # predicted gain 20 (on the model); the true system realised ``realised`` x 20
+    assert search.next_step_multiplier(-100.0 + 20.0 * realised) == pytest.approx(2.0 * factor)
+    search.history[-1]['predicted_reward'] = -95.0  # the model predicted a loss: no judgement
+    assert search.next_step_multiplier(-80.0) == 2.0
+    search.history.append({'expected_reward': -80.0, 'step_multiplier': 2.0,
+                           'update_error': 'no update, policy kept'})
+    assert search.next_step_multiplier(-60.0) == 2.0  # a kept policy predicted nothing
+
+
+def test_step_adaptation_stays_within_its_limits_and_is_off_by_default():
+    task = LinearTask()
+    off = PolicySearch(task, load_learning_config(task, {}))
+    off.history.append({'expected_reward': -100.0, 'model_reward': -90.0,
+                        'predicted_reward': -70.0})
+    assert off.next_step_multiplier(0.0) == 1.0
+    search = PolicySearch(task, load_learning_config(task, {'step_adaptation': True,
+                                                            'step_multiplier_min': 0.5,
+                                                            'step_multiplier_max': 3.0}))
+    search.history.append({'expected_reward': -100.0, 'model_reward': -90.0,
+                           'predicted_reward': -70.0, 'step_multiplier': 2.0})
+    assert search.next_step_multiplier(0.0) == 3.0
+    assert search.next_step_multiplier(-1e6) == 0.5
+    with pytest.raises(ValueError, match='step_multiplier_min'):
+        load_learning_config(task, {'step_multiplier_min': 2.0, 'step_multiplier_max': 1.0})
+    with pytest.raises(ValueError, match='step_multiplier_max'):
+        load_learning_config(task, {'step_multiplier_max': 0.0})
+
+
+def test_step_adaptation_bounds_each_update_by_the_adapted_epsilon(tmp_path):
+    task = LinearTask()
+    config = load_learning_config(task, {'algorithm': 'saps', 'epsilon': 0.5,
+                                         'step_adaptation': True})
+    search = PolicySearch(task, config)
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        search.update(*task.rollouts(search.policy, config.samples, rng))
+    multipliers = [m['step_multiplier'] for m in search.history]
+    assert multipliers[0] == 1.0 and multipliers[1] != 1.0
+    for m in search.history:
+        assert m['epsilon'] == pytest.approx(0.5 * m['step_multiplier'])
+        assert m['dual_converged']
+        assert m['max_kl'] == pytest.approx(m['epsilon'], rel=0.011)  # the adapted bound binds
+        assert np.isfinite(m['model_reward'])
+    path = tmp_path / 'checkpoint.npz'
+    search.save(path)
+    restored = PolicySearch.load(path, task)
+    assert restored.step_multiplier == search.step_multiplier == multipliers[-1]
+    batch = task.rollouts(search.policy, config.samples, np.random.default_rng(5))
+    assert search.update(*batch) == restored.update(*batch)
 
 
 def test_reject_kl_excess_must_be_non_negative():
