@@ -35,8 +35,9 @@ stationary state-action precision P_t = C_t^-1 in closed form (thesis eq. 4.9, 5
 and the multipliers solve r_t(U) = E' C_t E - (D_{t-1} C_{t-1} D_{t-1}' + W_{t-1}) = 0 (r_0 =
 E' C_0 E - S_0). r_t depends on U_{t-1}, U_t, U_{t+1} only, so Newton's method needs one
 block-tridiagonal solve per iteration. The Jacobian is self-adjoint and, for beta_t >= 0,
-negative definite (CovarianceProblem.jacobian), so it is factorised by banded Cholesky; most iterations solve the Newton system by a few GMRES steps
-preconditioned with an earlier factorisation (CovarianceProblem.solve). This replaces the
+negative definite (CovarianceProblem.jacobian), so it is factorised by banded Cholesky; most
+iterations solve the Newton system by a few GMRES steps preconditioned with an earlier
+factorisation (CovarianceProblem.solve). This replaces the
 fixed-point iteration of Alg. 2 on the covariances, which is expansive (each sweep can multiply
 the error) and needs heavy damping.
 """
