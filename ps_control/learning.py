@@ -254,14 +254,16 @@ class PolicySearch:
     ``policy`` is the policy to run next; ``history`` the metrics of every update so far.
 
     With ``learning.step_adaptation`` the KL bounds are epsilon (and state_epsilon) times a
-    multiplier adapted after every applied update as cbfinn/gps does (Levine et al. 2016,
-    algorithm_traj_opt._update_step_size): with the model's predicted improvement of the last
+    multiplier adapted after every applied update as cbfinn/gps does
+    (algorithm_traj_opt._update_step_size; ../shared/notes/reference_implementations.md, "Initial
+    controller and step size"): with the model's predicted improvement of the last
     update, predicted = R_model(new policy) - R_model(old policy) on the model fitted then, and
     the improvement the true system realised, actual = R_samples(now) - R_samples(then), the
     multiplier is multiplied by predicted / (2 (predicted - actual)), clipped to [0.1, 5]: kept
     when half the prediction came true, grown when more did, shrunk when less did, and clipped
-    to [step_multiplier_min, step_multiplier_max]. The thesis bounds every update by the same
-    epsilon, so the thesis experiments run without it.
+    to [step_multiplier_min, step_multiplier_max] (0.1 and 10 by default; cbfinn/gps allows
+    down to 0.01). The thesis bounds every update by the same epsilon, so the thesis
+    experiments run without it.
     """
 
     ADAPTATION_FACTOR_RANGE = (0.1, 5.0)  # cbfinn/gps's clip of one adaptation factor
