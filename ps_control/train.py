@@ -82,11 +82,12 @@ def run_trial(task_name, algorithm, trial, iterations, samples, seed, out_dir, o
             metrics['seconds'] = time.time() - start
             search.save(checkpoint)
             if not quiet:
+                bound = ('  bound %.3g' % metrics['epsilon']) if 'epsilon' in metrics else ''
                 print('[%s %-5s trial %2d] iter %3d  reward %12.2f  success %4.2f  max KL %7.3f'
-                      '  entropy %6.2f  sat %4.2f  (%.1fs)'
+                      '%s  entropy %6.2f  sat %4.2f  (%.1fs)'
                       % (task.name, algorithm, trial, metrics['iteration'],
                          metrics['expected_reward'], metrics['success_rate'],
-                         metrics['max_policy_kl'], metrics['mean_entropy'],
+                         metrics['max_policy_kl'], bound, metrics['mean_entropy'],
                          metrics['saturation'], metrics['seconds']), flush=True)
                 if 'update_error' in metrics:
                     print('[%s %-5s trial %2d] iter %3d  %s'

@@ -32,6 +32,7 @@ from nodes_support import open_graph
 import numpy as np
 from ps_control import learning
 from ps_control.nodes import common
+from ps_control.nodes.learner_node import format_metrics
 from ps_control.nodes.messages import policy_digest
 from ps_control.run import build_nodes
 from ps_control.tasks import load_task
@@ -167,3 +168,11 @@ def _iterations(path):
         return len(learning.PolicySearch.load(path, task).history)
     except (OSError, ValueError):
         return 0
+
+
+def test_progress_line_shows_the_adapted_bound_only_with_step_adaptation():
+    metrics = {'iteration': 3, 'expected_reward': -512.0, 'max_kl': 2.4, 'mean_entropy': 1.5,
+               'success_rate': 0.25, 'collect_seconds': 1.0, 'update_seconds': 0.5}
+    line = format_metrics(metrics, 10)
+    assert 'iteration 3' in line and 'max KL 2.4,' in line and 'bound' not in line
+    assert 'max KL 2.4 (bound 2.5),' in format_metrics(dict(metrics, epsilon=2.5), 10)

@@ -506,9 +506,10 @@ def format_metrics(metrics, episodes):
     if 'via_error' in metrics:
         via = ', mean cost %.4g, via-point error %.4f' % (
             number('mean_cost'), number('via_error'))
-    return ('iteration %d: expected reward %.4g, max KL %.3g, entropy %.3g, success %.2f%s '
+    bound = ' (bound %.3g)' % number('epsilon') if 'epsilon' in metrics else ''
+    return ('iteration %d: expected reward %.4g, max KL %.3g%s, entropy %.3g, success %.2f%s '
             '(%d episodes in %.2f s, update %.2f s)'
-            % (int(number('iteration')), number('expected_reward'), number('max_kl'),
+            % (int(number('iteration')), number('expected_reward'), number('max_kl'), bound,
                number('mean_entropy'), number('success_rate'), via, episodes,
                number('collect_seconds'), number('update_seconds')))
 
