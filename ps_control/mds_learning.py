@@ -164,10 +164,12 @@ class ArmViaPointSearch:
                                       self.config.tracking_damping_ratio)
         share = self.config.tracking_feedforward
         feedforward = share * self.arm.inverse_dynamics(y, yd, ydd)
-        J_q, J_qd = self.arm.inverse_dynamics_jacobians(y, yd, ydd)
+        jacobians = [None] * params.shape[0]  # no feed-forward, nothing to linearise
+        if share != 0.0:  # 4 n inverse-dynamics evaluations per sample: skipped when unused
+            J_q, J_qd = self.arm.inverse_dynamics_jacobians(y, yd, ydd)
+            jacobians = [(share * J_q[j], share * J_qd[j]) for j in range(params.shape[0])]
         return [tracking_policy(y[j], yd[j], kp[j], kd[j], feedforward[j],
-                                self.config.tracking_action_std,
-                                (share * J_q[j], share * J_qd[j]))
+                                self.config.tracking_action_std, jacobians[j])
                 for j in range(params.shape[0])]
 
     def episode_policy(self, index):

@@ -37,9 +37,8 @@ E' C_0 E - S_0). r_t depends on U_{t-1}, U_t, U_{t+1} only, so Newton's method n
 block-tridiagonal solve per iteration. The Jacobian is self-adjoint and, for beta_t >= 0,
 negative definite (CovarianceProblem.jacobian), so it is factorised by banded Cholesky; most
 iterations solve the Newton system by a few GMRES steps preconditioned with an earlier
-factorisation (CovarianceProblem.solve). This replaces the
-fixed-point iteration of Alg. 2 on the covariances, which is expansive (each sweep can multiply
-the error) and needs heavy damping.
+factorisation (CovarianceProblem.solve). This replaces the fixed-point iteration of Alg. 2 on
+the covariances, which is expansive (each sweep can multiply the error) and needs heavy damping.
 """
 
 import functools
