@@ -43,7 +43,7 @@ from ps_control import plotting
 from ps_control.core.amds import AcceleratedMirrorDescentSearch, matched_step
 from ps_control.core.ereps import EpisodicREPS
 from ps_control.core.mds import MirrorDescentSearch
-from ps_control.core.pi2 import PI2
+from ps_control.core.pi2 import EXPLORATION, PI2
 from ps_control.tasks.via_point import make_task, planar_arm_points
 
 METHODS = {'gamds': 'G-AMDS', 'gmds': 'G-MDS', 'pi2': 'PI2', 'ereps': 'eREPS', 'mds': 'MDS',
@@ -61,12 +61,13 @@ def default_gamds_step(n_rollouts):
 
 
 def make_optimizer(method, task, sigma=1.0, n_rollouts=10, adapt_rate=0.0, eps_kl=EREPS_KL,
-                   gamds_step=None):
+                   gamds_step=None, pi2_noise='step'):
     """
     Return the optimiser ``method`` (a key of METHODS) for ``task``, starting at theta = 0.
 
     ``gamds_step`` is G-AMDS's s; None gives :func:`default_gamds_step`, the s whose x-step
     weighs the normalised costs at G-MDS's temperature; 10 is the reference code's s.
+    ``pi2_noise``: PI2's exploration, 'step' (the paper's) or 'episode' (core/pi2.py).
     """
     start = task.initial_params()
     if method == 'gamds':
@@ -76,7 +77,8 @@ def make_optimizer(method, task, sigma=1.0, n_rollouts=10, adapt_rate=0.0, eps_k
     if method == 'gmds':
         return MirrorDescentSearch.gaussian(start, sigma, n_rollouts, adapt_rate=adapt_rate)
     if method == 'pi2':
-        return PI2(start, task.dmp.basis, task.dmp.psi, sigma, n_rollouts)
+        return PI2(start, task.dmp.basis, task.dmp.psi, sigma, n_rollouts,
+                   exploration=pi2_noise)
     if method == 'ereps':
         return EpisodicREPS(start, sigma, n_rollouts, epsilon=eps_kl)
     if method == 'mds':
@@ -99,7 +101,7 @@ def learning_step(optimizer, task, rng):
 
 
 def run_trial(task, method, updates, n_rollouts=10, sigma=1.0, seed=0, trial=0, adapt_rate=0.0,
-              eps_kl=EREPS_KL, progress=None, gamds_step=None):
+              eps_kl=EREPS_KL, progress=None, gamds_step=None, pi2_noise='step'):
     """
     Learn ``task`` with ``method`` for ``updates`` updates; return the trial's record.
 
@@ -110,7 +112,8 @@ def run_trial(task, method, updates, n_rollouts=10, sigma=1.0, seed=0, trial=0, 
     if int(updates) != updates or updates < 1:
         raise ValueError('updates must be a positive integer, got %r' % (updates,))
     rng = np.random.default_rng([seed, trial])
-    optimizer = make_optimizer(method, task, sigma, n_rollouts, adapt_rate, eps_kl, gamds_step)
+    optimizer = make_optimizer(method, task, sigma, n_rollouts, adapt_rate, eps_kl, gamds_step,
+                               pi2_noise)
     costs = [task.cost(task.initial_params())]
     began = time.perf_counter()
     for k in range(int(updates)):
@@ -167,7 +170,7 @@ def _run_job(job):
 
     record = run_trial(task, config['method'], updates, config['rollouts'], config['sigma'],
                        config['seed'], job['trial'], config['adapt_rate'], config['eps_kl'],
-                       progress, config['gamds_step'])
+                       progress, config['gamds_step'], config.get('pi2_noise', 'step'))
     record['config'] = config
     _write_json(path, record)
     return record
@@ -298,6 +301,9 @@ def build_parser():
                         help='G-AMDS step s (default: x-step temperature = G-MDS step %g, '
                         's = %.4g for 10 rollouts; the reference code uses 10)'
                         % (GMDS_STEP, default_gamds_step(10)))
+    parser.add_argument('--pi2-noise', choices=EXPLORATION, default='step',
+                        help="PI2's exploration noise: redrawn every time step (the paper's, "
+                        'default) or held over each rollout')
     return parser
 
 
@@ -328,6 +334,8 @@ def main(argv=None):
     jobs = []
     for method in args.methods:
         config = dict(base, method=method)
+        if method == 'pi2':  # only PI2's trials depend on it (and are rerun when it changes)
+            config['pi2_noise'] = args.pi2_noise
         for trial in range(args.trials):
             path = _trial_path(directory, method, trial)
             done = _load_finished(path, config)

@@ -51,6 +51,16 @@ def test_default_gamds_step_matches_gmds_and_learns_faster_than_the_reference_st
     assert matched < 0.8 * reference
 
 
+def test_pi2_with_noise_held_over_the_rollout_reaches_the_point_via_point():
+    # The paper's settings (20 basis functions, 10 rollouts, sigma 1, 100 updates): per-step
+    # noise ends 0.0248 from the via-point on average over 10 trials (README), held noise 0.0039.
+    task = make_task('point')
+    held = run_trial(task, 'pi2', 100, seed=0, trial=0, pi2_noise='episode')
+    step = run_trial(task, 'pi2', 100, seed=0, trial=0)
+    assert held['via_error'] <= 0.01 < step['via_error']
+    assert held['final_cost'] < 0.8 * step['final_cost']
+
+
 def test_trials_are_reproducible_and_seeded_per_trial():
     task = make_task('point', n_basis=5)
     first = run_trial(task, 'gamds', 3, seed=4, trial=1)['costs']
@@ -72,7 +82,8 @@ def test_unknown_method_and_bad_settings():
 
 @pytest.mark.parametrize('argv', [['point', '--methods', 'gamds,cma'], ['cartpole'],
                                   ['point', '--sigma', '0'], ['point', '--rollouts', '1'],
-                                  ['point', '--trials', '0'], ['point', '--gamds-step', '-1']])
+                                  ['point', '--trials', '0'], ['point', '--gamds-step', '-1'],
+                                  ['point', '--pi2-noise', 'constant']])
 def test_command_rejects_bad_arguments(argv, capsys):
     with pytest.raises(SystemExit) as exit_info:
         mds_experiments.main(argv)
@@ -129,3 +140,22 @@ def test_arm_command_draws_the_pose(tmp_path):
             '--basis', '4', '--out', str(tmp_path)]
     assert mds_experiments.main(argv) == 0
     assert (tmp_path / 'arm3' / 'pose.png').stat().st_size > 0
+
+
+def test_pi2_noise_option_reaches_pi2_and_only_its_trials(tmp_path, capsys):
+    argv = ['point', '--methods', 'pi2,gmds', '--updates', '2', '--trials', '1', '--jobs', '1',
+            '--basis', '5', '--out', str(tmp_path)]
+    assert mds_experiments.main(argv) == 0
+    trials = tmp_path / 'point' / 'trials'
+    step = json.loads((trials / 'pi2_trial00.json').read_text())
+    assert step['config']['pi2_noise'] == 'step'
+    assert 'pi2_noise' not in json.loads((trials / 'gmds_trial00.json').read_text())['config']
+    capsys.readouterr()
+    assert mds_experiments.main(argv + ['--pi2-noise', 'episode']) == 0
+    assert '1 of 2 trials to run' in capsys.readouterr().out  # G-MDS's trial is kept
+    held = json.loads((trials / 'pi2_trial00.json').read_text())
+    assert held['config']['pi2_noise'] == 'episode'
+    task = make_task('point', n_basis=5)
+    expected = run_trial(task, 'pi2', 2, seed=0, trial=0, pi2_noise='episode')
+    assert held['costs'] == pytest.approx(expected['costs'], rel=1e-12)
+    assert held['costs'] != step['costs']

@@ -106,3 +106,52 @@ def test_all_equal_costs_give_uniform_weights_and_the_mean_noise_step():
     expected = loop_pi2_update(theta, params, np.zeros((5, dmp.T)), dmp.basis, dmp.psi, 10.0)
     np.testing.assert_allclose(pi2.mean, expected, rtol=1e-10, atol=1e-12)
     assert np.any(pi2.mean != 0.0)
+
+
+def _held_noise_residual(pi2, params):
+    """Return, per rollout, how far the projected noise is from one e held over every step."""
+    unit = pi2.unit_basis  # (T, B): b_t / |b_t|, zero where b_t = 0
+    residuals = []
+    for noise in params - pi2.theta:  # (T, D, B)
+        along = np.einsum('tdb,tb->td', noise, unit)  # b_t' e_t / |b_t|
+        held, *_ = np.linalg.lstsq(unit, along, rcond=None)  # the one e (B, D) that fits best
+        residuals.append(np.abs(unit @ held - along).max() / np.abs(along).max())
+    return np.array(residuals)
+
+
+def test_episode_noise_is_one_draw_projected_at_every_step():
+    dmp = DMP(n_basis=6)
+    theta = np.ones((2, 6))
+    episode = PI2(theta, dmp.basis, dmp.psi, sigma=2.0, n_samples=5, exploration='episode')
+    params = episode.sample(np.random.default_rng(2))
+    noise = params - theta
+    # M_t e: nothing orthogonal to b_t at any step ...
+    t = 20
+    b = dmp.basis[t] / np.linalg.norm(dmp.basis[t])
+    np.testing.assert_allclose(noise[:, t], (noise[:, t] @ b)[..., None] * b, atol=1e-12)
+    # ... and the same e at every step; per-step noise is not.
+    assert np.all(_held_noise_residual(episode, params) < 1e-10)
+    step = PI2(theta, dmp.basis, dmp.psi, sigma=2.0, n_samples=5)
+    assert np.all(_held_noise_residual(step, step.sample(np.random.default_rng(2))) > 0.1)
+
+
+def test_episode_noise_has_the_projected_covariance():
+    # b_t' e / |b_t| with e ~ N(0, sigma^2 I): variance sigma^2, covariance sigma^2 u_t' u_s
+    # across steps (u_t = b_t / |b_t|), where per-step noise is uncorrelated.
+    dmp = DMP(n_basis=6)
+    sigma = 1.5
+    pi2 = PI2(np.zeros((1, 6)), dmp.basis, dmp.psi, sigma=sigma, n_samples=20000,
+              exploration='episode')
+    noise = pi2.sample(np.random.default_rng(3))[:, :, 0]  # (N, T, B)
+    along = np.einsum('ntb,tb->nt', noise, pi2.unit_basis)
+    t, s = 10, 15
+    u_t, u_s = pi2.unit_basis[t], pi2.unit_basis[s]
+    assert np.var(along[:, t]) == pytest.approx(sigma ** 2, rel=0.03)
+    assert np.mean(along[:, t] * along[:, s]) == pytest.approx(sigma ** 2 * u_t @ u_s, abs=0.05)
+    assert 0.2 < u_t @ u_s < 0.9  # the two steps share basis functions: a real correlation
+
+
+def test_unknown_exploration_is_named():
+    dmp = DMP(n_basis=3)
+    with pytest.raises(ValueError, match='exploration'):
+        PI2(np.zeros((2, 3)), dmp.basis, dmp.psi, exploration='constant')
