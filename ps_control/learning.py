@@ -79,7 +79,15 @@ class LearningConfig:
     update, i.e. delta_t = -(H(q_t) - entropy_delta) in eq. 5.1d (0 keeps the entropy).
     initial_policy_gain_p / _d / _std: the initial policy u = Kp (q_0 - q) - Kd qd + noise, a PD
     controller holding the initial posture, with exploration noise std (N m).
-    prior_iterations: how many recent iterations of samples build the GMM dynamics prior.
+    prior_iterations: how many recent iterations of samples build the GMM dynamics prior;
+    prior_max_rollouts caps the rollouts of those iterations it keeps (the most recent), so with
+    more samples per iteration than this the prior holds the current iteration only;
+    prior_max_clusters / prior_min_cluster_samples: the GMM has min(prior_max_clusters,
+    transitions / prior_min_cluster_samples) components (cbfinn/gps); prior_strength: its
+    pseudo-count in the normal-inverse-Wishart prior; fit_ridge: the relative regularisation of
+    the (x, u) covariance of each step's fit (ps_control.core.dynamics_fit.DynamicsFitter).
+    state_covariance_floor: added (times I) to the initial state covariance fitted to the
+    rollouts' first states.
     reject_kl_excess: an update whose dual search stopped unconverged with a step's bound value
     more than this share above its bound is rejected: the policy is kept (``PolicySearch.update``).
     step_adaptation: scale epsilon (and state_epsilon) by a multiplier adapted to how much of the
@@ -109,6 +117,11 @@ class LearningConfig:
     initial_policy_gain_d: float = 0.1
     initial_policy_std: float = 1.0
     prior_iterations: int = 3
+    prior_max_rollouts: int = 100
+    prior_max_clusters: int = 20
+    prior_min_cluster_samples: int = 20
+    prior_strength: float = 1.0
+    fit_ridge: float = 1e-6
     reject_kl_excess: float = 0.1
     step_adaptation: bool = False
     step_multiplier_min: float = 0.1
@@ -132,14 +145,15 @@ class LearningConfig:
         if self.algorithm not in LEARNER_ALGORITHMS:
             raise ValueError('learning.algorithm must be one of %s, got %r'
                              % (', '.join(LEARNER_ALGORITHMS), self.algorithm))
-        for name in ('iterations', 'samples', 'prior_iterations', 'dmp_basis'):
+        for name in ('iterations', 'samples', 'prior_iterations', 'prior_max_rollouts',
+                     'prior_max_clusters', 'prior_min_cluster_samples', 'dmp_basis'):
             if not isinstance(getattr(self, name), (int, np.integer)) or getattr(self, name) < 1:
                 raise ValueError('learning.%s must be an integer >= 1, got %r'
                                  % (name, getattr(self, name)))
         if self.samples < 2:
             raise ValueError('learning.samples must be >= 2, got %d' % self.samples)
         for name in ('epsilon', 'state_epsilon', 'initial_policy_std', 'state_covariance_floor',
-                     'step_multiplier_min', 'step_multiplier_max'):
+                     'step_multiplier_min', 'step_multiplier_max', 'prior_strength'):
             value = getattr(self, name)
             if not np.isfinite(value) or value <= 0:
                 raise ValueError('learning.%s must be a finite number > 0, got %r'
@@ -151,9 +165,11 @@ class LearningConfig:
             raise ValueError('learning.step_multiplier_min (%r) must not exceed '
                              'learning.step_multiplier_max (%r)'
                              % (self.step_multiplier_min, self.step_multiplier_max))
-        if not np.isfinite(self.reject_kl_excess) or self.reject_kl_excess < 0:
-            raise ValueError('learning.reject_kl_excess must be a finite number >= 0, got %r'
-                             % (self.reject_kl_excess,))
+        for name in ('reject_kl_excess', 'fit_ridge'):
+            value = getattr(self, name)
+            if not np.isfinite(value) or value < 0:
+                raise ValueError('learning.%s must be a finite number >= 0, got %r'
+                                 % (name, value))
         for name in ('search_std', 'mirror_step', 'mirror_eps', 'tracking_action_std',
                      'via_tolerance'):
             value = getattr(self, name)
@@ -381,7 +397,12 @@ class PolicySearch:
         """
         self.recent.append((states, actions))
         del self.recent[:-self.config.prior_iterations]
-        fitter = DynamicsFitter(prior='gmm', seed=self.config.seed + self.iteration)
+        config = self.config
+        fitter = DynamicsFitter(prior='gmm', max_clusters=config.prior_max_clusters,
+                                min_samples_per_cluster=config.prior_min_cluster_samples,
+                                max_samples=config.prior_max_rollouts,
+                                strength=config.prior_strength, ridge=config.fit_ridge,
+                                seed=config.seed + self.iteration)
         fitter.update_prior(np.concatenate([s for s, _ in self.recent]),
                             np.concatenate([a for _, a in self.recent]))
         return fitter.fit(states, actions)

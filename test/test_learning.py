@@ -228,6 +228,41 @@ def test_reject_kl_excess_must_be_non_negative():
         load_learning_config(task, {'reject_kl_excess': -0.5})
 
 
+@pytest.mark.parametrize('name, value', [('prior_max_rollouts', 0), ('prior_max_clusters', 0),
+                                         ('prior_min_cluster_samples', 0),
+                                         ('prior_strength', 0.0), ('fit_ridge', -1e-6),
+                                         ('fit_ridge', float('nan'))])
+def test_bad_dynamics_fit_settings_are_named(name, value):
+    with pytest.raises(ValueError, match='learning.%s' % name):
+        load_learning_config(LinearTask(), {name: value})
+
+
+def test_the_dynamics_fit_uses_the_configured_prior(monkeypatch):
+    """The learning section's fit settings reach DynamicsFitter; the rollout cap applies."""
+    import ps_control.learning as learning_module
+    made = []
+
+    class RecordingFitter(learning_module.DynamicsFitter):
+        def __init__(self, **settings):
+            super().__init__(**settings)
+            made.append((settings, self))
+
+    monkeypatch.setattr(learning_module, 'DynamicsFitter', RecordingFitter)
+    task = LinearTask()
+    settings = {'prior_iterations': 2, 'prior_max_rollouts': 30, 'prior_max_clusters': 3,
+                'prior_min_cluster_samples': 7, 'prior_strength': 2.5, 'fit_ridge': 1e-4}
+    search = PolicySearch(task, load_learning_config(task, settings))
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        search.fit_dynamics(*task.rollouts(search.policy, 20, rng))
+    kwargs, fitter = made[-1]
+    assert (kwargs['max_samples'], kwargs['max_clusters'], kwargs['min_samples_per_cluster'],
+            kwargs['strength'], kwargs['ridge']) == (30, 3, 7, 2.5, 1e-4)
+    # two iterations of 20 rollouts are offered; the prior keeps the 30 most recent
+    assert fitter.prior_rollouts == 30
+    assert fitter.gmm.means.shape[0] == 3
+
+
 def test_separate_bounds_learn_within_both_bounds():
     """The fourth update in the loop: reward improves, policy and state KL both bounded."""
     task = LinearTask()

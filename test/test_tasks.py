@@ -14,13 +14,15 @@
 
 """Task files (config/*.yaml), their validation, the task reward and success test."""
 
+from collections.abc import Mapping
 import copy
+from dataclasses import fields
 import math
 import os
 
 import numpy as np
 from ps_control.core import QuadraticReward
-from ps_control.learning import LEARNER_ALGORITHMS
+from ps_control.learning import LEARNER_ALGORITHMS, LearningConfig
 from ps_control.sim.urdf import read_urdf
 from ps_control.tasks import known_tasks, load_task
 from ps_control.tasks.params import flatten, read_parameters
@@ -30,8 +32,6 @@ import yaml
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG = os.path.join(ROOT, 'config')
 TASKS = ('arm', 'arm_2', 'arm_50', 'double_pendulum', 'quad_pendulum')
-LEARNING_KEYS = ('algorithm', 'iterations', 'samples', 'epsilon', 'entropy_delta',
-                 'initial_policy_gain_p', 'initial_policy_gain_d', 'initial_policy_std', 'seed')
 
 
 def _document(name='double_pendulum'):
@@ -77,8 +77,6 @@ def test_checked_in_tasks_load(name):
     model = read_urdf(task.urdf_path)
     assert task.joint_names == model.joint_names
     assert task.torque_limits == pytest.approx([j.effort for j in model.joints], rel=1e-12)
-    for key in LEARNING_KEYS:
-        assert key in task.learning, 'learning.%s missing in %s' % (key, name)
     assert task.learning['algorithm'] in LEARNER_ALGORITHMS and task.learning['epsilon'] == 0.5
     reward = task.quadratic_reward()
     assert isinstance(reward, QuadraticReward)
@@ -86,6 +84,21 @@ def test_checked_in_tasks_load(name):
     assert reward.H.shape == (task.horizon, task.du, task.du)
     assert np.all(np.linalg.eigvalsh(reward.M) <= 1e-12)
     assert np.all(np.linalg.eigvalsh(reward.H) < 0)
+
+
+@pytest.mark.parametrize('name', TASKS)
+def test_every_learning_parameter_is_in_the_task_file(name):
+    """No hyper-parameter of the learning loop is left to a default hidden in code."""
+    learning = load_task(name).learning
+    common = {key for key, value in learning.items() if not isinstance(value, Mapping)}
+    g_amds = set(learning.get('g_amds', {}))
+    g_amds_only = set(load_task('arm').learning['g_amds'])  # the G-AMDS learner's own settings
+    for field in fields(LearningConfig):
+        if field.name not in g_amds_only:
+            assert field.name in common, 'learning.%s missing in %s' % (field.name, name)
+        elif 'g_amds' in learning:
+            assert field.name in g_amds | common, 'learning.g_amds.%s missing in %s' % (
+                field.name, name)
 
 
 @pytest.mark.parametrize('name', TASKS)
