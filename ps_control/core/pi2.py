@@ -27,11 +27,11 @@ whole update is three contractions; the (N, T, D, B) noise is only read once.
 
 ``exploration='episode'`` draws e_j once per rollout and holds it for every step, as the
 exploration of PI2IndependTime in the authors' code (MirrorDescentSearch, agents/pi2.py); the
-update above is unchanged.
-The paper's setting, and the default, is the per-step noise. The DMP integrates its forcing
-twice, so per-step noise, white in time, moves the trajectory far less than the same noise held
-over the rollout: on the point task (100 updates, sigma 1) per-step PI2 ends 0.0248 from the
-via-point on average, episode-held PI2 0.0039 (README, Mirror descent search).
+update above is unchanged. The paper's setting, and the default, is the per-step noise. The
+DMP integrates its forcing twice, so per-step noise, white in time, moves the trajectory far
+less than the same noise held over the rollout: on the point task (100 updates, sigma 1)
+per-step PI2 ends 0.0248 from the via-point on average, episode-held PI2 0.0039 (README,
+Mirror descent search).
 """
 
 import numpy as np
