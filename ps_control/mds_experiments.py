@@ -373,9 +373,12 @@ def main(argv=None):
     title = ('%s via-point task: final cost after %d updates (%d trials)'
              % ('2-DOF point' if args.task == 'point' else '%d-DOF arm' % task.n_dofs,
                 updates, args.trials))
+    if 'pi2' in records:
+        title += '; PI2 noise %s' % ('per step' if args.pi2_noise == 'step' else 'per rollout')
     table = format_table(summary, title, tolerance)
     _write_json(os.path.join(directory, 'results.json'),
-                {'config': base, 'methods': summary, 'via_tolerance': tolerance})
+                {'config': base, 'methods': summary, 'via_tolerance': tolerance,
+                 'pi2_noise': args.pi2_noise if 'pi2' in records else None})
     with open(os.path.join(directory, 'table.md'), 'w') as stream:
         stream.write(table)
     rollouts = np.arange(updates + 1) * args.rollouts

@@ -155,6 +155,8 @@ def test_pi2_noise_option_reaches_pi2_and_only_its_trials(tmp_path, capsys):
     assert '1 of 2 trials to run' in capsys.readouterr().out  # G-MDS's trial is kept
     held = json.loads((trials / 'pi2_trial00.json').read_text())
     assert held['config']['pi2_noise'] == 'episode'
+    assert json.loads((tmp_path / 'point' / 'results.json').read_text())['pi2_noise'] == 'episode'
+    assert 'PI2 noise per rollout' in (tmp_path / 'point' / 'table.md').read_text()
     task = make_task('point', n_basis=5)
     expected = run_trial(task, 'pi2', 2, seed=0, trial=0, pi2_noise='episode')
     assert held['costs'] == pytest.approx(expected['costs'], rel=1e-12)
