@@ -423,20 +423,24 @@ class PolicySearch:
                 return float('nan')
             return float(expected_reward(self.reward, marginals))
 
+    def bounds(self, multiplier=1.0):
+        """Return the KL bounds, epsilon and state_epsilon, each times ``multiplier``."""
+        return self.config.epsilon * multiplier, self.config.state_epsilon * multiplier
+
     def improve(self, dynamics, x0, multiplier=1.0):
         """
         Run the configured KL-bounded update on the fitted model (thesis Alg. 1, 4, 5).
 
-        The bounds are epsilon and state_epsilon times ``multiplier`` (step adaptation).
+        The bounds are :meth:`bounds` at ``multiplier`` (step adaptation).
         """
-        algorithm, eps = self.config.algorithm, self.config.epsilon * multiplier
+        algorithm = self.config.algorithm
+        eps, state_eps = self.bounds(multiplier)
         if algorithm == 'gps':
             return gps_update(dynamics, self.reward, self.policy, x0, eps, alpha0=self.alpha)
         if algorithm == 'saps':
             return saps_update(dynamics, self.reward, self.policy, x0, eps, alpha0=self.alpha)
         if algorithm == 'separate':
-            return separate_bounds_update(dynamics, self.reward, self.policy, x0, eps,
-                                          self.config.state_epsilon * multiplier,
+            return separate_bounds_update(dynamics, self.reward, self.policy, x0, eps, state_eps,
                                           alpha0=self.alpha, gamma0=self.gamma)
         delta = entropy_bound(self.policy, self.config.entropy_delta)
         return esaps_update(dynamics, self.reward, self.policy, x0, eps, delta=delta,
@@ -457,7 +461,7 @@ class PolicySearch:
         multiplier = self.next_step_multiplier(metrics['expected_reward'])
         if self.config.step_adaptation:
             metrics.update({'step_multiplier': multiplier,
-                            'epsilon': self.config.epsilon * multiplier})
+                            'epsilon': self.bounds(multiplier)[0]})
         dynamics = self.fit_dynamics(states, actions)
         x0 = self.initial_state(states)
         try:
@@ -497,7 +501,7 @@ class PolicySearch:
         """
         Return max_t (bound value_t / bound - 1) of an UpdateResult: how far it oversteps.
 
-        The bounds are epsilon and state_epsilon times ``multiplier`` (step adaptation).
+        The bounds are :meth:`bounds` at ``multiplier`` (step adaptation).
 
         The bound value is res.kl against epsilon (the state-action KL for SAPS / ESAPS), and
         for the separate bounds also the state KL against state_epsilon. A converged update
@@ -506,10 +510,9 @@ class PolicySearch:
         double-pendulum updates of one figure run stopped at 1.49, 28.6 and 462 times the bound,
         and applying such a policy is a jump the trust region exists to prevent.
         """
-        epsilon = self.config.epsilon * multiplier
+        epsilon, state_epsilon = self.bounds(multiplier)
         excess = float(np.max(result.kl)) / epsilon - 1.0
         if self.config.algorithm == 'separate':
-            state_epsilon = self.config.state_epsilon * multiplier
             excess = max(excess, float(np.max(result.state_kl)) / state_epsilon - 1.0)
         return excess
 
