@@ -64,7 +64,7 @@ from ps_control.core.lqg import expected_reward, forward_pass
 
 ALGORITHMS = ('gps', 'saps', 'esaps', 'separate')  # the KL-bounded updates PolicySearch runs
 LEARNER_ALGORITHMS = ALGORITHMS + ('g_amds',)  # everything make_search builds
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2  # 2: the task's fingerprint is recorded and checked
 
 
 @dataclass(frozen=True)
@@ -549,10 +549,9 @@ class PolicySearch:
         for i, (s, a) in enumerate(self.recent):
             arrays['recent_states_%d' % i] = s
             arrays['recent_actions_%d' % i] = a
-        meta = {'version': CHECKPOINT_VERSION, 'config': asdict(self.config),
-                'history': self.history, 'recent': len(self.recent),
-                'task': getattr(self.task, 'name', None)}
-        write_checkpoint(path, arrays, meta)
+        write_checkpoint(path, arrays, checkpoint_meta(self.task, self.config,
+                                                       history=self.history,
+                                                       recent=len(self.recent)))
 
     @classmethod
     def load(cls, path, task, overrides=None):
@@ -564,6 +563,7 @@ class PolicySearch:
         """
         arrays, meta = read_checkpoint(path)
         try:
+            check_checkpoint_task(meta, task)
             config = checkpoint_config(meta, overrides)
             if config.algorithm not in ALGORITHMS:
                 raise ValueError('it holds a %s run, not one of %s'
@@ -625,10 +625,31 @@ def read_checkpoint(path):
         raise ValueError('checkpoint %s is corrupt or not a ps_control checkpoint: %s'
                          % (path, error)) from None
     if not isinstance(meta, dict) or meta.get('version') != CHECKPOINT_VERSION:
-        raise ValueError('checkpoint %s has version %r, expected %d'
+        raise ValueError('checkpoint %s has version %r, expected %d (written by another '
+                         'version of ps_control: start a new run in another folder)'
                          % (path, meta.get('version') if isinstance(meta, dict) else None,
                             CHECKPOINT_VERSION))
     return arrays, meta
+
+
+def checkpoint_meta(task, config, **entries):
+    """
+    Return the ``meta`` of a learner checkpoint: version, settings, task, and ``entries``.
+
+    The task is recorded by name and by ``task.fingerprint()`` (the robot, reward, limits and
+    initial state), which ``check_checkpoint_task`` compares on resuming.
+    """
+    return dict({'version': CHECKPOINT_VERSION, 'config': asdict(config),
+                 'task': getattr(task, 'name', None), 'task_fingerprint': task.fingerprint()},
+                **entries)
+
+
+def check_checkpoint_task(meta, task):
+    """Raise ValueError if checkpoint ``meta`` was written for another definition of ``task``."""
+    if meta.get('task_fingerprint') != task.fingerprint():
+        raise ValueError('it was written for another definition of task %r (its robot, reward, '
+                         'limits or initial state have changed since): start a new run in '
+                         'another folder' % (meta.get('task'),))
 
 
 def checkpoint_config(meta, overrides=None):

@@ -54,15 +54,13 @@ steps); the via-point time (0.3 s) must be a multiple of dt within the horizon. 
 the paper's arm: a planar serial arm of D equal links of length 1/D starting straight (q = 0).
 """
 
-from dataclasses import asdict
-
 import numpy as np
 
 from ps_control.core.amds import AcceleratedMirrorDescentSearch
 from ps_control.core.search_distribution import GaussianDensity
 from ps_control.core.tracking_policy import inertia_scaled_gains, tracking_policy
-from ps_control.learning import (checkpoint_config, CHECKPOINT_VERSION, read_checkpoint,
-                                 saturation_share, write_checkpoint)
+from ps_control.learning import (check_checkpoint_task, checkpoint_config, checkpoint_meta,
+                                 read_checkpoint, saturation_share, write_checkpoint)
 from ps_control.tasks.planar_arm import PlanarArm
 from ps_control.tasks.via_point import ArmViaPoint
 
@@ -263,16 +261,16 @@ class ArmViaPointSearch:
         density, z = self.optimizer.density, self.optimizer.z
         arrays = {'mean': density.mean, 'std': np.broadcast_to(density.std, density.mean.shape),
                   'z_mean': z.mean, 'z_std': np.broadcast_to(z.std, z.mean.shape)}
-        meta = {'version': CHECKPOINT_VERSION, 'config': asdict(self.config),
-                'history': self.history, 'k': int(self.optimizer.k),
-                'task': getattr(self.task, 'name', None)}
-        write_checkpoint(path, arrays, meta)
+        write_checkpoint(path, arrays, checkpoint_meta(self.task, self.config,
+                                                       history=self.history,
+                                                       k=int(self.optimizer.k)))
 
     @classmethod
     def load(cls, path, task, overrides=None):
         """Restore a g_amds run from ``save`` (ValueError naming the file if it is unusable)."""
         arrays, meta = read_checkpoint(path)
         try:
+            check_checkpoint_task(meta, task)
             config = checkpoint_config(meta, overrides)
             if config.algorithm != ALGORITHM:
                 raise ValueError('it holds a %s run, not g_amds' % config.algorithm)

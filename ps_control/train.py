@@ -278,8 +278,9 @@ def ilqr_reference(task_name, out_dir, quiet=False, settings=None):
     penalised result), 'stages' of the refinement, 'iterations', 'converged' (the last stage
     stopped on its tolerance), the trajectory ('states', 'actions', 'final_state'), the
     feedback law's mean reward and success rate from ``policy_rollouts`` sampled initial
-    states ('policy_reward', 'policy_success_rate'), 'seconds' and 'settings'. A cached file is
-    reused only if it was computed with the same settings.
+    states ('policy_reward', 'policy_success_rate'), 'seconds', 'settings' and
+    'task_fingerprint'. A cached file is reused only if it was computed with the same settings
+    for the same task definition (``Task.fingerprint``).
     """
     from ps_control.sim.finite_difference import FiniteDifferenceDynamics
 
@@ -290,7 +291,8 @@ def ilqr_reference(task_name, out_dir, quiet=False, settings=None):
     if os.path.exists(path):
         with open(path) as handle:
             cached = json.load(handle)
-        if cached.get('settings') == key:
+        if (cached.get('settings') == key
+                and cached.get('task_fingerprint') == task.fingerprint()):
             return cached
     begin = time.time()
 
@@ -331,7 +333,7 @@ def ilqr_reference(task_name, out_dir, quiet=False, settings=None):
                  'seconds': round(time.time() - begin, 1),
                  'screening': [entry for _, entry in screening], 'stages': log,
                  'states': result.states.tolist(), 'actions': result.actions.tolist(),
-                 'settings': key}
+                 'settings': key, 'task_fingerprint': task.fingerprint()}
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, 'w') as handle:
         json.dump(reference, handle, indent=1)

@@ -150,3 +150,24 @@ def test_reference_is_cached_and_recomputed_for_other_settings(single_pendulum):
     assert other['settings']['starts'] == ['zero'] and other['reward'] < reference['reward']
     with open(file) as handle:
         assert json.load(handle)['settings']['starts'] == ['zero']
+
+
+def test_reference_is_recomputed_when_the_task_changes(single_pendulum, tmp_path):
+    """A cached reference of the same settings but another reward (or robot) is not reused."""
+    path, _, _ = single_pendulum
+    tiny = dict(SMALL, starts=['zero'], screen_iterations=2, penalised_iterations=2,
+                exact_iterations=2, final_iterations=2)
+    out = str(tmp_path / 'out')
+    first = ilqr_reference(path, out, quiet=True, settings=tiny)
+    assert first['task_fingerprint'] == load_task(path).fingerprint()
+    with open(path) as handle:
+        text = handle.read()
+    changed = str(tmp_path / 'single_pendulum.yaml')  # same task name, so the same cache file
+    with open(changed, 'w') as handle:
+        handle.write(text.replace('action_weights: [0.001]', 'action_weights: [0.01]'))
+    second = ilqr_reference(changed, out, quiet=True, settings=tiny)
+    assert second['task_fingerprint'] == load_task(changed).fingerprint()
+    assert second['task_fingerprint'] != first['task_fingerprint']
+    assert second['reward'] != first['reward']  # computed on the new reward, not read back
+    with open(os.path.join(out, 'single_pendulum', 'ilqr.json')) as handle:
+        assert json.load(handle)['task_fingerprint'] == second['task_fingerprint']

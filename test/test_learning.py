@@ -17,6 +17,7 @@
 from types import MappingProxyType
 
 import numpy as np
+from ps_control import learning
 from ps_control.core import QuadraticReward
 from ps_control.core.gaussian import NotPositiveDefiniteError
 from ps_control.learning import (learning_config_from_mapping, LearningConfig,
@@ -40,6 +41,9 @@ class LinearTask:
         A[:n, n:] = dt * np.eye(n)
         self.A = A
         self.B = np.vstack([0.5 * dt ** 2 * np.eye(n), dt * np.eye(n)])
+
+    def fingerprint(self):
+        return 'linear %d %d %g %g' % (self.horizon, self.du, self.dt, self.torque_limits[0])
 
     def quadratic_reward(self):
         T, dx, du = self.horizon, self.dx, self.du
@@ -311,6 +315,12 @@ def test_corrupt_checkpoint_is_a_clear_error_and_old_file_survives(tmp_path):
         PolicySearch.load(tmp_path / 'broken.npz', task)
     with pytest.raises(ValueError, match='cannot resume a gps run as saps'):
         PolicySearch.load(path, task, {'algorithm': 'saps'})
+    with pytest.raises(ValueError, match="another definition of task 'linear'.*another folder"):
+        PolicySearch.load(path, LinearTask(limit=4.0))  # the task file changed since
+    arrays, meta = learning.read_checkpoint(path)
+    learning.write_checkpoint(tmp_path / 'old.npz', arrays, dict(meta, version=1))
+    with pytest.raises(ValueError, match='version 1, expected 2.*another version of ps_control'):
+        PolicySearch.load(tmp_path / 'old.npz', task)
     assert path.read_bytes() == good
 
 

@@ -164,6 +164,23 @@ def test_missing_ros_parameters_section(tmp_path):
         load_task(_write(tmp_path, {'task': {}}))
 
 
+def test_fingerprint_follows_the_problem_not_the_labels(tmp_path):
+    base = load_task('double_pendulum').fingerprint()
+    assert base == load_task(_mutated(tmp_path, 'task.dt', 0.05)).fingerprint()  # same value
+    for field, value in (('task.description', 'another text'), ('learning.epsilon', 7.0)):
+        assert load_task(_mutated(tmp_path, field, value)).fingerprint() == base, field
+    for field, value in (('task.reward.action_weights', [0.002, 0.001]), ('task.dt', 0.04),
+                         ('task.initial_state.std', [0.02, 0.01, 0.01, 0.01]),
+                         ('task.success.tolerance', 0.3), ('task.horizon', 99)):
+        assert load_task(_mutated(tmp_path, field, value)).fingerprint() != base, field
+    with open(os.path.join(ROOT, 'urdf', 'double_pendulum.urdf')) as handle:
+        urdf = handle.read()
+    assert 'damping="0.025"' in urdf
+    (tmp_path / 'damped.urdf').write_text(urdf.replace('damping="0.025"', 'damping="0.05"'))
+    robot = load_task(_mutated(tmp_path, 'task.urdf', str(tmp_path / 'damped.urdf')))
+    assert robot.fingerprint() != base  # the robot is part of the problem
+
+
 def test_reward_matches_hand_computation(tmp_path):
     task = _tiny_task(tmp_path)
     pi = math.pi

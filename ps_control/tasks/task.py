@@ -34,8 +34,10 @@ give the reward the true system collected; the commanded actions (Rollouts.actio
 the policy asked for. They differ only where a command exceeded an effort limit.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 import functools
+import hashlib
+import json
 import math
 import types
 
@@ -104,6 +106,33 @@ class Task:
     def initial_state_mean(self):
         """Return the mean of the initial state distribution (same as initial_mean)."""
         return self.initial_mean
+
+    # Identity ---------------------------------------------------------------------------------
+
+    # fields that do not change the problem: labels, file locations, the learner's settings
+    _NOT_FINGERPRINTED = ('name', 'description', 'source', 'urdf_path', 'learning')
+
+    @functools.cached_property
+    def _fingerprint(self):
+        problem = {f.name: getattr(self, f.name) for f in fields(self)
+                   if f.name not in self._NOT_FINGERPRINTED}
+        digest = hashlib.sha256(json.dumps(problem, sort_keys=True).encode())
+        with open(self.urdf_path, 'rb') as handle:
+            digest.update(handle.read())
+        return digest.hexdigest()[:16]
+
+    def fingerprint(self):
+        """
+        Return a digest (16 hex digits) of the problem the task poses.
+
+        It covers the robot (the URDF file's bytes), joint and torque limits, horizon, dt,
+        substeps, gravity, goal, reward, initial state distribution, divergence bound and
+        success test; not the name, description, file locations or the ``learning`` section
+        (learning checkpoints record their settings themselves). Checkpoints and the cached
+        iLQR reference store it, so that a run is never resumed, nor a reference reused, on a
+        task whose file or URDF has changed since.
+        """
+        return self._fingerprint
 
     # Reward -----------------------------------------------------------------------------------
 
