@@ -86,6 +86,11 @@ class LearningConfig:
     transitions / prior_min_cluster_samples) components (cbfinn/gps); prior_strength: its
     pseudo-count in the normal-inverse-Wishart prior; fit_ridge: the relative regularisation of
     the (x, u) covariance of each step's fit (ps_control.core.dynamics_fit.DynamicsFitter).
+    refit_scale_floor: when the update on the fitted model cannot be applied (no feasible
+    multipliers, or the search stopped more than reject_kl_excess over its bound), the dynamics
+    are fitted once more with every (x, u) dimension's variance at each step raised by this
+    share of its variance over the whole batch (DynamicsFitter.fit's ``scale_floor``), and the
+    update is tried again on that model; 0: no second try (``PolicySearch.update``).
     state_covariance_floor: added (times I) to the initial state covariance fitted to the
     rollouts' first states.
     reject_kl_excess: an update whose dual search stopped unconverged with a step's bound value
@@ -122,6 +127,7 @@ class LearningConfig:
     prior_min_cluster_samples: int = 20
     prior_strength: float = 1.0
     fit_ridge: float = 1e-6
+    refit_scale_floor: float = 1e-3
     reject_kl_excess: float = 0.1
     step_adaptation: bool = False
     step_multiplier_min: float = 0.1
@@ -165,7 +171,7 @@ class LearningConfig:
             raise ValueError('learning.step_multiplier_min (%r) must not exceed '
                              'learning.step_multiplier_max (%r)'
                              % (self.step_multiplier_min, self.step_multiplier_max))
-        for name in ('reject_kl_excess', 'fit_ridge'):
+        for name in ('reject_kl_excess', 'fit_ridge', 'refit_scale_floor'):
             value = getattr(self, name)
             if not np.isfinite(value) or value < 0:
                 raise ValueError('learning.%s must be a finite number >= 0, got %r'
@@ -397,6 +403,15 @@ class PolicySearch:
         """
         self.recent.append((states, actions))
         del self.recent[:-self.config.prior_iterations]
+        return self.fit_recent(states, actions)
+
+    def fit_recent(self, states, actions, scale_floor=0.0):
+        """
+        Fit the dynamics to this iteration's rollouts, the prior to ``recent`` (no new data).
+
+        ``scale_floor``: DynamicsFitter.fit's floor on each dimension's variance (0: none).
+        Deterministic: the GMM's seed depends on the iteration only.
+        """
         config = self.config
         fitter = DynamicsFitter(prior='gmm', max_clusters=config.prior_max_clusters,
                                 min_samples_per_cluster=config.prior_min_cluster_samples,
@@ -405,7 +420,7 @@ class PolicySearch:
                                 seed=config.seed + self.iteration)
         fitter.update_prior(np.concatenate([s for s, _ in self.recent]),
                             np.concatenate([a for _, a in self.recent]))
-        return fitter.fit(states, actions)
+        return fitter.fit(states, actions, scale_floor)
 
     def model_reward(self, dynamics, x0):
         """
@@ -454,6 +469,11 @@ class PolicySearch:
         before the effort limits clip them (the applied torques are their clip; passing the
         applied torques instead fits the model to them, which misleads the update wherever the
         torques saturate: see the module docstring).
+
+        If the update on the fitted model cannot be applied (:meth:`attempt`), the model is fitted
+        again with ``refit_scale_floor`` and the update tried once more; metrics['refit'] then
+        says why the first model's update failed. If the second fails too, the policy is kept
+        (:meth:`kept_policy_metrics`).
         """
         states, actions = self._check_rollouts(states, actions)
         metrics = {'iteration': self.iteration + 1, 'samples': int(states.shape[0])}
@@ -464,12 +484,16 @@ class PolicySearch:
                             'epsilon': self.bounds(multiplier)[0]})
         dynamics = self.fit_dynamics(states, actions)
         x0 = self.initial_state(states)
-        try:
-            result = self.improve(dynamics, x0, multiplier)
-        except NotPositiveDefiniteError as error:
-            rejection = error
-        else:
-            rejection = self.rejection(result, multiplier)
+        result, rejection = self.attempt(dynamics, x0, multiplier)
+        if rejection is not None and self.config.refit_scale_floor > 0:
+            floor = self.config.refit_scale_floor
+            dynamics = self.fit_recent(states, actions, floor)
+            result, second = self.attempt(dynamics, x0, multiplier)
+            if second is None:
+                metrics['refit'] = str(rejection)  # why the first model's update was not used
+                rejection = None
+            else:
+                rejection = '%s; refitted with scale floor %g: %s' % (rejection, floor, second)
         if rejection is not None:
             metrics.update(self.kept_policy_metrics(rejection))
             self.history.append(metrics)
@@ -489,6 +513,19 @@ class PolicySearch:
         })
         self.history.append(metrics)
         return metrics
+
+    def attempt(self, dynamics, x0, multiplier=1.0):
+        """
+        Return (UpdateResult or None, why it is not applied or None) of ``improve``.
+
+        The reason is the NotPositiveDefiniteError when no update exists on the model, else
+        :meth:`rejection`.
+        """
+        try:
+            result = self.improve(dynamics, x0, multiplier)
+        except NotPositiveDefiniteError as error:
+            return None, error
+        return result, self.rejection(result, multiplier)
 
     def rejection(self, result, multiplier=1.0):
         """Return why an UpdateResult is not applied (``reject_kl_excess``), or None."""

@@ -203,6 +203,36 @@ def test_zero_variance_dimensions():
         assert ratio < 1.0 + 1.5 * (ols_expected_error(n, 6) - 1.0)
 
 
+def test_scale_floor_keeps_a_joint_at_its_stop_from_getting_huge_gains():
+    """
+    A state held (up to 1e-7) at a stop during a few steps: the plain fit fits its spread.
+
+    The round-off-level spread correlates with the next state's noise by chance, so the plain
+    fit's gains on it are large; the scale floor (a share of the dimension's variance over the
+    batch) takes them to ~0 and leaves the other steps' fit as it was.
+    """
+    T, n = 30, 100
+    system = make_system(T, 4, 2, seed=8)
+    states, actions = rollouts(system, n, seed=9)
+    held = slice(10, 14)  # x_0 rests at 2.0 at the start of steps 10-13
+    rng = np.random.default_rng(10)
+    states[:, held, 0] = 2.0 + 1e-7 * rng.standard_normal((n, 4))
+    plain = DynamicsFitter(prior=None).fit(states, actions)
+    floored = DynamicsFitter(prior=None).fit(states, actions, scale_floor=1e-3)
+    assert np.abs(plain.A[held, :, 0]).max() > 100.0
+    assert np.abs(floored.A[held, :, 0]).max() < 0.01
+    free = np.r_[0:9, 14:T]  # steps whose inputs and targets are the system's
+    truth = np.concatenate([system[0][free], system[1][free]], axis=-1)
+    fitted = np.concatenate([floored.A[free], floored.B[free]], axis=-1)
+    assert np.linalg.norm(fitted - truth) < 0.15 * np.linalg.norm(truth)
+    shift = np.linalg.norm(floored.A[free] - plain.A[free])
+    assert shift < 0.02 * np.linalg.norm(plain.A[free])  # the floor is small where data vary
+    again = DynamicsFitter(prior=None).fit(states, actions, scale_floor=0.0)
+    np.testing.assert_array_equal(again.A, plain.A)
+    with pytest.raises(ValueError, match='scale_floor must be >= 0'):
+        DynamicsFitter(prior=None).fit(states, actions, scale_floor=-1e-3)
+
+
 def test_fit_with_own_gaussian_as_prior_equals_plain_fit():
     """NIW posterior with mu0 = mean, Phi = n0 S, m = n0 = N is the empirical Gaussian again."""
     rng = np.random.default_rng(8)

@@ -121,21 +121,55 @@ def test_an_update_without_feasible_multipliers_keeps_the_policy_and_goes_on(mon
                                                             'epsilon': 1.0}))
     rng = np.random.default_rng(0)
     before = search.policy
-    improve = search.improve
-
-    def fail_once(dynamics, x0, multiplier=1.0):
-        monkeypatch.setattr(search, 'improve', improve)
-        raise NotPositiveDefiniteError('no state-distribution fixed point for any alpha', [3])
-    monkeypatch.setattr(search, 'improve', fail_once)
+    _fail_improve(monkeypatch, search, times=2)  # on the fit and on the refit
     kept = search.update(*task.rollouts(search.policy, 20, rng))
     assert search.policy is before and search.alpha is None
     assert kept['max_kl'] == kept['max_policy_kl'] == 0.0 and not kept['dual_converged']
     assert 'policy kept' in kept['update_error'] and 'fixed point' in kept['update_error']
+    assert 'refitted with scale floor 0.001' in kept['update_error'] and 'refit' not in kept
     assert np.isfinite(kept['expected_reward'])  # the rollouts were still scored
     moved = search.update(*task.rollouts(search.policy, 20, rng))
     assert search.policy is not before and 'update_error' not in moved
     assert moved['dual_converged'] and moved['max_kl'] > 0.5
     assert [m['iteration'] for m in search.history] == [1, 2]
+
+
+def _fail_improve(monkeypatch, search, times):
+    """Make search.improve raise NotPositiveDefiniteError on its next ``times`` calls."""
+    improve, calls = search.improve, []
+
+    def failing(dynamics, x0, multiplier=1.0):
+        calls.append(dynamics)
+        if len(calls) <= times:
+            raise NotPositiveDefiniteError('no state-distribution fixed point for any alpha', [3])
+        return improve(dynamics, x0, multiplier)
+    monkeypatch.setattr(search, 'improve', failing)
+    return calls
+
+
+@pytest.mark.parametrize('floor', [1e-3, 0.0])
+def test_an_update_that_fails_is_tried_again_on_a_refit(monkeypatch, floor):
+    """refit_scale_floor > 0: a second fit, with the variance floor, and a second try."""
+    task = LinearTask()
+    search = PolicySearch(task, load_learning_config(task, {'algorithm': 'saps', 'epsilon': 1.0,
+                                                            'refit_scale_floor': floor}))
+    before = search.policy
+    fits = []
+    fit_recent = search.fit_recent
+    monkeypatch.setattr(search, 'fit_recent',
+                        lambda s, a, scale_floor=0.0: fits.append(scale_floor) or fit_recent(
+                            s, a, scale_floor))
+    calls = _fail_improve(monkeypatch, search, times=1)
+    metrics = search.update(*task.rollouts(search.policy, 20, np.random.default_rng(0)))
+    assert len(search.recent) == 1  # the refit adds no data to the prior
+    if floor:
+        assert fits == [0.0, floor] and len(calls) == 2
+        assert calls[1] is not calls[0]  # the second try ran on the refitted model
+        assert search.policy is not before and 'update_error' not in metrics
+        assert 'fixed point' in metrics['refit'] and metrics['dual_converged']
+    else:
+        assert fits == [0.0] and len(calls) == 1
+        assert search.policy is before and 'policy kept' in metrics['update_error']
 
 
 @pytest.mark.parametrize('over, applied', [(3.0, False), (1.05, True)])
@@ -235,7 +269,8 @@ def test_reject_kl_excess_must_be_non_negative():
 @pytest.mark.parametrize('name, value', [('prior_max_rollouts', 0), ('prior_max_clusters', 0),
                                          ('prior_min_cluster_samples', 0),
                                          ('prior_strength', 0.0), ('fit_ridge', -1e-6),
-                                         ('fit_ridge', float('nan'))])
+                                         ('fit_ridge', float('nan')),
+                                         ('refit_scale_floor', -1e-3)])
 def test_bad_dynamics_fit_settings_are_named(name, value):
     with pytest.raises(ValueError, match='learning.%s' % name):
         load_learning_config(LinearTask(), {name: value})

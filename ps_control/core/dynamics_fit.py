@@ -50,7 +50,7 @@ class NIWPrior:
     n0: float
 
 
-def fit_linear_gaussian(xu, x_next, prior=None, ridge=1e-6):
+def fit_linear_gaussian(xu, x_next, prior=None, ridge=1e-6, variance_floor=None):
     """
     Fit x' ~ N(F [x; u] + f, cov) by conditioning a joint Gaussian of (x, u, x'), batched.
 
@@ -63,8 +63,12 @@ def fit_linear_gaussian(xu, x_next, prior=None, ridge=1e-6):
     with S the empirical covariance and mean ybar. Dimensions of (x, u) that are constant over
     the N samples lose their cross-covariances (they carry no information; the constant goes
     into f). A ridge ``ridge * Sigma_ii`` (Sigma_ii floored at 1e-6 times the mean variance and
-    at 1e-12) is added to the (x, u) block, then F = Sigma_yx Sigma_xx^-1, f = ybar_y - F ybar_x,
-    cov = Sigma_yy - F Sigma_xx F', symmetrised with negative eigenvalues set to zero.
+    at 1e-12) is added to the (x, u) block, and ``variance_floor`` (p,), if given, to its
+    diagonal; then F = Sigma_yx Sigma_xx^-1, f = ybar_y - F ybar_x, cov = Sigma_yy - F Sigma_xx
+    F', symmetrised with negative eigenvalues set to zero. The floor is absolute, unlike the
+    ridge: a dimension whose variance at a step is far below it (a joint resting against its
+    stop in every rollout) gets gains near zero, not gains fitted to its round-off-level spread,
+    which can be in the hundreds and make the model explode in closed loop.
     Returns (F (..., dx, p), f (..., dx), cov (..., dx, dx)).
     """
     xu = np.asarray(xu, dtype=float)
@@ -100,6 +104,8 @@ def fit_linear_gaussian(xu, x_next, prior=None, ridge=1e-6):
     diag = np.diagonal(sigma_xx, axis1=-2, axis2=-1)
     floor = np.maximum(1e-6 * diag.mean(axis=-1, keepdims=True), 1e-12)
     sigma_xx += ridge * np.maximum(diag, floor)[..., None, :] * np.eye(p)
+    if variance_floor is not None:
+        sigma_xx += np.asarray(variance_floor, dtype=float)[..., None, :] * np.eye(p)
     gain = np.swapaxes(np.linalg.solve(sigma_xx, np.swapaxes(sigma_yx, -1, -2)), -1, -2)
     offset = mean[..., p:] - np.einsum('...ij,...j->...i', gain, mean[..., :p])
     cov = sigma[..., p:, p:] - gain @ sigma_xx @ np.swapaxes(gain, -1, -2)
@@ -232,12 +238,24 @@ class DynamicsFitter:
         n0 = self.strength * max(0.0, (points - 2.0 - dim) / points)
         return NIWPrior(mu0, self.strength * cov, self.strength, n0)
 
-    def fit(self, states, actions):
-        """Fit LinearGaussianDynamics (A, B, c, cov per step) to states (N, T+1, dx), actions."""
+    def fit(self, states, actions, scale_floor=0.0):
+        """
+        Fit LinearGaussianDynamics (A, B, c, cov per step) to states (N, T+1, dx), actions.
+
+        ``scale_floor`` > 0 adds scale_floor times each (x, u) dimension's variance over all
+        steps and rollouts to its variance at every step (``fit_linear_gaussian``'s
+        ``variance_floor``): the fit then ignores variations far below a dimension's usual
+        spread, such as a joint held at its stop.
+        """
+        if scale_floor < 0:
+            raise ValueError('scale_floor must be >= 0, got %r' % (scale_floor,))
         states, actions = check_rollouts(states, actions, min_rollouts=2)
         dx = states.shape[-1]
         prior = None if self.prior is None else self.prior_at(states, actions)
         xu = np.swapaxes(np.concatenate([states[:, :-1], actions], axis=-1), 0, 1)
+        floor = None
+        if scale_floor > 0:
+            floor = scale_floor * xu.reshape(-1, xu.shape[-1]).var(axis=0)
         gain, offset, cov = fit_linear_gaussian(xu, np.swapaxes(states[:, 1:], 0, 1), prior,
-                                                self.ridge)
+                                                self.ridge, floor)
         return LinearGaussianDynamics(gain[..., :dx], gain[..., dx:], offset, cov)
