@@ -93,6 +93,10 @@ def run_trial(task_name, algorithm, trial, iterations, samples, seed, out_dir, o
                     print('[%s %-5s trial %2d] iter %3d  %s'
                           % (task.name, algorithm, trial, metrics['iteration'],
                              metrics['update_error']), flush=True)
+                elif 'refit' in metrics:
+                    print('[%s %-5s trial %2d] iter %3d  updated on a refit (on the first fit: '
+                          '%s)' % (task.name, algorithm, trial, metrics['iteration'],
+                                   metrics['refit']), flush=True)
     finally:
         sim.close()
     with open(result_path, 'w') as handle:

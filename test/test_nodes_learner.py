@@ -32,7 +32,7 @@ from nodes_support import open_graph
 import numpy as np
 from ps_control import learning
 from ps_control.nodes import common
-from ps_control.nodes.learner_node import format_metrics
+from ps_control.nodes.learner_node import format_metrics, metrics_status
 from ps_control.nodes.messages import policy_digest
 from ps_control.run import build_nodes
 from ps_control.tasks import load_task
@@ -176,3 +176,13 @@ def test_progress_line_shows_the_adapted_bound_only_with_step_adaptation():
     line = format_metrics(metrics, 10)
     assert 'iteration 3' in line and 'max KL 2.4,' in line and 'bound' not in line
     assert 'max KL 2.4 (bound 2.5),' in format_metrics(dict(metrics, epsilon=2.5), 10)
+
+
+def test_diagnostics_warn_when_the_policy_was_kept_and_name_a_refit():
+    from diagnostic_msgs.msg import DiagnosticStatus
+    assert metrics_status({'iteration': 4}) == (DiagnosticStatus.OK, 'iteration 4')
+    kept = metrics_status({'iteration': 4, 'update_error': 'no update, policy kept: x'})
+    assert kept == (DiagnosticStatus.WARN, 'iteration 4: no update, policy kept: x')
+    level, message = metrics_status({'iteration': 5, 'refit': 'no fixed point'})
+    assert level == DiagnosticStatus.OK
+    assert message == 'iteration 5: updated on a refit (on the first fit: no fixed point)'

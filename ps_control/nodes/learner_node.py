@@ -277,12 +277,9 @@ class LearnerNode(Node):
 
     def publish_metrics(self, metrics):
         """Publish every numeric metric as a Float64 topic and all of them as diagnostics."""
-        status = DiagnosticStatus(level=DiagnosticStatus.OK, name='ps_control: learner',
-                                  message='iteration %s' % metrics.get('iteration', '?'),
+        level, message = metrics_status(metrics)
+        status = DiagnosticStatus(level=level, name='ps_control: learner', message=message,
                                   hardware_id=self.task.name)
-        if 'update_error' in metrics:  # the policy was kept (PolicySearch.kept_policy_metrics)
-            status.level = DiagnosticStatus.WARN
-            status.message += ': %s' % metrics['update_error']
         for key, value in metrics.items():
             if isinstance(value, (bool, np.bool_)) or not isinstance(
                     value, (int, float, np.integer, np.floating)):
@@ -486,8 +483,9 @@ class LearnerNode(Node):
                 metrics['collect_seconds'] = collected - began
                 metrics['update_seconds'] = time.monotonic() - collected
                 self.get_logger().info(format_metrics(metrics, states.shape[0]))
-                if 'update_error' in metrics:
-                    self.get_logger().warning(metrics['update_error'])
+                level, message = metrics_status(metrics)
+                if level != DiagnosticStatus.OK or 'refit' in metrics:
+                    self.get_logger().warning(message)
                 for callback in self.on_iteration:
                     callback(metrics)
             self.get_logger().info('done: %d iterations' % len(self.search.history))
@@ -495,6 +493,22 @@ class LearnerNode(Node):
         except Exception as error:  # noqa: B902 (reported through the future and the log)
             self.get_logger().error('learning stopped: %s' % error)
             self.done.set_exception(error)
+
+
+def metrics_status(metrics):
+    """
+    Return (diagnostic level, message) of an iteration's metrics.
+
+    WARN when the policy was kept (PolicySearch.kept_policy_metrics: 'update_error'), OK
+    otherwise; the message says when the update was made on a refit ('refit').
+    """
+    message = 'iteration %s' % metrics.get('iteration', '?')
+    if 'update_error' in metrics:
+        return DiagnosticStatus.WARN, '%s: %s' % (message, metrics['update_error'])
+    if 'refit' in metrics:
+        return DiagnosticStatus.OK, ('%s: updated on a refit (on the first fit: %s)'
+                                     % (message, metrics['refit']))
+    return DiagnosticStatus.OK, message
 
 
 def format_metrics(metrics, episodes):
