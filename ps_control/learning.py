@@ -306,6 +306,7 @@ class PolicySearch:
         self.beta = None
         self.gamma = None  # the state-KL multipliers of the separate bounds
         self.recent = []  # (states, actions) of the last prior_iterations updates
+        self.fitter = None  # the last fit's DynamicsFitter (fit_dynamics)
 
     @property
     def step_multiplier(self):
@@ -399,28 +400,21 @@ class PolicySearch:
         """
         Fit per-step linear-Gaussian dynamics with the GMM prior over recent iterations.
 
-        ``actions`` are the policy's actions before clipping (see the module docstring).
+        ``actions`` are the policy's actions before clipping (see the module docstring). The
+        fitter, its GMM prior fitted to ``recent``, stays in ``fitter`` for a refit of the same
+        rollouts (``update``). Deterministic: the GMM's seed depends on the iteration only.
         """
         self.recent.append((states, actions))
         del self.recent[:-self.config.prior_iterations]
-        return self.fit_recent(states, actions)
-
-    def fit_recent(self, states, actions, scale_floor=0.0):
-        """
-        Fit the dynamics to this iteration's rollouts, the prior to ``recent`` (no new data).
-
-        ``scale_floor``: DynamicsFitter.fit's floor on each dimension's variance (0: none).
-        Deterministic: the GMM's seed depends on the iteration only.
-        """
         config = self.config
-        fitter = DynamicsFitter(prior='gmm', max_clusters=config.prior_max_clusters,
-                                min_samples_per_cluster=config.prior_min_cluster_samples,
-                                max_samples=config.prior_max_rollouts,
-                                strength=config.prior_strength, ridge=config.fit_ridge,
-                                seed=config.seed + self.iteration)
-        fitter.update_prior(np.concatenate([s for s, _ in self.recent]),
-                            np.concatenate([a for _, a in self.recent]))
-        return fitter.fit(states, actions, scale_floor)
+        self.fitter = DynamicsFitter(prior='gmm', max_clusters=config.prior_max_clusters,
+                                     min_samples_per_cluster=config.prior_min_cluster_samples,
+                                     max_samples=config.prior_max_rollouts,
+                                     strength=config.prior_strength, ridge=config.fit_ridge,
+                                     seed=config.seed + self.iteration)
+        self.fitter.update_prior(np.concatenate([s for s, _ in self.recent]),
+                                 np.concatenate([a for _, a in self.recent]))
+        return self.fitter.fit(states, actions)
 
     def model_reward(self, dynamics, x0):
         """
@@ -487,7 +481,7 @@ class PolicySearch:
         result, rejection = self.attempt(dynamics, x0, multiplier)
         if rejection is not None and self.config.refit_scale_floor > 0:
             floor = self.config.refit_scale_floor
-            dynamics = self.fit_recent(states, actions, floor)
+            dynamics = self.fitter.fit(states, actions, floor)  # on the same prior
             result, second = self.attempt(dynamics, x0, multiplier)
             if second is None:
                 metrics['refit'] = str(rejection)  # why the first model's update was not used

@@ -154,14 +154,23 @@ def test_an_update_that_fails_is_tried_again_on_a_refit(monkeypatch, floor):
     search = PolicySearch(task, load_learning_config(task, {'algorithm': 'saps', 'epsilon': 1.0,
                                                             'refit_scale_floor': floor}))
     before = search.policy
-    fits = []
-    fit_recent = search.fit_recent
-    monkeypatch.setattr(search, 'fit_recent',
-                        lambda s, a, scale_floor=0.0: fits.append(scale_floor) or fit_recent(
-                            s, a, scale_floor))
+    import ps_control.learning as learning_module
+    fitters, fits = [], []
+
+    class RecordingFitter(learning_module.DynamicsFitter):
+        def __init__(self, **settings):
+            super().__init__(**settings)
+            fitters.append(self)
+
+        def fit(self, states, actions, scale_floor=0.0):
+            fits.append(scale_floor)
+            return super().fit(states, actions, scale_floor)
+
+    monkeypatch.setattr(learning_module, 'DynamicsFitter', RecordingFitter)
     calls = _fail_improve(monkeypatch, search, times=1)
     metrics = search.update(*task.rollouts(search.policy, 20, np.random.default_rng(0)))
     assert len(search.recent) == 1  # the refit adds no data to the prior
+    assert len(fitters) == 1  # nor fits the prior again
     if floor:
         assert fits == [0.0, floor] and len(calls) == 2
         assert calls[1] is not calls[0]  # the second try ran on the refitted model
