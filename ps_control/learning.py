@@ -57,7 +57,8 @@ import tempfile
 import numpy as np
 
 from ps_control.core import (entropy_bound, esaps_update, GaussianState, gps_update,
-                             LinearGaussianPolicy, saps_update, separate_bounds_update)
+                             limit_penalised_reward, LinearGaussianPolicy, saps_update,
+                             separate_bounds_update)
 from ps_control.core.dynamics_fit import DynamicsFitter
 from ps_control.core.gaussian import entropy, NotPositiveDefiniteError
 from ps_control.core.lqg import expected_reward, forward_pass
@@ -98,6 +99,10 @@ class LearningConfig:
     step_adaptation: scale epsilon (and state_epsilon) by a multiplier adapted to how much of the
     model's predicted improvement the true system realised (``PolicySearch.step_multiplier``);
     off by default, as in the thesis. step_multiplier_min / _max bound the multiplier.
+    limit_penalty: weight w (reward per squared action unit) of the learner's penalty
+    -w max(0, |a_i| - l_i)^2 on actions beyond the effort limits l, quadratised at the sampled
+    mean actions of the policy being improved (ps_control.core.action_limits; not in the
+    thesis); 0: off. It changes the reward the update maximises, not the reward recorded.
 
     G-AMDS only (ps_control.mds_learning; defaults are the paper's settings): dmp_basis basis
     functions per joint, search_std the sampling standard deviation of the DMP weights,
@@ -128,6 +133,7 @@ class LearningConfig:
     prior_strength: float = 1.0
     fit_ridge: float = 1e-6
     refit_scale_floor: float = 1e-3
+    limit_penalty: float = 0.0
     reject_kl_excess: float = 0.1
     step_adaptation: bool = False
     step_multiplier_min: float = 0.1
@@ -171,7 +177,7 @@ class LearningConfig:
             raise ValueError('learning.step_multiplier_min (%r) must not exceed '
                              'learning.step_multiplier_max (%r)'
                              % (self.step_multiplier_min, self.step_multiplier_max))
-        for name in ('reject_kl_excess', 'fit_ridge', 'refit_scale_floor'):
+        for name in ('reject_kl_excess', 'fit_ridge', 'refit_scale_floor', 'limit_penalty'):
             value = getattr(self, name)
             if not np.isfinite(value) or value < 0:
                 raise ValueError('learning.%s must be a finite number >= 0, got %r'
@@ -436,23 +442,37 @@ class PolicySearch:
         """Return the KL bounds, epsilon and state_epsilon, each times ``multiplier``."""
         return self.config.epsilon * multiplier, self.config.state_epsilon * multiplier
 
-    def improve(self, dynamics, x0, multiplier=1.0):
+    def update_reward(self, actions):
+        """
+        Return (the reward the update maximises, how many (step, joint) pairs are penalised).
+
+        The task's reward, plus with ``limit_penalty`` > 0 the effort-limit penalty quadratised
+        at the mean of the sampled ``actions`` (N, T, du) (ps_control.core.action_limits).
+        """
+        reward, penalised = limit_penalised_reward(self.reward, actions.mean(axis=0),
+                                                   self.task.torque_limits,
+                                                   self.config.limit_penalty)
+        return reward, int(penalised.sum())
+
+    def improve(self, dynamics, x0, multiplier=1.0, reward=None):
         """
         Run the configured KL-bounded update on the fitted model (thesis Alg. 1, 4, 5).
 
-        The bounds are :meth:`bounds` at ``multiplier`` (step adaptation).
+        The bounds are :meth:`bounds` at ``multiplier`` (step adaptation); ``reward`` is the
+        task's unless given (:meth:`update_reward`).
         """
         algorithm = self.config.algorithm
+        reward = self.reward if reward is None else reward
         eps, state_eps = self.bounds(multiplier)
         if algorithm == 'gps':
-            return gps_update(dynamics, self.reward, self.policy, x0, eps, alpha0=self.alpha)
+            return gps_update(dynamics, reward, self.policy, x0, eps, alpha0=self.alpha)
         if algorithm == 'saps':
-            return saps_update(dynamics, self.reward, self.policy, x0, eps, alpha0=self.alpha)
+            return saps_update(dynamics, reward, self.policy, x0, eps, alpha0=self.alpha)
         if algorithm == 'separate':
-            return separate_bounds_update(dynamics, self.reward, self.policy, x0, eps, state_eps,
+            return separate_bounds_update(dynamics, reward, self.policy, x0, eps, state_eps,
                                           alpha0=self.alpha, gamma0=self.gamma)
         delta = entropy_bound(self.policy, self.config.entropy_delta)
-        return esaps_update(dynamics, self.reward, self.policy, x0, eps, delta=delta,
+        return esaps_update(dynamics, reward, self.policy, x0, eps, delta=delta,
                             alpha0=self.alpha, beta0=self.beta)
 
     def update(self, states, actions):
@@ -467,7 +487,8 @@ class PolicySearch:
         If the update on the fitted model cannot be applied (:meth:`attempt`), the model is fitted
         again with ``refit_scale_floor`` and the update tried once more; metrics['refit'] then
         says why the first model's update failed. If the second fails too, the policy is kept
-        (:meth:`kept_policy_metrics`).
+        (:meth:`kept_policy_metrics`). With ``limit_penalty`` the update maximises
+        :meth:`update_reward`; metrics['limit_penalised'] counts its penalised (step, joint) pairs.
         """
         states, actions = self._check_rollouts(states, actions)
         metrics = {'iteration': self.iteration + 1, 'samples': int(states.shape[0])}
@@ -476,13 +497,14 @@ class PolicySearch:
         if self.config.step_adaptation:
             metrics.update({'step_multiplier': multiplier,
                             'epsilon': self.bounds(multiplier)[0]})
+        reward, metrics['limit_penalised'] = self.update_reward(actions)
         dynamics = self.fit_dynamics(states, actions)
         x0 = self.initial_state(states)
-        result, rejection = self.attempt(dynamics, x0, multiplier)
+        result, rejection = self.attempt(dynamics, x0, multiplier, reward)
         if rejection is not None and self.config.refit_scale_floor > 0:
             floor = self.config.refit_scale_floor
             dynamics = self.fitter.fit(states, actions, floor)  # on the same prior
-            result, second = self.attempt(dynamics, x0, multiplier)
+            result, second = self.attempt(dynamics, x0, multiplier, reward)
             if second is None:
                 metrics['refit'] = str(rejection)  # why the first model's update was not used
                 rejection = None
@@ -496,8 +518,11 @@ class PolicySearch:
             metrics['model_reward'] = self.model_reward(dynamics, x0)
         self.policy = result.policy
         self.alpha, self.beta, self.gamma = result.alpha, result.beta, result.gamma
+        # the new policy's task reward under the model (result's is of the penalised reward)
+        predicted = (result.expected_reward if reward is self.reward
+                     else self.model_reward(dynamics, x0))
         metrics.update({
-            'predicted_reward': float(result.expected_reward),
+            'predicted_reward': float(predicted),
             'max_kl': float(np.max(result.kl)),
             'max_policy_kl': float(np.max(result.policy_kl)),
             'max_state_kl': float(np.max(result.state_kl)),
@@ -508,7 +533,7 @@ class PolicySearch:
         self.history.append(metrics)
         return metrics
 
-    def attempt(self, dynamics, x0, multiplier=1.0):
+    def attempt(self, dynamics, x0, multiplier=1.0, reward=None):
         """
         Return (UpdateResult or None, why it is not applied or None) of ``improve``.
 
@@ -516,7 +541,7 @@ class PolicySearch:
         :meth:`rejection`.
         """
         try:
-            result = self.improve(dynamics, x0, multiplier)
+            result = self.improve(dynamics, x0, multiplier, reward)
         except NotPositiveDefiniteError as error:
             return None, error
         return result, self.rejection(result, multiplier)

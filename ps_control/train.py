@@ -232,7 +232,8 @@ class _ReferenceStages:
         from ps_control.core.ilqr import ilqr
 
         began, t = time.time(), self.tail_start
-        reward = QuadraticReward(self.reward.M[t:], self.reward.H[t:], self.reward.z[t:])
+        reward = QuadraticReward(self.reward.M[t:], self.reward.H[t:], self.reward.z[t:],
+                                 self.reward.y[t:])
         end = ilqr(self.model.step, reward, result.states[t], result.actions[t:],
                    max_iterations=self.settings['tail_iterations'], **self.options)
         self.log.append({'stage': 'tail', 'from_step': t, 'iterations': int(end.iterations),

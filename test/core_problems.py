@@ -52,12 +52,12 @@ def lqr_gains(dynamics, reward):
     gains, offsets = np.zeros((T, du, dx)), np.zeros((T, du))
     for t in range(T - 1, -1, -1):
         A, B, c = dynamics.A[t], dynamics.B[t], dynamics.c[t]
-        H, M, z = reward.H[t], reward.M[t], reward.z[t]
+        H, M, z, y = reward.H[t], reward.M[t], reward.z[t], reward.y[t]
         Qaa = H + B.T @ P @ B
         K = -np.linalg.solve(Qaa, B.T @ P @ A)
-        k = -np.linalg.solve(Qaa, B.T @ P @ c + 0.5 * B.T @ p)
+        k = -np.linalg.solve(Qaa, B.T @ P @ c + 0.5 * B.T @ p - H @ y)
         gains[t], offsets[t] = K, k
         G, e = A + B @ K, B @ k + c
         P, p = (M + K.T @ H @ K + G.T @ P @ G,
-                -2.0 * M @ z + 2.0 * K.T @ H @ k + 2.0 * G.T @ P @ e + G.T @ p)
+                -2.0 * M @ z + 2.0 * K.T @ H @ (k - y) + 2.0 * G.T @ P @ e + G.T @ p)
     return gains, offsets

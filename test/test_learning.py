@@ -138,11 +138,11 @@ def _fail_improve(monkeypatch, search, times):
     """Make search.improve raise NotPositiveDefiniteError on its next ``times`` calls."""
     improve, calls = search.improve, []
 
-    def failing(dynamics, x0, multiplier=1.0):
+    def failing(dynamics, x0, multiplier=1.0, reward=None):
         calls.append(dynamics)
         if len(calls) <= times:
             raise NotPositiveDefiniteError('no state-distribution fixed point for any alpha', [3])
-        return improve(dynamics, x0, multiplier)
+        return improve(dynamics, x0, multiplier, reward)
     monkeypatch.setattr(search, 'improve', failing)
     return calls
 
@@ -191,8 +191,8 @@ def test_an_unconverged_update_far_over_its_bound_is_not_applied(monkeypatch, ov
     before = search.policy
     improve = search.improve
 
-    def unconverged(dynamics, x0, multiplier=1.0):
-        result = improve(dynamics, x0, multiplier)
+    def unconverged(dynamics, x0, multiplier=1.0, reward=None):
+        result = improve(dynamics, x0, multiplier, reward)
         return dataclasses.replace(result, kl=over * result.kl / result.kl.max(),
                                    converged=False)
     monkeypatch.setattr(search, 'improve', unconverged)
@@ -269,6 +269,49 @@ def test_step_adaptation_bounds_each_update_by_the_adapted_epsilon(tmp_path):
     assert search.update(*batch) == restored.update(*batch)
 
 
+@pytest.mark.parametrize('algorithm', ['gps', 'esaps'])
+def test_the_limit_penalty_pulls_saturated_mean_actions_toward_the_limit(algorithm):
+    """
+    With limit_penalty > 0 the update pulls a saturated joint's mean action toward its limit.
+
+    It maximises the task reward plus the penalty quadratised at the rollouts' mean actions; the
+    recorded rewards (sampled, and predicted under the model) stay the task's.
+    """
+    task = LinearTask(limit=0.5)
+    rng = np.random.default_rng(5)
+    states, actions = task.rollouts(_pushing_policy(task, 6.0), 20, rng)
+    assert np.mean(actions[:, :, 0] > 0.5) > 0.99  # joint 1 saturated (nearly) throughout
+    results = {}
+    for weight in (0.0, 10.0):
+        overrides = {'algorithm': algorithm, 'epsilon': 1.0, 'limit_penalty': weight}
+        search = PolicySearch(task, load_learning_config(task, overrides),
+                              policy=_pushing_policy(task, 6.0))
+        metrics = search.update(states, actions)
+        mean_state = states.mean(0)[:task.horizon]
+        new_mean = np.einsum('tij,tj->ti', search.policy.K, mean_state) + search.policy.k
+        results[weight] = metrics, new_mean[:, 0]
+        # predicted_reward is the new policy's task reward under the fitted model
+        fresh = PolicySearch(task, load_learning_config(task, overrides), policy=search.policy)
+        dynamics = fresh.fit_dynamics(states, actions)
+        assert metrics['predicted_reward'] == pytest.approx(
+            fresh.model_reward(dynamics, fresh.initial_state(states)), rel=1e-6)
+    (plain, plain_mean), (penalised, penalised_mean) = results[0.0], results[10.0]
+    assert plain['limit_penalised'] == 0
+    assert penalised['limit_penalised'] == task.horizon  # joint 1 at every step
+    assert penalised['expected_reward'] == plain['expected_reward']  # the task's, sampled
+    assert penalised['dual_converged'] and plain['dual_converged']
+    assert np.mean(penalised_mean) < np.mean(plain_mean) - 0.5
+
+
+def _pushing_policy(task, push):
+    """Return the initial policy with a constant extra action ``push`` on joint 1."""
+    config = load_learning_config(task, {})
+    policy = learning.initial_policy(task, config)
+    k = policy.k.copy()
+    k[:, 0] += push
+    return type(policy)(policy.K, k, policy.cov)
+
+
 def test_reject_kl_excess_must_be_non_negative():
     task = LinearTask()
     with pytest.raises(ValueError, match='reject_kl_excess'):
@@ -279,7 +322,9 @@ def test_reject_kl_excess_must_be_non_negative():
                                          ('prior_min_cluster_samples', 0),
                                          ('prior_strength', 0.0), ('fit_ridge', -1e-6),
                                          ('fit_ridge', float('nan')),
-                                         ('refit_scale_floor', -1e-3)])
+                                         ('refit_scale_floor', -1e-3),
+                                         ('limit_penalty', -0.1),
+                                         ('limit_penalty', float('inf'))])
 def test_bad_dynamics_fit_settings_are_named(name, value):
     with pytest.raises(ValueError, match='learning.%s' % name):
         load_learning_config(LinearTask(), {name: value})

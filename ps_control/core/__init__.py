@@ -14,6 +14,7 @@
 
 """The algorithms: numpy and scipy only, no ROS, no PyBullet."""
 
+from ps_control.core.action_limits import limit_penalised_reward
 from ps_control.core.amds import AcceleratedMirrorDescentSearch
 from ps_control.core.dmp import DMP, DMPTrajectory
 from ps_control.core.dynamics_fit import DynamicsFitter, fit_linear_gaussian, NIWPrior
@@ -37,6 +38,6 @@ __all__ = [
     'EpisodicREPS', 'GaussianMixture', 'GaussianState', 'ILQRResult', 'LinearGaussianDynamics',
     'LinearGaussianPolicy', 'MirrorDescentSearch', 'NIWPrior', 'PI2', 'QuadraticReward',
     'UpdateResult', 'dmp_tracking_policy', 'entropy_bound', 'esaps_update', 'fit_linear_gaussian',
-    'gps_update', 'ilqr', 'inertia_scaled_gains', 'saps_update', 'separate_bounds_update',
-    'tracking_policy',
+    'gps_update', 'ilqr', 'inertia_scaled_gains', 'limit_penalised_reward', 'saps_update',
+    'separate_bounds_update', 'tracking_policy',
 ]

@@ -176,13 +176,16 @@ class QuadraticReward:
     """
     Quadratic reward of the thesis (sec. 1.3.1), written around a goal trajectory z.
 
-    R_t(s, a) = (z_t - s)' M_t (z_t - s) + a' H_t a for t < T and (z_T - s)' M_T (z_T - s) at
-    t = T; maximised, so M and H must be negative semidefinite (H negative definite).
+    R_t(s, a) = (z_t - s)' M_t (z_t - s) + (y_t - a)' H_t (y_t - a) for t < T and
+    (z_T - s)' M_T (z_T - s) at t = T; maximised, so M and H must be negative semidefinite (H
+    negative definite). The action targets y (T, du) are zero in the thesis (the default); the
+    learner's effort-limit penalty (ps_control.core.action_limits) sets them.
     """
 
     M: np.ndarray
     H: np.ndarray
     z: np.ndarray
+    y: np.ndarray = None
 
     def __post_init__(self):
         M = as_array('reward M', self.M, (None, None, None))
@@ -191,11 +194,14 @@ class QuadraticReward:
             raise ValueError('reward M has shape %s, expected (T+1, dx, dx)' % (M.shape,))
         H = as_array('reward H', self.H, (T1 - 1, None, None))
         z = as_array('reward z', self.z, (T1, dx))
+        shape = (T1 - 1, H.shape[-1])
+        y = np.zeros(shape) if self.y is None else as_array('reward y', self.y, shape)
         check_symmetric_psd('reward -M', -M, definite=False)
         check_symmetric_psd('reward -H', -H, definite=True)
         object.__setattr__(self, 'M', symmetrize(M))
         object.__setattr__(self, 'H', symmetrize(H))
         object.__setattr__(self, 'z', z)
+        object.__setattr__(self, 'y', y)
 
     @property
     def T(self):
@@ -208,9 +214,9 @@ class QuadraticReward:
         states (..., T+1, dx), actions (..., T, du) -> (...,) sum_t R_t(s_t, a_t) + R_T(s_T).
         """
         err = self.z - np.asarray(states)
-        actions = np.asarray(actions)
+        action_err = self.y - np.asarray(actions)
         state_part = np.einsum('...ti,tij,...tj->...', err, self.M, err)
-        action_part = np.einsum('...ti,tij,...tj->...', actions, self.H, actions)
+        action_part = np.einsum('...ti,tij,...tj->...', action_err, self.H, action_err)
         return state_part + action_part
 
 

@@ -84,8 +84,9 @@ def reward_quadratic(reward):
     """
     Return the task reward of thesis sec. 1.3.1 as quadratics (per-step over [s; a], terminal).
 
-    R_t(s, a) = (z_t - s)' M_t (z_t - s) + a' H_t a gives F = 2 diag(M_t, H_t),
-    f = [-2 M_t z_t; 0], f0 = z_t' M_t z_t; the terminal R_T(s) likewise without a.
+    R_t(s, a) = (z_t - s)' M_t (z_t - s) + (y_t - a)' H_t (y_t - a) gives F = 2 diag(M_t, H_t),
+    f = [-2 M_t z_t; -2 H_t y_t], f0 = z_t' M_t z_t + y_t' H_t y_t; the terminal R_T(s) likewise
+    without a.
     """
     T, dx = reward.T, reward.M.shape[-1]
     du = reward.H.shape[-1]
@@ -93,9 +94,12 @@ def reward_quadratic(reward):
     F[:, :dx, :dx] = 2.0 * reward.M[:T]
     F[:, dx:, dx:] = 2.0 * reward.H
     Mz = np.einsum('tij,tj->ti', reward.M, reward.z)
+    Hy = np.einsum('tij,tj->ti', reward.H, reward.y)
     f = np.zeros((T, dx + du))
     f[:, :dx] = -2.0 * Mz[:T]
+    f[:, dx:] = -2.0 * Hy
     f0 = np.einsum('ti,ti->t', reward.z, Mz)
+    f0[:T] += np.einsum('ti,ti->t', reward.y, Hy)
     step = Quadratic(F, f, f0[:T])
     terminal = Quadratic(2.0 * reward.M[T], -2.0 * Mz[T], f0[T])
     return step, terminal
