@@ -59,9 +59,9 @@ def limit_penalised_reward(reward, mean_actions, limits, weight):
     limits = as_array('effort limits', limits, (du,))
     if np.any(limits <= 0):
         raise ValueError('effort limits must be > 0, got %s' % (limits,))
-    penalised = np.abs(mean_actions) > limits
-    if weight == 0 or not penalised.any():
-        return reward, np.zeros((T, du), dtype=bool) if weight == 0 else penalised
+    penalised = (np.abs(mean_actions) > limits) if weight > 0 else np.zeros((T, du), bool)
+    if not penalised.any():
+        return reward, penalised
     w = np.where(penalised, weight, 0.0)
     target = np.sign(mean_actions) * limits
     H = reward.H.copy()
