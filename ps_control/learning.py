@@ -422,34 +422,55 @@ class PolicySearch:
                                  np.concatenate([a for _, a in self.recent]))
         return self.fitter.fit(states, actions)
 
-    def model_reward(self, dynamics, x0):
+    def model_marginals(self, dynamics, x0):
         """
-        Return the current policy's expected reward under a fitted model (eq. 3.7b).
+        Return the current policy's state-action marginals under a fitted model (eq. 3.7b).
 
-        NaN where its state distribution under the model overflows (a closed loop the model
-        makes unstable): the next step adaptation then keeps its multiplier.
+        None where they overflow (a closed loop the model makes unstable).
         """
         policy = self.policy
         with np.errstate(over='ignore', invalid='ignore'):
             try:
-                marginals = forward_pass(dynamics, policy.K, policy.k, policy.cov, x0.mean,
-                                         x0.cov)
+                return forward_pass(dynamics, policy.K, policy.k, policy.cov, x0.mean, x0.cov)
             except ValueError:
-                return float('nan')
+                return None
+
+    def model_reward(self, dynamics, x0):
+        """
+        Return the current policy's expected reward under a fitted model (eq. 3.7b).
+
+        NaN where its state distribution under the model overflows: the next step adaptation
+        then keeps its multiplier.
+        """
+        marginals = self.model_marginals(dynamics, x0)
+        if marginals is None:
+            return float('nan')
+        with np.errstate(over='ignore', invalid='ignore'):
             return float(expected_reward(self.reward, marginals))
 
     def bounds(self, multiplier=1.0):
         """Return the KL bounds, epsilon and state_epsilon, each times ``multiplier``."""
         return self.config.epsilon * multiplier, self.config.state_epsilon * multiplier
 
-    def update_reward(self, actions):
+    def update_reward(self, dynamics, x0, actions):
         """
         Return (the reward the update maximises, how many (step, joint) pairs are penalised).
 
-        The task's reward, plus with ``limit_penalty`` > 0 the effort-limit penalty quadratised
-        at the mean of the sampled ``actions`` (N, T, du) (ps_control.core.action_limits).
+        The task's reward, plus with ``limit_penalty`` > 0 the effort-limit penalty
+        (ps_control.core.action_limits) quadratised at the current policy's mean actions under
+        the fitted model, the model the update plans on (as iLQR quadratises at its nominal
+        trajectory); where the model's marginals overflow, at the mean of the sampled
+        ``actions`` (N, T, du). (Quadratised at the sampled means throughout, the quad
+        pendulum's 10-trial figure swung up less: README, "Thesis experiments".)
         """
-        reward, penalised = limit_penalised_reward(self.reward, actions.mean(axis=0),
+        if self.config.limit_penalty == 0:
+            return self.reward, 0
+        marginals = self.model_marginals(dynamics, x0)
+        if marginals is None or not np.all(np.isfinite(marginals.action_means)):
+            mean_actions = actions.mean(axis=0)
+        else:
+            mean_actions = marginals.action_means
+        reward, penalised = limit_penalised_reward(self.reward, mean_actions,
                                                    self.task.torque_limits,
                                                    self.config.limit_penalty)
         return reward, int(penalised.sum())
@@ -497,9 +518,9 @@ class PolicySearch:
         if self.config.step_adaptation:
             metrics.update({'step_multiplier': multiplier,
                             'epsilon': self.bounds(multiplier)[0]})
-        reward, metrics['limit_penalised'] = self.update_reward(actions)
         dynamics = self.fit_dynamics(states, actions)
         x0 = self.initial_state(states)
+        reward, metrics['limit_penalised'] = self.update_reward(dynamics, x0, actions)
         result, rejection = self.attempt(dynamics, x0, multiplier, reward)
         if rejection is not None and self.config.refit_scale_floor > 0:
             floor = self.config.refit_scale_floor

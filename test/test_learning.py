@@ -303,6 +303,30 @@ def test_the_limit_penalty_pulls_saturated_mean_actions_toward_the_limit(algorit
     assert np.mean(penalised_mean) < np.mean(plain_mean) - 0.5
 
 
+def test_the_limit_penalty_is_quadratised_at_the_models_mean_actions(monkeypatch):
+    """At the current policy's mean actions under the fitted model; if they overflow, sampled."""
+    task = LinearTask(limit=0.5)
+    search = PolicySearch(task, load_learning_config(
+        task, {'algorithm': 'gps', 'limit_penalty': 1.0}), policy=_pushing_policy(task, 6.0))
+    states, actions = task.rollouts(search.policy, 20, np.random.default_rng(6))
+    used = []
+    penalise = learning.limit_penalised_reward
+
+    def recording(reward, mean_actions, *rest):
+        used.append(mean_actions)
+        return penalise(reward, mean_actions, *rest)
+    monkeypatch.setattr(learning, 'limit_penalised_reward', recording)
+    dynamics = search.fit_dynamics(states, actions)
+    x0 = search.initial_state(states)
+    search.update_reward(dynamics, x0, actions)
+    expected = search.model_marginals(dynamics, x0).action_means
+    np.testing.assert_array_equal(used[-1], expected)
+    assert np.abs(expected - actions.mean(0)).max() > 1e-3  # the two are told apart
+    monkeypatch.setattr(search, 'model_marginals', lambda dynamics, x0: None)
+    search.update_reward(dynamics, x0, actions)
+    np.testing.assert_array_equal(used[-1], actions.mean(0))
+
+
 def _pushing_policy(task, push):
     """Return the initial policy with a constant extra action ``push`` on joint 1."""
     config = load_learning_config(task, {})
