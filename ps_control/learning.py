@@ -100,9 +100,10 @@ class LearningConfig:
     model's predicted improvement the true system realised (``PolicySearch.step_multiplier``);
     off by default, as in the thesis. step_multiplier_min / _max bound the multiplier.
     limit_penalty: weight w (reward per squared action unit) of the learner's penalty
-    -w max(0, |a_i| - l_i)^2 on actions beyond the effort limits l, quadratised at the sampled
-    mean actions of the policy being improved (ps_control.core.action_limits; not in the
-    thesis); 0: off. It changes the reward the update maximises, not the reward recorded.
+    -w max(0, |a_i| - l_i)^2 on actions beyond the effort limits l, quadratised at the mean
+    actions of the policy being improved under the fitted model (``PolicySearch.update_reward``,
+    ps_control.core.action_limits; not in the thesis); 0: off. It changes the reward the update
+    maximises, not the reward recorded.
 
     G-AMDS only (ps_control.mds_learning; defaults are the paper's settings): dmp_basis basis
     functions per joint, search_std the sampling standard deviation of the DMP weights,

@@ -41,8 +41,8 @@ def limit_penalised_reward(reward, mean_actions, limits, weight):
     Return (reward with the quadratised limit penalty, penalised (T, du) bool mask).
 
     reward: the task's QuadraticReward; mean_actions (T, du): abar_t, the mean actions of the
-    policy being improved (e.g. over its rollouts, before clipping); limits (du,) > 0: the effort
-    limits l; weight w >= 0 (reward per squared action unit beyond the limit).
+    policy being improved (e.g. under the fitted model); limits (du,) > 0: the effort limits l;
+    weight w >= 0 (reward per squared action unit beyond the limit).
 
     With W_t = diag(w [|abar_ti| > l_i]) and c_t = sign(abar_t) l, the penalised reward
     R_t(s, a) - (a - c_t)' W_t (a - c_t) is, up to a constant per step, (z_t - s)' M_t (z_t - s)
