@@ -461,8 +461,8 @@ class PolicySearch:
         (ps_control.core.action_limits) quadratised at the current policy's mean actions under
         the fitted model, the model the update plans on (as iLQR quadratises at its nominal
         trajectory); where the model's marginals overflow, at the mean of the sampled
-        ``actions`` (N, T, du). (Quadratised at the sampled means throughout, the quad
-        pendulum's 10-trial figure swung up less: README, "Thesis experiments".)
+        ``actions`` (N, T, du). (Quadratised at the sampled means throughout, the pendulum
+        figures came out within their trial-to-trial spread: README, "Thesis experiments".)
         """
         if self.config.limit_penalty == 0:
             return self.reward, 0
