@@ -555,6 +555,21 @@ class PolicySearch:
         self.history.append(metrics)
         return metrics
 
+    @staticmethod
+    def update_note(metrics):
+        """
+        Return what an iteration's metrics say about its update beyond the numbers, or None.
+
+        The reason the policy was kept ('update_error', :meth:`kept_policy_metrics`), or that the
+        update was made on a refit ('refit', :meth:`update`). The trainer's progress lines and
+        the learner node's log and diagnostics show it.
+        """
+        if 'update_error' in metrics:
+            return metrics['update_error']
+        if 'refit' in metrics:
+            return 'updated on a refit (on the first fit: %s)' % metrics['refit']
+        return None
+
     def attempt(self, dynamics, x0, multiplier=1.0, reward=None):
         """
         Return (UpdateResult or None, why it is not applied or None) of ``improve``.

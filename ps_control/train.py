@@ -89,14 +89,11 @@ def run_trial(task_name, algorithm, trial, iterations, samples, seed, out_dir, o
                          metrics['expected_reward'], metrics['success_rate'],
                          metrics['max_policy_kl'], bound, metrics['mean_entropy'],
                          metrics['saturation'], metrics['seconds']), flush=True)
-                if 'update_error' in metrics:
+                note = PolicySearch.update_note(metrics)
+                if note is not None:
                     print('[%s %-5s trial %2d] iter %3d  %s'
-                          % (task.name, algorithm, trial, metrics['iteration'],
-                             metrics['update_error']), flush=True)
-                elif 'refit' in metrics:
-                    print('[%s %-5s trial %2d] iter %3d  updated on a refit (on the first fit: '
-                          '%s)' % (task.name, algorithm, trial, metrics['iteration'],
-                                   metrics['refit']), flush=True)
+                          % (task.name, algorithm, trial, metrics['iteration'], note),
+                          flush=True)
     finally:
         sim.close()
     with open(result_path, 'w') as handle:

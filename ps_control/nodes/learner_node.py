@@ -500,15 +500,15 @@ def metrics_status(metrics):
     Return (diagnostic level, message) of an iteration's metrics.
 
     WARN when the policy was kept (PolicySearch.kept_policy_metrics: 'update_error'), OK
-    otherwise; the message says when the update was made on a refit ('refit').
+    otherwise; the message adds PolicySearch.update_note (why the policy was kept, or that the
+    update was made on a refit).
     """
     message = 'iteration %s' % metrics.get('iteration', '?')
-    if 'update_error' in metrics:
-        return DiagnosticStatus.WARN, '%s: %s' % (message, metrics['update_error'])
-    if 'refit' in metrics:
-        return DiagnosticStatus.OK, ('%s: updated on a refit (on the first fit: %s)'
-                                     % (message, metrics['refit']))
-    return DiagnosticStatus.OK, message
+    note = learning.PolicySearch.update_note(metrics)
+    if note is not None:
+        message = '%s: %s' % (message, note)
+    level = DiagnosticStatus.WARN if 'update_error' in metrics else DiagnosticStatus.OK
+    return level, message
 
 
 def format_metrics(metrics, episodes):
