@@ -43,7 +43,7 @@ equals a given one.
 
 import numpy as np
 
-from ps_control.core.search_distribution import (check_costs, check_sample_count,
+from ps_control.core.search_distribution import (check_sample_count, DensitySearch,
                                                  exponentiated_gradient, GaussianDensity,
                                                  importance_log_prior, KernelDensity,
                                                  kl_divergence, normalise_costs,
@@ -58,19 +58,16 @@ def matched_step(temperature, n_samples, eps=0.3):
     return float(temperature) * (1.0 + check_sample_count(n_samples) * eps) / eps
 
 
-class AcceleratedMirrorDescentSearch:
+class AcceleratedMirrorDescentSearch(DensitySearch):
     """
     AMDS with a pluggable density estimate (Gaussian: G-AMDS; kernel density: AMDS).
 
     ``density`` is the sampling density x^(k); the z sequence starts equal to it.
     """
 
-    per_step_costs = False
-
     def __init__(self, density, n_samples=10, step=10.0, r=3.0, eps=0.3):
-        self.density = density
+        super().__init__(density, n_samples)
         self.z = density
-        self.n_samples = check_sample_count(n_samples)
         if not step > 0:
             raise ValueError('step (mirror-descent step size s) must be positive, got %r'
                              % (step,))
@@ -96,10 +93,6 @@ class AcceleratedMirrorDescentSearch:
         return cls(KernelDensity.from_gaussian(mean, sigma), n_samples, step, r, eps)
 
     @property
-    def mean(self):
-        return self.density.mean
-
-    @property
     def mixture_weight(self):
         """lambda_k = r / (r + k) of eq. 16 for the next update."""
         return self.r / (self.r + self.k)
@@ -109,16 +102,10 @@ class AcceleratedMirrorDescentSearch:
         """Return the x-step size s eps / (1 + N eps) (Krichene et al. 2015, sec. 4)."""
         return self.step * self.eps / (1.0 + self.n_samples * self.eps)
 
-    def sample(self, rng):
-        return self.density.sample(self.n_samples, rng)
-
     def update(self, samples, costs):
         """One AMDS update from the samples (N, dim) drawn by :meth:`sample` and costs (N,)."""
-        costs = check_costs(costs)
+        costs = self.checked_costs(samples, costs)
         n = costs.shape[0]
-        if samples.shape[0] != n:
-            raise ValueError('samples (%d) and costs (%d) differ in number'
-                             % (samples.shape[0], n))
         g = normalise_costs(costs)
         uniform = np.full(n, 1.0 / n)
         log_z = importance_log_prior(self.z, self.density, samples)

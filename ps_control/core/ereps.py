@@ -30,7 +30,7 @@ G-MDS (paper eq. 15).
 """
 
 import numpy as np
-from ps_control.core.search_distribution import (check_costs, check_sample_count,
+from ps_control.core.search_distribution import (check_costs, DensitySearch,
                                                  GaussianDensity, kl_divergence,
                                                  normalise_costs)
 from scipy.optimize import brentq
@@ -88,31 +88,18 @@ def solve_temperature(costs, epsilon):
     return float(np.exp(log_eta) * spread)
 
 
-class EpisodicREPS:
+class EpisodicREPS(DensitySearch):
     """Episode-based REPS with a Gaussian search distribution (mean update, like G-MDS)."""
 
-    per_step_costs = False
-
     def __init__(self, mean, sigma=1.0, n_samples=10, epsilon=1.0, adapt_rate=0.0):
-        self.density = GaussianDensity(mean, sigma, adapt_rate)
-        self.n_samples = check_sample_count(n_samples)
+        super().__init__(GaussianDensity(mean, sigma, adapt_rate), n_samples)
         if not epsilon > 0:
             raise ValueError('epsilon (REPS KL bound) must be positive, got %r' % (epsilon,))
         self.epsilon = float(epsilon)
 
-    @property
-    def mean(self):
-        return self.density.mean
-
-    def sample(self, rng):
-        return self.density.sample(self.n_samples, rng)
-
     def update(self, samples, costs):
         """One REPS update from samples (N, dim) and costs (N,)."""
-        costs = check_costs(costs)
-        if samples.shape[0] != costs.shape[0]:
-            raise ValueError('samples (%d) and costs (%d) differ in number'
-                             % (samples.shape[0], costs.shape[0]))
+        costs = self.checked_costs(samples, costs)
         eta = solve_temperature(costs, self.epsilon)
         if np.isinf(eta):
             weights = np.full(costs.shape, 1.0 / costs.size)

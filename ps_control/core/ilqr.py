@@ -58,7 +58,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ps_control.core.gaussian import batched_cholesky, NotPositiveDefiniteError
-from ps_control.core.linear_gaussian import LinearGaussianPolicy, QuadraticReward
+from ps_control.core.linear_gaussian import DynamicsShape, LinearGaussianPolicy, QuadraticReward
 from ps_control.core.lqg import expected_next_value, Quadratic, reward_quadratic, soft_max_action
 
 
@@ -148,7 +148,7 @@ def _chol_solve(chol, b):
 
 
 @dataclass(frozen=True, eq=False)
-class DeviationDynamics:
+class DeviationDynamics(DynamicsShape):
     """
     The linearisation around a nominal trajectory in deviation coordinates.
 
@@ -166,18 +166,6 @@ class DeviationDynamics:
     @property
     def cov(self):
         return np.zeros(self.A.shape)
-
-    @property
-    def T(self):
-        return self.A.shape[0]
-
-    @property
-    def dx(self):
-        return self.A.shape[1]
-
-    @property
-    def du(self):
-        return self.B.shape[2]
 
 
 @dataclass(frozen=True, eq=False)

@@ -92,8 +92,24 @@ def symmetrize(matrices):
     return 0.5 * (matrices + np.swapaxes(matrices, -1, -2))
 
 
+class DynamicsShape:
+    """The sizes T, dx and du of dynamics with per-step A (T, dx, dx) and B (T, dx, du)."""
+
+    @property
+    def T(self):
+        return self.A.shape[0]
+
+    @property
+    def dx(self):
+        return self.A.shape[1]
+
+    @property
+    def du(self):
+        return self.B.shape[2]
+
+
 @dataclass(frozen=True, eq=False)
-class LinearGaussianDynamics:
+class LinearGaussianDynamics(DynamicsShape):
     """Time-varying linear-Gaussian dynamics x' ~ N(A_t x + B_t u + c_t, cov_t) (thesis 1.3.1)."""
 
     A: np.ndarray
@@ -114,18 +130,6 @@ class LinearGaussianDynamics:
         object.__setattr__(self, 'B', B)
         object.__setattr__(self, 'c', c)
         object.__setattr__(self, 'cov', symmetrize(cov))
-
-    @property
-    def T(self):
-        return self.A.shape[0]
-
-    @property
-    def dx(self):
-        return self.A.shape[1]
-
-    @property
-    def du(self):
-        return self.B.shape[2]
 
 
 @dataclass(frozen=True, eq=False)

@@ -24,12 +24,12 @@ weighted kernel density (MDS). g is the normalised cost of sec. 4 and step = h =
 
 import numpy as np
 
-from ps_control.core.search_distribution import (check_costs, check_sample_count,
-                                                 exponentiated_gradient, GaussianDensity,
-                                                 KernelDensity, kl_divergence, normalise_costs)
+from ps_control.core.search_distribution import (DensitySearch, exponentiated_gradient,
+                                                 GaussianDensity, KernelDensity,
+                                                 kl_divergence, normalise_costs)
 
 
-class MirrorDescentSearch:
+class MirrorDescentSearch(DensitySearch):
     """
     MDS with a pluggable density estimate (Gaussian: G-MDS; kernel density: MDS).
 
@@ -37,11 +37,8 @@ class MirrorDescentSearch:
     total cost per sample and returns a dict with the weights and their KL to the uniform prior.
     """
 
-    per_step_costs = False
-
     def __init__(self, density, n_samples=10, step=10.0):
-        self.density = density
-        self.n_samples = check_sample_count(n_samples)
+        super().__init__(density, n_samples)
         if not step > 0:
             raise ValueError('step (mirror-descent step size h) must be positive, got %r'
                              % (step,))
@@ -57,19 +54,9 @@ class MirrorDescentSearch:
         """MDS (Algorithm 1) with a weighted kernel density as the density estimate."""
         return cls(KernelDensity.from_gaussian(mean, sigma), n_samples, step)
 
-    @property
-    def mean(self):
-        return self.density.mean
-
-    def sample(self, rng):
-        return self.density.sample(self.n_samples, rng)
-
     def update(self, samples, costs):
         """One MDS update from the samples (N, dim) and their costs (N,)."""
-        costs = check_costs(costs)
-        if samples.shape[0] != costs.shape[0]:
-            raise ValueError('samples (%d) and costs (%d) differ in number'
-                             % (samples.shape[0], costs.shape[0]))
+        costs = self.checked_costs(samples, costs)
         uniform = np.full(costs.shape, 1.0 / costs.size)
         weights = exponentiated_gradient(np.log(uniform), normalise_costs(costs), self.step)
         self.density = self.density.estimate(weights, samples)

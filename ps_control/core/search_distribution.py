@@ -57,6 +57,37 @@ def check_sample_count(n_samples):
     return int(n_samples)
 
 
+class DensitySearch:
+    """
+    Base of the episode-based searches over a density (MDS, AMDS, episodic REPS).
+
+    ``sample(rng)`` returns (N, dim) parameter vectors from :attr:`density`; each update takes one
+    total cost per sample (:meth:`checked_costs`).
+    """
+
+    per_step_costs = False
+
+    def __init__(self, density, n_samples):
+        self.density = density
+        self.n_samples = check_sample_count(n_samples)
+
+    @property
+    def mean(self):
+        return self.density.mean
+
+    def sample(self, rng):
+        return self.density.sample(self.n_samples, rng)
+
+    @staticmethod
+    def checked_costs(samples, costs):
+        """Return ``costs`` (N,) checked by :func:`check_costs`, one per row of ``samples``."""
+        costs = check_costs(costs)
+        if samples.shape[0] != costs.shape[0]:
+            raise ValueError('samples (%d) and costs (%d) differ in number'
+                             % (samples.shape[0], costs.shape[0]))
+        return costs
+
+
 def check_positive(name, value):
     """Return ``value`` as a float array, rejecting non-positive or non-finite entries."""
     array = np.asarray(value, dtype=float)
