@@ -32,7 +32,7 @@ where the system goes, and where a joint saturates it learns that commanding mor
 Fitted to the clipped torques, the model credits the policy with torques the motors never apply:
 the update (eq. 3.7b, 4.9) assumes a distribution over actions that the motors cannot realise,
 and plans on it. On the double pendulum, whose swing-up saturates on about half of its steps,
-this decides whether the learners swing up (README, "Thesis experiments"). cbfinn/gps does the
+this decides whether the learners swing up (docs/experiments.md). cbfinn/gps does the
 same: its samples store the policy's actions (agent_mjc.py) and any clipping is left to the
 simulator.
 
@@ -462,7 +462,7 @@ class PolicySearch:
         the fitted model, the model the update plans on (as iLQR quadratises at its nominal
         trajectory); where the model's marginals overflow, at the mean of the sampled
         ``actions`` (N, T, du). (Quadratised at the sampled means throughout, the pendulum
-        figures came out within their trial-to-trial spread: README, "Thesis experiments".)
+        figures came out within their trial-to-trial spread: docs/experiments.md.)
         """
         if self.config.limit_penalty == 0:
             return self.reward, 0

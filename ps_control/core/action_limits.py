@@ -20,7 +20,7 @@ says why), so where a joint saturates in every rollout the fitted model learns t
 does nothing there. The quadratic reward then gives the update no reason to bring the action
 back, and commanded actions drift to many times the limit (on the quad pendulum, final ESAPS and
 GPS policies command 5 to 35 times the limit, 12 to 23 % of the (step, joint) pairs saturated in
-every rollout: README, "Thesis experiments"), where neither the model nor the exploration noise
+every rollout: README, Algorithms), where neither the model nor the exploration noise
 can tell the update anything about that joint.
 
 The penalty P_t(a) = -w sum_i max(0, |a_i| - l_i)^2 is not quadratic. As iLQR treats such terms
