@@ -16,6 +16,7 @@
 
 import numpy as np
 from ps_control.core.amds import AcceleratedMirrorDescentSearch, matched_step
+from ps_control.core.ereps import EpisodicREPS
 from ps_control.core.mds import MirrorDescentSearch
 from ps_control.core.search_distribution import (GaussianDensity, KernelDensity,
                                                  normalise_costs)
@@ -136,7 +137,7 @@ def test_all_equal_costs_give_uniform_weights():
 
 @pytest.mark.parametrize('factory', [MirrorDescentSearch.gaussian,
                                      AcceleratedMirrorDescentSearch.gaussian,
-                                     MirrorDescentSearch.kernel])
+                                     MirrorDescentSearch.kernel, EpisodicREPS])
 def test_bad_input_is_rejected(factory):
     with pytest.raises(ValueError, match='sigma'):
         factory(np.zeros(2), sigma=0.0)
@@ -148,7 +149,7 @@ def test_bad_input_is_rejected(factory):
     samples = search.sample(np.random.default_rng(0))
     with pytest.raises(ValueError, match='NaN'):
         search.update(samples, np.array([1.0, np.nan, 2.0]))
-    with pytest.raises(ValueError, match='costs'):
+    with pytest.raises(ValueError, match=r'samples \(3\) and costs \(2\) differ'):
         search.update(samples, np.array([1.0, 2.0]))
     with pytest.raises(ValueError, match='at least 2'):
         search.update(samples[:1], np.array([1.0]))
