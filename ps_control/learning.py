@@ -750,7 +750,7 @@ def checkpoint_config(meta, overrides=None):
     saved = LearningConfig(**meta['config'])
     config = replace(saved, **(overrides or {}))
     if config.algorithm != saved.algorithm:
-        raise ValueError('cannot resume a %s run as %s' % (saved.algorithm, config.algorithm))
+        raise ValueError('cannot resume a run of %s as %s' % (saved.algorithm, config.algorithm))
     return config
 
 

@@ -426,7 +426,7 @@ def test_corrupt_checkpoint_is_a_clear_error_and_old_file_survives(tmp_path):
     (tmp_path / 'broken.npz').write_bytes(good[: len(good) // 2])
     with pytest.raises(ValueError, match='corrupt'):
         PolicySearch.load(tmp_path / 'broken.npz', task)
-    with pytest.raises(ValueError, match='cannot resume a gps run as saps'):
+    with pytest.raises(ValueError, match='cannot resume a run of gps as saps'):
         PolicySearch.load(path, task, {'algorithm': 'saps'})
     with pytest.raises(ValueError, match="another definition of task 'linear'.*another folder"):
         PolicySearch.load(path, LinearTask(limit=4.0))  # the task file changed since

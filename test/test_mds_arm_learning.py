@@ -263,7 +263,7 @@ def test_g_amds_checkpoint_resumes_exactly(tmp_path):
     np.testing.assert_array_equal(resumed.mean, straight.mean)
     assert resumed.history == straight.history
     assert resumed.optimizer.k == straight.optimizer.k == 5
-    with pytest.raises(ValueError, match='cannot resume a g_amds run as gps'):
+    with pytest.raises(ValueError, match='cannot resume a run of g_amds as gps'):
         learning.PolicySearch.load(path, task, {'algorithm': 'gps'})
     with pytest.raises(ValueError, match='holds a g_amds run'):
         learning.PolicySearch.load(path, task)

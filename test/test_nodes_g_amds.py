@@ -116,7 +116,7 @@ def test_g_amds_resumes_from_its_checkpoint(tmp_path):
     assert len(learning.load_search(checkpoint, load_task(TASK)).history) == 4
     graph = Graph()
     try:
-        with pytest.raises(ValueError, match='cannot resume a g_amds run as gps'):
+        with pytest.raises(ValueError, match='cannot resume a run of g_amds as gps'):
             build_nodes(TASK, learner={'algorithm': 'gps', 'iterations': 5, 'resume': True,
                                        'checkpoint': checkpoint}, context=graph.context)
     finally:

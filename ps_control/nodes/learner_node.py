@@ -223,7 +223,7 @@ class LearnerNode(Node):
             resumed = {k: v for k, v in overrides.items() if k in ('iterations', 'samples')}
             self.search = learning.load_search(self.checkpoint, self.task, resumed)
             if algorithm and algorithm != self.search.config.algorithm:
-                raise ValueError('cannot resume a %s run as %s (checkpoint %s)'
+                raise ValueError('cannot resume a run of %s as %s (checkpoint %s)'
                                  % (self.search.config.algorithm, algorithm, self.checkpoint))
             self.get_logger().info('resumed from %s after %d iterations'
                                    % (self.checkpoint, len(self.search.history)))
