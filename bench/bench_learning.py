@@ -78,7 +78,8 @@ def time_iterations(task, algorithm, iterations):
     """Return (per-iteration seconds, fit seconds, update seconds) of one fresh trial."""
     with tempfile.TemporaryDirectory() as out, PhaseTimer() as phases:
         samples = load_learning_config(load_task(task)).samples
-        history = train.run_trial(task, algorithm, 0, iterations, samples, 0, out, quiet=True)
+        history = train.run_trial(task, algorithm, 0, iterations, samples, 0, out,
+                                  quiet=True)['history']
     return (np.array([m['seconds'] for m in history]), np.array(phases.seconds['fit_dynamics']),
             np.array(phases.seconds['improve']))
 

@@ -49,12 +49,15 @@ def trial_paths(out_dir, task_name, algorithm, trial):
 
 
 def run_trial(task_name, algorithm, trial, iterations, samples, seed, out_dir, overrides=None,
-              quiet=False):
+              quiet=False, final_rollouts=None):
     """
-    Run (or resume) one trial and return its metric history (a list of dicts).
+    Run (or resume) one trial and return its record, the dict written to its result JSON.
 
-    The trial's random stream is derived from (seed, trial) only, so a trial gives the same
-    numbers whichever process runs it; the checkpoint holds everything needed to continue.
+    The record holds 'history' (the metrics of each iteration, a list of dicts) and
+    'final_policy' (``evaluate_final_policy`` with ``final_rollouts`` rollouts, default
+    ``samples``), besides 'task', 'algorithm' and 'trial'. The
+    trial's random stream is derived from (seed, trial) only, so a trial gives the same numbers
+    whichever process runs it; the checkpoint holds everything needed to continue.
     """
     task = load_task(task_name)
     values = dict(overrides or {})
@@ -94,12 +97,48 @@ def run_trial(task_name, algorithm, trial, iterations, samples, seed, out_dir, o
                     print('[%s %-5s trial %2d] iter %3d  %s'
                           % (task.name, algorithm, trial, metrics['iteration'], note),
                           flush=True)
+        final_rollouts = samples if final_rollouts is None else final_rollouts
+        final = evaluate_final_policy(search, sim, final_rollouts,
+                                      np.random.default_rng([seed, trial, search.iteration]))
     finally:
         sim.close()
+    if not quiet:
+        print('[%s %-5s trial %2d] final policy, %d fresh rollouts: success %4.2f sampled, '
+              '%4.2f mean action; reward %.2f sampled, %.2f mean action'
+              % (task.name, algorithm, trial, final_rollouts, final['sampled']['success_rate'],
+                 final['mean_action']['success_rate'], final['sampled']['expected_reward'],
+                 final['mean_action']['expected_reward']), flush=True)
+    record = {'task': task.name, 'algorithm': algorithm, 'trial': trial,
+              'history': search.history, 'final_policy': final}
     with open(result_path, 'w') as handle:
-        json.dump({'task': task.name, 'algorithm': algorithm, 'trial': trial,
-                   'history': search.history}, handle, indent=1)
-    return search.history
+        json.dump(record, handle, indent=1)
+    return record
+
+
+def evaluate_final_policy(search, sim, n, rng):
+    """
+    Return the true-system metrics of ``search.policy`` on fresh rollouts: sampled and mean.
+
+    Iteration i's rollouts are of the policy before update i, so the history never shows the
+    policy the trial ends with. Here it runs ``n`` times from initial states drawn with ``rng``:
+    'sampled', u ~ pi_t (the controller node with explore true), and 'mean_action', u = K_t x
+    + k_t (explore false), from the same initial states. ``run_trial`` passes the generator the
+    iteration after the last would use, so with n = samples the 'sampled' rollouts are that
+    iteration's. Each is a dict of ``PolicySearch.sample_metrics`` over the rollouts that stayed
+    finite, 'diverged' (how many did not) and 'success_rate' over all n (a diverged rollout does
+    not swing up).
+    """
+    x0 = search.task.sample_initial_states(n, rng)
+    result = {}
+    for name, noise in (('sampled', True), ('mean_action', False)):
+        rollouts = sim.rollout(search.policy, x0, rng, noise=noise)
+        valid = rollouts.valid()
+        metrics = search.sample_metrics(valid.states, valid.actions) if valid.n else {
+            'expected_reward': float('nan'), 'success_rate': 0.0}
+        metrics['success_rate'] *= valid.n / rollouts.n
+        metrics['diverged'] = int(rollouts.n - valid.n)
+        result[name] = metrics
+    return result
 
 
 # Seconds per double-pendulum iteration relative to GPS (10-trial figure run, mean: GPS 0.25 s,
@@ -346,8 +385,17 @@ def ilqr_reference(task_name, out_dir, quiet=False, settings=None):
     return reference
 
 
-def summarise(task_name, histories, reference):
-    """Return the summary dict: final rewards, iterations-to-reach-GPS, ratios to iLQR."""
+def summarise(task_name, histories, reference, finals=None):
+    """
+    Return the summary dict: final rewards, iterations-to-reach-GPS, ratios to iLQR.
+
+    'final_reward_mean' / '_std' and 'final_success_rate' are of the last iteration's rollouts
+    over the trials (the curves' end); with ``finals`` (per algorithm, the trials'
+    ``evaluate_final_policy`` dicts) also the trials' mean success rate and reward of the
+    policies they end with: 'final_policy_success_rate' and 'final_policy_reward_mean'
+    (sampled actions), 'final_policy_mean_action_success_rate' and
+    'final_policy_mean_action_reward_mean' (mean actions).
+    """
     summary = {'task': task_name, 'ilqr_reward': reference and reference['reward']}
     curves = {a: np.array([[m['expected_reward'] for m in h] for h in hs])
               for a, hs in histories.items()}
@@ -358,6 +406,14 @@ def summarise(task_name, histories, reference):
                  'final_success_rate': float(success[:, -1].mean())}
         if reference:
             entry['final_reward_over_ilqr'] = float(rewards[:, -1].mean() / reference['reward'])
+        for mode, prefix in (('sampled', 'final_policy_'),
+                             ('mean_action', 'final_policy_mean_action_')):
+            if finals and finals.get(algorithm):
+                evaluations = [final[mode] for final in finals[algorithm]]
+                entry[prefix + 'success_rate'] = float(np.mean(
+                    [e['success_rate'] for e in evaluations]))
+                entry[prefix + 'reward_mean'] = float(np.mean(
+                    [e['expected_reward'] for e in evaluations]))
         summary[algorithm] = entry
     if 'gps' in curves:
         target = curves['gps'][:, -1].mean()
@@ -403,6 +459,9 @@ def parse_arguments(argv):
     parser.add_argument('--step-adaptation', action='store_true',
                         help='adapt the KL bounds to the realised improvement '
                              '(learning.step_adaptation; off in the thesis experiments)')
+    parser.add_argument('--final-rollouts', type=int, default=None,
+                        help='fresh rollouts of the final policy of each trial, with its '
+                             'noise and with its mean action (default: --samples)')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--jobs', type=int, default=os.cpu_count() or 1)
     parser.add_argument('--out', default='results', help='output folder (default ./results)')
@@ -414,6 +473,8 @@ def parse_arguments(argv):
                      % (', '.join(unknown), ', '.join(ALGORITHMS)))
     if args.trials < 1 or args.jobs < 1:
         parser.error('--trials and --jobs must be >= 1')
+    if args.final_rollouts is not None and args.final_rollouts < 1:
+        parser.error('--final-rollouts must be >= 1')
     return args
 
 
@@ -432,7 +493,7 @@ def main(argv=None):
     # longest trials first, so that no long trial starts last and runs alone at the end
     jobs = sorted(((a, trial) for a in args.algo for trial in range(args.trials)),
                   key=lambda job: -ITERATION_COST.get(job[0], 1.0))
-    histories = {a: [None] * args.trials for a in args.algo}
+    records = {a: [None] * args.trials for a in args.algo}
     print('%s: %s x %d trials x %d iterations x %d rollouts, %d processes -> %s'
           % (task.name, '/'.join(args.algo), args.trials, iterations, samples, args.jobs,
              args.out), flush=True)
@@ -442,28 +503,32 @@ def main(argv=None):
         if not args.no_ilqr:
             reference_future = pool.submit(ilqr_reference, args.task, args.out)
         futures = {pool.submit(run_trial, args.task, a, trial, iterations, samples, args.seed,
-                               args.out, overrides): (a, trial) for a, trial in jobs}
+                               args.out, overrides, final_rollouts=args.final_rollouts): (a, trial)
+                   for a, trial in jobs}
         failed = []
         for future in as_completed(futures):
             algorithm, trial = futures[future]
             try:
-                histories[algorithm][trial] = future.result()
+                records[algorithm][trial] = future.result()
             except Exception as error:  # one failed trial must not discard the others
                 failed.append('%s trial %d: %s: %s' % (algorithm, trial,
                                                        type(error).__name__, error))
                 print('ps-control train: %s (its checkpoint is kept: rerun the command to '
                       'resume it)' % failed[-1], file=sys.stderr, flush=True)
         reference = None if reference_future is None else reference_future.result()
-    histories = {a: [h for h in hs if h is not None] for a, hs in histories.items()}
-    histories = {a: hs for a, hs in histories.items() if hs}
-    if not histories:
+    records = {a: [r for r in rs if r is not None] for a, rs in records.items()}
+    records = {a: rs for a, rs in records.items() if rs}
+    if not records:
         print('ps-control train: every trial failed', file=sys.stderr)
         return 1
-    summary = summarise(task.name, histories, reference)
+    histories = {a: [r['history'] for r in rs] for a, rs in records.items()}
+    finals = {a: [r['final_policy'] for r in rs] for a, rs in records.items()}
+    summary = summarise(task.name, histories, reference, finals)
     summary['failed_trials'] = failed
     summary['wall_seconds'] = time.time() - start
     with open(os.path.join(args.out, '%s_results.json' % task.name), 'w') as handle:
-        json.dump({'summary': summary, 'histories': histories}, handle, indent=1)
+        json.dump({'summary': summary, 'histories': histories, 'final_policies': finals},
+                  handle, indent=1)
     for path in write_figures(task.name, histories, reference, args.out):
         print('wrote %s' % path)
     print(json.dumps(summary, indent=1))

@@ -456,12 +456,15 @@ def test_bad_rollouts_and_config_are_named():
 
 
 def _fake_trial(task_name, algorithm, trial, iterations, samples, seed, out_dir, overrides=None,
-                quiet=False):
-    """Stand-in for train.run_trial: trial 1 fails, the others return a short history."""
+                quiet=False, final_rollouts=None):
+    """Stand-in for train.run_trial: trial 1 fails, the others return a short record."""
     if trial == 1:
         raise RuntimeError('simulated failure of trial 1')
-    return [{'expected_reward': -10.0 + i, 'success_rate': 0.0, 'max_policy_kl': 0.5}
-            for i in range(iterations)]
+    final = {'sampled': {'expected_reward': -1.0 - trial, 'success_rate': 0.5 * trial},
+             'mean_action': {'expected_reward': -0.5, 'success_rate': 1.0}}
+    return {'history': [{'expected_reward': -10.0 + i, 'success_rate': 0.0,
+                         'max_policy_kl': 0.5} for i in range(iterations)],
+            'final_policy': final}
 
 
 def test_a_failed_trial_keeps_the_others_results(tmp_path, monkeypatch, capsys):
@@ -474,6 +477,13 @@ def test_a_failed_trial_keeps_the_others_results(tmp_path, monkeypatch, capsys):
     assert 'gps trial 1: RuntimeError: simulated failure' in capsys.readouterr().err
     results = json.loads((tmp_path / 'double_pendulum_results.json').read_text())
     assert len(results['histories']['gps']) == 2  # ... and the other trials are written
+    # the final policies' evaluations (trials 0 and 2) are averaged over the trials
+    assert len(results['final_policies']['gps']) == 2
+    summary = results['summary']['gps']
+    assert summary['final_policy_success_rate'] == pytest.approx(0.5)
+    assert summary['final_policy_reward_mean'] == pytest.approx(-2.0)
+    assert summary['final_policy_mean_action_success_rate'] == pytest.approx(1.0)
+    assert summary['final_success_rate'] == 0.0  # the last iteration's rollouts, unchanged
     assert results['summary']['failed_trials'] == [
         'gps trial 1: RuntimeError: simulated failure of trial 1']
     assert (tmp_path / 'double_pendulum_reward.png').exists()

@@ -29,7 +29,8 @@ def test_gps_learns_the_double_pendulum_swing_up(tmp_path):
     the checkpoint. Measured: 88 % of the rollouts of iterations 21-25 swing up, none at first
     (fitted to the clipped torques instead: none in iterations 21-25).
     """
-    history = run_trial('double_pendulum', 'gps', 0, 25, 25, 0, str(tmp_path), quiet=True)
+    record = run_trial('double_pendulum', 'gps', 0, 25, 25, 0, str(tmp_path), quiet=True)
+    history = record['history']
     first, last = history[0], history[-1]
     success = [m['success_rate'] for m in history]
     assert success[0] == 0.0
@@ -39,3 +40,13 @@ def test_gps_learns_the_double_pendulum_swing_up(tmp_path):
     saved = tmp_path / 'double_pendulum' / 'gps'
     results = [json.loads(p.read_text()) for p in saved.rglob('*.json')]
     assert results and results[0]['history'] == history
+    assert results[0]['final_policy'] == record['final_policy']
+    # the final policy's sampled evaluation is the rollouts of the iteration after the last:
+    # resuming the trial for one more iteration records the same numbers for them
+    final = record['final_policy']
+    longer = run_trial('double_pendulum', 'gps', 0, 26, 25, 0, str(tmp_path), quiet=True)
+    assert longer['history'][:25] == history
+    assert longer['history'][25]['expected_reward'] == final['sampled']['expected_reward']
+    assert longer['history'][25]['success_rate'] == final['sampled']['success_rate']
+    assert final['mean_action']['diverged'] == 0
+    assert 0.0 <= final['mean_action']['success_rate'] <= 1.0
