@@ -55,9 +55,9 @@ def run_trial(task_name, algorithm, trial, iterations, samples, seed, out_dir, o
 
     The record holds 'history' (the metrics of each iteration, a list of dicts) and
     'final_policy' (``evaluate_final_policy`` with ``final_rollouts`` rollouts, default
-    ``samples``), besides 'task', 'algorithm' and 'trial'. The
-    trial's random stream is derived from (seed, trial) only, so a trial gives the same numbers
-    whichever process runs it; the checkpoint holds everything needed to continue.
+    ``samples``), besides 'task', 'algorithm' and 'trial'. The trial's random stream is derived
+    from (seed, trial) only, so a trial gives the same numbers whichever process runs it; the
+    checkpoint holds everything needed to continue.
     """
     task = load_task(task_name)
     values = dict(overrides or {})

@@ -487,3 +487,36 @@ def test_a_failed_trial_keeps_the_others_results(tmp_path, monkeypatch, capsys):
     assert results['summary']['failed_trials'] == [
         'gps trial 1: RuntimeError: simulated failure of trial 1']
     assert (tmp_path / 'double_pendulum_reward.png').exists()
+
+
+class _DivergingSim:
+    """Stand-in simulator: rollout 0 diverges, the others stay at their initial state."""
+
+    def __init__(self, task):
+        self.task = task
+        self.noise = []
+
+    def rollout(self, policy, x0, rng, noise=True):
+        from ps_control.sim.simulator import Rollouts
+        self.noise.append(noise)
+        n, T = x0.shape[0], self.task.horizon
+        states = np.repeat(x0[:, None, :], T + 1, axis=1)
+        actions = np.zeros((n, T, self.task.du))
+        diverged = np.arange(n) == 0
+        states[0, 3:] = np.nan
+        return Rollouts(states, actions, actions.copy(), diverged, np.where(diverged, 3, -1))
+
+
+def test_the_final_policy_evaluation_counts_a_diverged_rollout_as_a_failure():
+    from ps_control.train import evaluate_final_policy
+    task = LinearTask()
+    search = PolicySearch(task, LearningConfig(algorithm='gps', samples=4))
+    task.success = lambda states: np.ones(states.shape[0], dtype=bool)  # every finite one
+    task.sample_initial_states = lambda n, rng: rng.normal(0.0, 0.05, size=(n, task.dx))
+    sim = _DivergingSim(task)
+    final = evaluate_final_policy(search, sim, 4, np.random.default_rng(0))
+    assert sim.noise == [True, False]  # sampled, then the mean action
+    for mode in ('sampled', 'mean_action'):
+        assert final[mode]['diverged'] == 1
+        assert final[mode]['success_rate'] == pytest.approx(0.75)  # 3 of 4, not 3 of 3
+        assert np.isfinite(final[mode]['expected_reward'])
