@@ -24,7 +24,7 @@ function and a vectorized one (batched finite differences and line search). The 
 its Jacobians and the reward are those of test/test_ilqr.py.
 
 With --reference, instead computes the exact-model iLQR reference of each task
-(ps_control.train.ilqr_reference on PyBullet, no cache: a fresh temporary folder) and prints
+(ps_control.ilqr_reference on PyBullet, no cache: a fresh temporary folder) and prints
 its reward, swing-up success, iterations and wall time per screening start and stage.
 """
 
@@ -61,7 +61,7 @@ def count_calls(function):
 
 def bench_reference(tasks):
     """Compute each task's iLQR reference from scratch; print its stages and wall time."""
-    from ps_control.train import ilqr_reference
+    from ps_control.ilqr_reference import ilqr_reference
     for task in tasks:
         with tempfile.TemporaryDirectory() as out:
             start = time.perf_counter()

@@ -23,11 +23,11 @@ import json
 import os
 
 import numpy as np
+from ps_control.ilqr_reference import ilqr_reference
 from ps_control.sim import urdf_gen
 from ps_control.sim.finite_difference import FiniteDifferenceDynamics
 from ps_control.sim.simulator import Simulator
 from ps_control.tasks import load_task
-from ps_control.train import ilqr_reference
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

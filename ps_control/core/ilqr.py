@@ -47,7 +47,7 @@ for problems as non-linear as the multi-link swing-ups (found on them, each chec
 * the expected improvement is that of the LQ model for every alpha (one forward pass of the
   model), not Tassa's sum of k' Q_a, which is exact only at alpha = 1;
 * finite differences stay inside the control box (one-sided on a bound);
-* options for the staged exact-model reference (ps_control.train.ilqr_reference): a state
+* options for the staged exact-model reference (ps_control.ilqr_reference): a state
   penalty (``box_penalty``, e.g. to keep off joint limits), a trust-region-like mu schedule
   steered by the accepted step (``step_band``), a stop on stalled progress (``stall_window``),
   and line searches down to alpha = 2^-``max_backtracks``.
