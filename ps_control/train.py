@@ -169,14 +169,14 @@ def summarise(task_name, histories, reference, finals=None):
                  'final_success_rate': float(success[:, -1].mean())}
         if reference:
             entry['final_reward_over_ilqr'] = float(rewards[:, -1].mean() / reference['reward'])
-        for mode, prefix in (('sampled', 'final_policy_'),
-                             ('mean_action', 'final_policy_mean_action_')):
-            if finals and finals.get(algorithm):
-                evaluations = [final[mode] for final in finals[algorithm]]
+        trial_finals = (finals or {}).get(algorithm)
+        if trial_finals:
+            for mode, prefix in (('sampled', 'final_policy_'),
+                                 ('mean_action', 'final_policy_mean_action_')):
                 entry[prefix + 'success_rate'] = float(np.mean(
-                    [e['success_rate'] for e in evaluations]))
+                    [final[mode]['success_rate'] for final in trial_finals]))
                 entry[prefix + 'reward_mean'] = float(np.mean(
-                    [e['expected_reward'] for e in evaluations]))
+                    [final[mode]['expected_reward'] for final in trial_finals]))
         summary[algorithm] = entry
     if 'gps' in curves:
         target = curves['gps'][:, -1].mean()
