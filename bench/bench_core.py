@@ -57,7 +57,8 @@ def stable_problem(T, dx, du, seed=0):
 
 def task_problem(name):
     """Return the first learning update's (dynamics, reward, policy, x0) of a task."""
-    from ps_control.learning import load_learning_config, PolicySearch
+    from ps_control.learning import PolicySearch
+    from ps_control.learning_config import load_learning_config
     from ps_control.tasks import load_task
     task = load_task(name)
     search = PolicySearch(task, load_learning_config(task, {'algorithm': 'gps'}))

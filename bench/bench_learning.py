@@ -39,7 +39,8 @@ import ps_control  # noqa: F401 (before numpy: one BLAS thread per process, see 
 import numpy as np  # noqa: I100
 
 from ps_control import train
-from ps_control.learning import load_learning_config, PolicySearch
+from ps_control.learning import PolicySearch
+from ps_control.learning_config import load_learning_config
 from ps_control.tasks import load_task
 
 FIGURE_ARGS = ['double_pendulum', '--algo', 'gps', 'saps', 'esaps', '--trials', '10',

@@ -37,7 +37,9 @@ same: its samples store the policy's actions (agent_mjc.py) and any clipping is 
 simulator.
 
 No ROS, no PyBullet: the caller owns the system. ``save`` / ``PolicySearch.load`` write and read
-an atomic, validated checkpoint so long runs resume exactly where they stopped.
+an atomic, validated checkpoint (ps_control.checkpoint) so long runs resume exactly where they
+stopped. The settings come from the task file's ``learning:`` section
+(ps_control.learning_config).
 
 G-AMDS (``g_amds``, mirror descent search on DMP parameters) is the other kind of learner: it
 runs one policy per rollout (each a sampled DMP tracked by a linear-Gaussian PD policy) and
@@ -47,215 +49,17 @@ to keep running), ``episode_count`` and ``episode_policy(j)`` (what each rollout
 runs), ``update(states, torques)``, ``history``, ``save`` and ``load``.
 """
 
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields, replace
-import io
-import json
-import os
-import tempfile
-
 import numpy as np
 
+from ps_control.checkpoint import (check_checkpoint_task, checkpoint_config, checkpoint_meta,
+                                   read_checkpoint, write_checkpoint)
 from ps_control.core import (entropy_bound, esaps_update, GaussianState, gps_update,
                              limit_penalised_reward, LinearGaussianPolicy, saps_update,
                              separate_bounds_update)
 from ps_control.core.dynamics_fit import DynamicsFitter
 from ps_control.core.gaussian import entropy, NotPositiveDefiniteError
 from ps_control.core.lqg import expected_reward, forward_pass
-
-ALGORITHMS = ('gps', 'saps', 'esaps', 'separate')  # the KL-bounded updates PolicySearch runs
-LEARNER_ALGORITHMS = ALGORITHMS + ('g_amds',)  # everything make_search builds
-CHECKPOINT_VERSION = 2  # 2: the task's fingerprint is recorded and checked
-
-
-@dataclass(frozen=True)
-class LearningConfig:
-    """
-    Hyper-parameters of the learning loop (the ``learning:`` section of config/<task>.yaml).
-
-    epsilon: the per-step KL bound (eq. 3.3c for GPS and the separate bounds, 4.1c for
-    SAPS/ESAPS).
-    state_epsilon: the separate bounds only (thesis 7.1): the per-step bound on KL(mu_t || q_t).
-    entropy_delta: ESAPS only; the policy entropy may fall by at most this many nats per step and
-    update, i.e. delta_t = -(H(q_t) - entropy_delta) in eq. 5.1d (0 keeps the entropy).
-    initial_policy_gain_p / _d / _std: the initial policy u = Kp (q_0 - q) - Kd qd + noise, a PD
-    controller holding the initial posture, with exploration noise std (N m).
-    prior_iterations: how many recent iterations of samples build the GMM dynamics prior;
-    prior_max_rollouts caps the rollouts of those iterations it keeps (the most recent), so with
-    more samples per iteration than this the prior holds the current iteration only;
-    prior_max_clusters / prior_min_cluster_samples: the GMM has min(prior_max_clusters,
-    transitions / prior_min_cluster_samples) components (cbfinn/gps); prior_strength: its
-    pseudo-count in the normal-inverse-Wishart prior; fit_ridge: the relative regularisation of
-    the (x, u) covariance of each step's fit (ps_control.core.dynamics_fit.DynamicsFitter).
-    refit_scale_floor: when the update on the fitted model cannot be applied (no feasible
-    multipliers, or the search stopped more than reject_kl_excess over its bound), the dynamics
-    are fitted once more with every (x, u) dimension's variance at each step raised by this
-    share of its variance over the whole batch (DynamicsFitter.fit's ``scale_floor``), and the
-    update is tried again on that model; 0: no second try (``PolicySearch.update``).
-    state_covariance_floor: added (times I) to the initial state covariance fitted to the
-    rollouts' first states.
-    reject_kl_excess: an update whose dual search stopped unconverged with a step's bound value
-    more than this share above its bound is rejected: the policy is kept (``PolicySearch.update``).
-    step_adaptation: scale epsilon (and state_epsilon) by a multiplier adapted to how much of the
-    model's predicted improvement the true system realised (``PolicySearch.step_multiplier``);
-    off by default, as in the thesis. step_multiplier_min / _max bound the multiplier.
-    limit_penalty: weight w (reward per squared action unit) of the learner's penalty
-    -w max(0, |a_i| - l_i)^2 on actions beyond the effort limits l, quadratised at the mean
-    actions of the policy being improved under the fitted model (``PolicySearch.update_reward``,
-    ps_control.core.action_limits; not in the thesis); 0: off. It changes the reward the update
-    maximises, not the reward recorded.
-
-    G-AMDS only (ps_control.mds_learning; defaults are the paper's settings): dmp_basis basis
-    functions per joint, search_std the sampling standard deviation of the DMP weights,
-    mirror_step (s), mirror_r (r), mirror_eps (eps) the accelerated mirror descent constants
-    (s = 133.33 gives the x-step G-MDS's temperature 10 with 10 samples; the reference code's
-    s = 10 leaves late updates nearly blind to the costs, see ps_control.core.amds),
-    search_adapt_rate the optional diagonal covariance adaptation (0: off, as in the paper),
-    evaluate_mean one extra rollout per iteration of the search mean (the paper's evaluation);
-    the computed-torque tracking controller: natural frequency (rad / s) and damping ratio of
-    every joint's error, the fraction tracking_feedforward of the inverse-dynamics feed-forward
-    M(q) qdd + C(q, qd) qd, and its action noise std (N m); via_tolerance (m) defines a
-    successful rollout.
-    """
-
-    algorithm: str = 'esaps'
-    iterations: int = 25
-    samples: int = 25
-    epsilon: float = 0.5
-    entropy_delta: float = 0.0
-    state_epsilon: float = 0.5
-    initial_policy_gain_p: float = 1.0
-    initial_policy_gain_d: float = 0.1
-    initial_policy_std: float = 1.0
-    prior_iterations: int = 3
-    prior_max_rollouts: int = 100
-    prior_max_clusters: int = 20
-    prior_min_cluster_samples: int = 20
-    prior_strength: float = 1.0
-    fit_ridge: float = 1e-6
-    refit_scale_floor: float = 1e-3
-    limit_penalty: float = 0.0
-    reject_kl_excess: float = 0.1
-    step_adaptation: bool = False
-    step_multiplier_min: float = 0.1
-    step_multiplier_max: float = 10.0
-    state_covariance_floor: float = 1e-6
-    seed: int = 0
-    dmp_basis: int = 100
-    search_std: float = 1.0
-    mirror_step: float = 133.33
-    mirror_r: float = 3.0
-    mirror_eps: float = 0.3
-    search_adapt_rate: float = 0.0
-    evaluate_mean: bool = True
-    tracking_frequency: float = 10.0
-    tracking_damping_ratio: float = 1.0
-    tracking_feedforward: float = 0.0
-    tracking_action_std: float = 1e-6
-    via_tolerance: float = 0.02
-
-    def __post_init__(self):
-        if self.algorithm not in LEARNER_ALGORITHMS:
-            raise ValueError('learning.algorithm must be one of %s, got %r'
-                             % (', '.join(LEARNER_ALGORITHMS), self.algorithm))
-        for name in ('iterations', 'samples', 'prior_iterations', 'prior_max_rollouts',
-                     'prior_max_clusters', 'prior_min_cluster_samples', 'dmp_basis'):
-            if not isinstance(getattr(self, name), (int, np.integer)) or getattr(self, name) < 1:
-                raise ValueError('learning.%s must be an integer >= 1, got %r'
-                                 % (name, getattr(self, name)))
-        if self.samples < 2:
-            raise ValueError('learning.samples must be >= 2, got %d' % self.samples)
-        for name in ('epsilon', 'state_epsilon', 'initial_policy_std', 'state_covariance_floor',
-                     'step_multiplier_min', 'step_multiplier_max', 'prior_strength'):
-            value = getattr(self, name)
-            if not np.isfinite(value) or value <= 0:
-                raise ValueError('learning.%s must be a finite number > 0, got %r'
-                                 % (name, value))
-        for name in ('initial_policy_gain_p', 'initial_policy_gain_d', 'entropy_delta'):
-            if not np.isfinite(getattr(self, name)):
-                raise ValueError('learning.%s must be finite' % name)
-        if self.step_multiplier_min > self.step_multiplier_max:
-            raise ValueError('learning.step_multiplier_min (%r) must not exceed '
-                             'learning.step_multiplier_max (%r)'
-                             % (self.step_multiplier_min, self.step_multiplier_max))
-        for name in ('reject_kl_excess', 'fit_ridge', 'refit_scale_floor', 'limit_penalty'):
-            value = getattr(self, name)
-            if not np.isfinite(value) or value < 0:
-                raise ValueError('learning.%s must be a finite number >= 0, got %r'
-                                 % (name, value))
-        for name in ('search_std', 'mirror_step', 'mirror_eps', 'tracking_action_std',
-                     'via_tolerance'):
-            value = getattr(self, name)
-            if not np.isfinite(value) or value <= 0:
-                raise ValueError('learning.%s must be a finite number > 0, got %r'
-                                 % (name, value))
-        for name in ('tracking_frequency', 'tracking_damping_ratio', 'tracking_feedforward'):
-            value = getattr(self, name)
-            if not np.isfinite(value) or value < 0:
-                raise ValueError('learning.%s must be a finite number >= 0, got %r'
-                                 % (name, value))
-        if not self.mirror_r >= 2:
-            raise ValueError('learning.mirror_r (averaging rate r of accelerated mirror descent) '
-                             'must be >= 2, got %r' % (self.mirror_r,))
-        if not 0.0 <= self.search_adapt_rate <= 1.0:
-            raise ValueError('learning.search_adapt_rate must be in [0, 1], got %r'
-                             % (self.search_adapt_rate,))
-
-
-def learning_config_from_mapping(mapping, overrides=None):
-    """
-    Build a LearningConfig from the ``learning:`` mapping of a task file plus overrides.
-
-    A sub-mapping named after an algorithm (``learning.g_amds:``) holds that algorithm's own
-    values: they replace the common ones when it is the algorithm run (the overrides win over
-    both). Unknown keys are an error naming the key (a typo must not silently fall back to a
-    default).
-    """
-    known = {f.name: f.type for f in fields(LearningConfig)}
-    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
-    common = dict(mapping or {})
-    sections = {k: common.pop(k) for k in list(common) if isinstance(common[k], Mapping)}
-    bad = sorted(set(sections) - set(LEARNER_ALGORITHMS))
-    if bad:
-        raise ValueError('unknown learning section(s): %s (a section must be named after an '
-                         'algorithm: %s)' % (', '.join('learning.' + b for b in bad),
-                                             ', '.join(LEARNER_ALGORITHMS)))
-    for name, section in sections.items():  # a typo in any section is an error, run or not
-        unknown = sorted(set(section) - set(known))
-        if unknown:
-            raise ValueError('unknown learning parameter(s): %s (known: %s)'
-                             % (', '.join('learning.%s.%s' % (name, u) for u in unknown),
-                                ', '.join(sorted(known))))
-    algorithm = overrides.get('algorithm', common.get('algorithm'))
-    values = dict(common)
-    values.update(sections.get(algorithm, {}))
-    values.update(overrides)
-    unknown = sorted(set(values) - set(known))
-    if unknown:
-        raise ValueError('unknown learning parameter(s): %s (known: %s)'
-                         % (', '.join('learning.' + u for u in unknown), ', '.join(sorted(known))))
-    converted = {}
-    for name, value in values.items():
-        kind = known[name] if isinstance(known[name], type) else {
-            'str': str, 'int': int, 'float': float, 'bool': bool}[known[name]]
-        if kind is bool:
-            if not isinstance(value, (bool, np.bool_)):
-                raise ValueError('learning.%s must be true or false, got %r' % (name, value))
-            converted[name] = bool(value)
-            continue
-        if kind is int and (isinstance(value, bool) or float(value) != int(value)):
-            raise ValueError('learning.%s must be an integer, got %r' % (name, value))
-        try:
-            converted[name] = kind(value)
-        except (TypeError, ValueError):
-            raise ValueError('learning.%s must be a %s, got %r'
-                             % (name, kind.__name__, value)) from None
-    return LearningConfig(**converted)
-
-
-def load_learning_config(task, overrides=None):
-    """Return the LearningConfig of ``task`` (its ``learning`` mapping) with ``overrides``."""
-    return learning_config_from_mapping(getattr(task, 'learning', None), overrides)
+from ps_control.learning_config import ALGORITHMS
 
 
 def initial_policy(task, config):
@@ -679,81 +483,7 @@ def saturation_share(actions, limits):
     return float(np.mean(np.abs(actions) >= np.asarray(limits, dtype=float) * (1.0 - 1e-6)))
 
 
-# -- checkpoint files and learner construction (shared by every kind of learner) -----------------
-def write_checkpoint(path, arrays, meta):
-    """Write named arrays and a JSON-able ``meta`` dict to ``path`` atomically (.npz)."""
-    arrays = dict(arrays)
-    arrays['meta'] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix='.checkpoint-', suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'wb') as handle:
-            handle.write(buffer.getvalue())
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def read_checkpoint(path):
-    """
-    Return (arrays, meta) of a checkpoint written by ``write_checkpoint``.
-
-    FileNotFoundError if it is missing; ValueError naming the file if it is corrupt or has
-    another version.
-    """
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {name: data[name] for name in data.files}
-        meta = json.loads(arrays.pop('meta').tobytes().decode())
-    except FileNotFoundError:
-        raise
-    except Exception as error:  # noqa: B902 (any decoding failure means a corrupt file)
-        raise ValueError('checkpoint %s is corrupt or not a ps_control checkpoint: %s'
-                         % (path, error)) from None
-    if not isinstance(meta, dict) or meta.get('version') != CHECKPOINT_VERSION:
-        raise ValueError('checkpoint %s has version %r, expected %d (written by another '
-                         'version of ps_control: start a new run in another folder)'
-                         % (path, meta.get('version') if isinstance(meta, dict) else None,
-                            CHECKPOINT_VERSION))
-    return arrays, meta
-
-
-def checkpoint_meta(task, config, **entries):
-    """
-    Return the ``meta`` of a learner checkpoint: version, settings, task, and ``entries``.
-
-    The task is recorded by name and by ``task.fingerprint()`` (the robot, reward, limits and
-    initial state), which ``check_checkpoint_task`` compares on resuming.
-    """
-    return dict({'version': CHECKPOINT_VERSION, 'config': asdict(config),
-                 'task': getattr(task, 'name', None), 'task_fingerprint': task.fingerprint()},
-                **entries)
-
-
-def check_checkpoint_task(meta, task):
-    """Raise ValueError if checkpoint ``meta`` was written for another definition of ``task``."""
-    if meta.get('task_fingerprint') != task.fingerprint():
-        raise ValueError('it was written for another definition of task %r (its robot, reward, '
-                         'limits or initial state have changed since): start a new run in '
-                         'another folder' % (meta.get('task'),))
-
-
-def checkpoint_config(meta, overrides=None):
-    """Return the LearningConfig of checkpoint ``meta`` with ``overrides`` (same algorithm)."""
-    saved = LearningConfig(**meta['config'])
-    config = replace(saved, **(overrides or {}))
-    if config.algorithm != saved.algorithm:
-        raise ValueError('cannot resume a run of %s as %s' % (saved.algorithm, config.algorithm))
-    return config
-
-
+# -- learner construction (every kind of learner) -------------------------------------------------
 def make_search(task, config):
     """Return a new learner for ``config.algorithm``: PolicySearch or ArmViaPointSearch."""
     if config.algorithm == 'g_amds':

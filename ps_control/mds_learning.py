@@ -56,11 +56,12 @@ the paper's arm: a planar serial arm of D equal links of length 1/D starting str
 
 import numpy as np
 
+from ps_control.checkpoint import (check_checkpoint_task, checkpoint_config, checkpoint_meta,
+                                   read_checkpoint, write_checkpoint)
 from ps_control.core.amds import AcceleratedMirrorDescentSearch
 from ps_control.core.search_distribution import GaussianDensity
 from ps_control.core.tracking_policy import inertia_scaled_gains, tracking_policy
-from ps_control.learning import (check_checkpoint_task, checkpoint_config, checkpoint_meta,
-                                 read_checkpoint, saturation_share, write_checkpoint)
+from ps_control.learning import saturation_share
 from ps_control.tasks.planar_arm import PlanarArm
 from ps_control.tasks.via_point import ArmViaPoint
 
@@ -351,7 +352,8 @@ def main(argv=None):
     import argparse
     import time
 
-    from ps_control.learning import load_learning_config, make_search
+    from ps_control.learning import make_search
+    from ps_control.learning_config import load_learning_config
     from ps_control.tasks import load_task
 
     parser = argparse.ArgumentParser(description=main.__doc__.strip().splitlines()[0])

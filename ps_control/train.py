@@ -40,7 +40,8 @@ import numpy as np
 
 from ps_control import plotting
 from ps_control.ilqr_reference import ilqr_reference
-from ps_control.learning import ALGORITHMS, load_learning_config, PolicySearch
+from ps_control.learning import PolicySearch
+from ps_control.learning_config import ALGORITHMS, load_learning_config
 from ps_control.tasks import known_tasks, load_task
 
 

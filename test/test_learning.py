@@ -17,11 +17,12 @@
 from types import MappingProxyType
 
 import numpy as np
-from ps_control import learning
+from ps_control import checkpoint, learning
 from ps_control.core import QuadraticReward
 from ps_control.core.gaussian import NotPositiveDefiniteError
-from ps_control.learning import (learning_config_from_mapping, LearningConfig,
-                                 load_learning_config, PolicySearch)
+from ps_control.learning import PolicySearch
+from ps_control.learning_config import (learning_config_from_mapping, LearningConfig,
+                                        load_learning_config)
 import pytest
 
 
@@ -430,8 +431,8 @@ def test_corrupt_checkpoint_is_a_clear_error_and_old_file_survives(tmp_path):
         PolicySearch.load(path, task, {'algorithm': 'saps'})
     with pytest.raises(ValueError, match="another definition of task 'linear'.*another folder"):
         PolicySearch.load(path, LinearTask(limit=4.0))  # the task file changed since
-    arrays, meta = learning.read_checkpoint(path)
-    learning.write_checkpoint(tmp_path / 'old.npz', arrays, dict(meta, version=1))
+    arrays, meta = checkpoint.read_checkpoint(path)
+    checkpoint.write_checkpoint(tmp_path / 'old.npz', arrays, dict(meta, version=1))
     with pytest.raises(ValueError, match='version 1, expected 2.*another version of ps_control'):
         PolicySearch.load(tmp_path / 'old.npz', task)
     assert path.read_bytes() == good

@@ -24,7 +24,7 @@ resume, and bad input.
 import dataclasses
 
 import numpy as np
-from ps_control import learning
+from ps_control import checkpoint, learning, learning_config
 from ps_control.mds_learning import ArmViaPointSearch, rollout_episodes, run_batch
 from ps_control.tasks import load_task
 from ps_control.tasks.planar_arm import PlanarArm
@@ -37,7 +37,7 @@ pybullet = pytest.importorskip('pybullet')
 def g_amds(task_name='arm_2', **overrides):
     """Return (task, config) of the task's learning.g_amds section with overrides."""
     task = load_task(task_name)
-    return task, learning.load_learning_config(task, dict(overrides, algorithm='g_amds'))
+    return task, learning_config.load_learning_config(task, dict(overrides, algorithm='g_amds'))
 
 
 def perfect_tracking(search):
@@ -269,22 +269,22 @@ def test_g_amds_checkpoint_resumes_exactly(tmp_path):
         learning.PolicySearch.load(path, task)
     with pytest.raises(ValueError, match="another definition of task 'arm'"):
         ArmViaPointSearch.load(path, load_task('arm_2'))  # another robot: not resumed
-    arrays, meta = learning.read_checkpoint(path)
+    arrays, meta = checkpoint.read_checkpoint(path)
     arrays['mean'] = arrays['mean'][:7]
-    learning.write_checkpoint(path, arrays, meta)
+    checkpoint.write_checkpoint(path, arrays, meta)
     with pytest.raises(ValueError, match=r'mean has shape \(7,\), the task needs \(1000,\)'):
         ArmViaPointSearch.load(path, task)
 
 
 def test_bad_input_is_a_clear_error(tmp_path):
     pendulum = load_task('double_pendulum')
-    config = learning.load_learning_config(load_task('arm'), {'algorithm': 'g_amds'})
+    config = learning_config.load_learning_config(load_task('arm'), {'algorithm': 'g_amds'})
     with pytest.raises(ValueError, match='g_amds learns the via-point task of a planar arm.*'
                                          'double_pendulum.*not a planar serial arm'):
         learning.make_search(pendulum, config)
     with pytest.raises(ValueError, match='learning.algorithm must be one of gps, saps, esaps, '
                                          "separate, g_amds, got 'g_mds'"):
-        learning.load_learning_config(pendulum, {'algorithm': 'g_mds'})
+        learning_config.load_learning_config(pendulum, {'algorithm': 'g_mds'})
     with pytest.raises(ValueError,
                        match='PolicySearch runs gps, saps, esaps, separate, not g_amds'):
         learning.PolicySearch(load_task('arm'), config)
@@ -295,15 +295,16 @@ def test_bad_input_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match='not the straight arm at rest'):
         ArmViaPointSearch(moved, config)
     with pytest.raises(ValueError, match='learning.search_std must be a finite number > 0'):
-        learning.load_learning_config(load_task('arm'), {'algorithm': 'g_amds',
-                                                         'search_std': 0.0})
+        learning_config.load_learning_config(load_task('arm'), {'algorithm': 'g_amds',
+                                                                'search_std': 0.0})
     with pytest.raises(ValueError, match='learning.evaluate_mean must be true or false'):
-        learning.learning_config_from_mapping({'evaluate_mean': 'yes'})
+        learning_config.learning_config_from_mapping({'evaluate_mean': 'yes'})
     with pytest.raises(ValueError, match=r'unknown learning section\(s\): learning.gmds'):
-        learning.learning_config_from_mapping({'gmds': {'samples': 3}})
+        learning_config.learning_config_from_mapping({'gmds': {'samples': 3}})
     with pytest.raises(ValueError, match=r'unknown learning parameter\(s\): '
                                          r'learning.g_amds.sigma'):
-        learning.learning_config_from_mapping({'algorithm': 'gps', 'g_amds': {'sigma': 3.0}})
+        learning_config.learning_config_from_mapping({'algorithm': 'gps',
+                                                      'g_amds': {'sigma': 3.0}})
     search = ArmViaPointSearch(load_task('arm'), config)
     states, torques = perfect_tracking(search)
     with pytest.raises(ValueError, match=r'states have shape \(10, 51, 20\), expected '
@@ -317,12 +318,12 @@ def test_bad_input_is_a_clear_error(tmp_path):
 
 def test_the_algorithm_section_applies_only_to_its_algorithm():
     task = load_task('arm')
-    gps = learning.load_learning_config(task)
-    amds = learning.load_learning_config(task, {'algorithm': 'g_amds'})
+    gps = learning_config.load_learning_config(task)
+    amds = learning_config.load_learning_config(task, {'algorithm': 'g_amds'})
     assert gps.algorithm == 'gps' and gps.samples == task.learning['samples']
     section = task.learning['g_amds']
     assert amds.samples == section['samples'] and amds.iterations == section['iterations']
     assert amds.search_std == section['search_std'] and amds.epsilon == gps.epsilon
     # command-line overrides win over the section
-    assert learning.load_learning_config(task, {'algorithm': 'g_amds',
+    assert learning_config.load_learning_config(task, {'algorithm': 'g_amds',
                                                 'samples': 4}).samples == 4

@@ -30,7 +30,7 @@ import time
 from nodes_support import Graph
 from nodes_support import open_graph
 import numpy as np
-from ps_control import learning
+from ps_control import learning, learning_config
 from ps_control.nodes import common
 from ps_control.nodes.learner_node import format_metrics, metrics_status
 from ps_control.nodes.messages import policy_digest
@@ -64,7 +64,7 @@ def run_learning(graph, iterations, num_workers=1, **learner):
 def batch_curve(iterations, seed=0):
     """Return the expected rewards of the same loop run in batch (no ROS), as ps-control train."""
     task = dataclasses.replace(load_task(TASK), horizon=SHORT['horizon'])
-    config = learning.load_learning_config(
+    config = learning_config.load_learning_config(
         task, {'algorithm': SHORT['algorithm'], 'samples': SHORT['samples'],
                'iterations': iterations, 'seed': seed})
     search = learning.PolicySearch(task, config)

@@ -22,7 +22,7 @@ import os
 
 import numpy as np
 from ps_control.core import QuadraticReward
-from ps_control.learning import LEARNER_ALGORITHMS, LearningConfig
+from ps_control.learning_config import LEARNER_ALGORITHMS, LearningConfig
 from ps_control.sim.urdf import read_urdf
 from ps_control.tasks import known_tasks, load_task
 from ps_control.tasks.params import flatten, read_parameters

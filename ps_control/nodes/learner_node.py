@@ -53,7 +53,7 @@ from diagnostic_msgs.msg import DiagnosticArray
 from diagnostic_msgs.msg import DiagnosticStatus
 from diagnostic_msgs.msg import KeyValue
 import numpy as np
-from ps_control import learning
+from ps_control import learning, learning_config
 from ps_control.nodes import common
 from ps_control.nodes.messages import policy_digest
 from ps_control.nodes.messages import policy_to_msg
@@ -70,7 +70,7 @@ from std_msgs.msg import Float64MultiArray
 from std_srvs.srv import Trigger
 
 
-ALGORITHMS = learning.LEARNER_ALGORITHMS
+ALGORITHMS = learning_config.LEARNER_ALGORITHMS
 ATTEMPT_SECONDS = 2.0
 PUMP_SECONDS = 0.005
 PLOTTED = ('expected_reward', 'max_kl', 'mean_entropy', 'success_rate')
@@ -228,7 +228,7 @@ class LearnerNode(Node):
             self.get_logger().info('resumed from %s after %d iterations'
                                    % (self.checkpoint, len(self.search.history)))
         else:
-            config = learning.load_learning_config(self.task, overrides)
+            config = learning_config.load_learning_config(self.task, overrides)
             self.search = learning.make_search(self.task, config)
         self.config = self.search.config
         self.samples = int(self.search.episode_count)
