@@ -73,7 +73,7 @@ def read_checkpoint(path):
                          % (path, error)) from None
     if not isinstance(meta, dict) or meta.get('version') != CHECKPOINT_VERSION:
         raise ValueError('checkpoint %s has version %r, expected %d (written by another '
-                         'version of ps_control: start a new run in another folder)'
+                         'version of ps_control)'
                          % (path, meta.get('version') if isinstance(meta, dict) else None,
                             CHECKPOINT_VERSION))
     return arrays, meta
@@ -95,8 +95,7 @@ def check_checkpoint_task(meta, task):
     """Raise ValueError if checkpoint ``meta`` was written for another definition of ``task``."""
     if meta.get('task_fingerprint') != task.fingerprint():
         raise ValueError('it was written for another definition of task %r (its robot, reward, '
-                         'limits or initial state have changed since): start a new run in '
-                         'another folder' % (meta.get('task'),))
+                         'limits or initial state have changed since)' % (meta.get('task'),))
 
 
 def checkpoint_config(meta, overrides=None):

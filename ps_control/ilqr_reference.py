@@ -214,17 +214,21 @@ def ilqr_reference(task_name, out_dir, quiet=False, settings=None):
     key = json.loads(json.dumps(settings))  # tuples as lists, as read back from the file
     task = load_task(task_name)
     path = os.path.join(out_dir, task.name, 'ilqr.json')
-    if os.path.exists(path):
-        with open(path) as handle:
-            cached = json.load(handle)
-        if (cached.get('settings') == key
-                and cached.get('task_fingerprint') == task.fingerprint()):
-            return cached
     begin = time.time()
 
     def report(text):
         if not quiet:
             print('[%s iLQR, %.0f s] %s' % (task.name, time.time() - begin, text), flush=True)
+
+    if os.path.exists(path):
+        try:
+            with open(path) as handle:
+                cached = json.load(handle)
+            if (cached.get('settings') == key
+                    and cached.get('task_fingerprint') == task.fingerprint()):
+                return cached
+        except (OSError, ValueError, AttributeError) as error:  # a cache: recompute it
+            report('cached reference %s is unreadable (%s): recomputing it' % (path, error))
 
     sim = task.make_simulator(n_robots=1)
     try:
@@ -261,8 +265,10 @@ def ilqr_reference(task_name, out_dir, quiet=False, settings=None):
                  'states': result.states.tolist(), 'actions': result.actions.tolist(),
                  'settings': key, 'task_fingerprint': task.fingerprint()}
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, 'w') as handle:
+    partial = path + '.partial'
+    with open(partial, 'w') as handle:  # written whole, then renamed: never a truncated cache
         json.dump(reference, handle, indent=1)
+    os.replace(partial, path)
     report('reference reward %.6g, swing-up %s; feedback law from %d sampled initial states: '
            'reward %.6g, success %.0f%%' % (reference['reward'], 'yes' if success else 'no',
                                             settings['policy_rollouts'], policy_reward,

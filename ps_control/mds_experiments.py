@@ -274,8 +274,8 @@ def build_parser():
         prog='ps-control mds',
         description='Mirror descent search experiments (Miyashita et al. 2018, sec. 4).')
     parser.add_argument('task', choices=('point', 'arm'), help='via-point task')
-    parser.add_argument('--dof', type=_positive_int, default=10,
-                        help='arm joints (10 or 50 in the paper; default 10)')
+    parser.add_argument('--dof', type=_positive_int, default=None,
+                        help='arm joints (10 or 50 in the paper; default 10); arm only')
     parser.add_argument('--methods', type=_parse_methods, default=list(PAPER_METHODS),
                         help='comma-separated, from %s (default %s)'
                         % (','.join(METHODS), ','.join(PAPER_METHODS)))
@@ -285,7 +285,9 @@ def build_parser():
     parser.add_argument('--jobs', type=_positive_int, default=os.cpu_count() or 1,
                         help='parallel processes (default: number of CPUs)')
     parser.add_argument('--seed', type=int, default=0, help='base seed (trial i uses [seed, i])')
-    parser.add_argument('--out', default='mds_results', help='output directory')
+    parser.add_argument('--out', default='mds_results',
+                        help='output directory (default ./mds_results; each task writes to '
+                             '<out>/point or <out>/arm<dof>)')
     parser.add_argument('--rollouts', type=_positive_int, default=10,
                         help='rollouts per update (default 10, >= 2)')
     parser.add_argument('--sigma', type=float, default=1.0,
@@ -321,9 +323,12 @@ def main(argv=None):
         parser.error('--eps-kl must be positive, got %r' % args.eps_kl)
     if args.gamds_step is not None and not args.gamds_step > 0:
         parser.error('--gamds-step must be positive, got %r' % args.gamds_step)
+    if args.task == 'point' and args.dof is not None:
+        parser.error('--dof applies to the arm only (the point task has 2 DOF)')
+    dof = 10 if args.dof is None else args.dof
     updates = args.updates or PAPER_UPDATES[args.task]
-    task = make_task(args.task, args.dof, args.basis)
-    label = task_label(args.task, args.dof)
+    task = make_task(args.task, dof, args.basis)
+    label = task_label(args.task, dof)
     directory = os.path.join(args.out, label)
     base = {'task': args.task, 'dof': task.n_dofs, 'basis': task.n_basis, 'updates': updates,
             'rollouts': args.rollouts, 'sigma': args.sigma, 'seed': args.seed,

@@ -66,6 +66,7 @@ from ps_control.tasks.planar_arm import PlanarArm
 from ps_control.tasks.via_point import ArmViaPoint
 
 ALGORITHM = 'g_amds'
+ROLLOUT_STREAM = 1  # run_batch: rollouts of update i draw from (seed, i, 1), samples (seed, i)
 
 
 def arm_model(task):
@@ -321,16 +322,18 @@ def rollout_episodes(search, simulator, x0, rng=None):
     return states, actions
 
 
-def run_batch(search, simulator, iterations, rng=None, checkpoint=None, progress=None):
+def run_batch(search, simulator, iterations, seed=0, checkpoint=None, progress=None):
     """
     Run ``search`` to ``iterations`` updates on a batched simulator (no ROS); return its history.
 
-    Initial states come from the task's distribution; ``checkpoint`` (a path) is written after
-    every update; ``progress(metrics)`` is called after every update.
+    Initial states come from the task's distribution. Update i's rollouts draw from the
+    generator of (seed, i) alone, so a search restored from its checkpoint continues exactly as
+    the uninterrupted run would. ``checkpoint`` (a path) is written after every update;
+    ``progress(metrics)`` is called after every update.
     """
-    rng = np.random.default_rng(rng)
     task = search.task
     while search.iteration < iterations:
+        rng = np.random.default_rng([seed, search.iteration, ROLLOUT_STREAM])
         x0 = task.sample_initial_states(search.episode_count, rng)
         states, actions = rollout_episodes(search, simulator, x0, rng)
         metrics = search.update(states, actions)
@@ -350,26 +353,48 @@ def main(argv=None):
     distance every --report updates, then the wall time.
     """
     import argparse
+    import os
     import time
 
     from ps_control.learning import make_search
     from ps_control.learning_config import load_learning_config
     from ps_control.tasks import load_task
 
-    parser = argparse.ArgumentParser(description=main.__doc__.strip().splitlines()[0])
+    parser = argparse.ArgumentParser(prog='python -m ps_control.mds_learning',
+                                     description=main.__doc__.strip().splitlines()[0])
     parser.add_argument('task', help='arm task: arm, arm_2, arm_50 or a task YAML file')
     parser.add_argument('--iterations', type=int, help='default: learning.g_amds.iterations')
     parser.add_argument('--seed', type=int, help='default: learning.seed')
     parser.add_argument('--report', type=int, default=50, help='print every N updates')
-    parser.add_argument('--checkpoint', help='checkpoint file written after every update')
+    parser.add_argument('--checkpoint', help='checkpoint file written after every update; an '
+                                             'existing one is resumed (to --iterations)')
     args = parser.parse_args(argv)
-    task = load_task(args.task)
+    if args.iterations is not None and args.iterations < 1:
+        parser.error('--iterations must be >= 1')
+    if args.report < 1:
+        parser.error('--report must be >= 1')
+    if args.seed is not None and args.seed < 0:
+        parser.error('--seed must be >= 0')
     overrides = {'algorithm': ALGORITHM}
     for name in ('iterations', 'seed'):
         if getattr(args, name) is not None:
             overrides[name] = getattr(args, name)
-    config = load_learning_config(task, overrides)
-    search = make_search(task, config)
+    try:
+        task = load_task(args.task)
+        config = load_learning_config(task, overrides)
+        if args.checkpoint and os.path.exists(args.checkpoint):
+            search = ArmViaPointSearch.load(args.checkpoint, task, {
+                name: overrides[name] for name in ('iterations',) if name in overrides})
+            if args.seed is not None and args.seed != search.config.seed:
+                raise ValueError('checkpoint %s is of a run with seed %d, not %d'
+                                 % (args.checkpoint, search.config.seed, args.seed))
+            config = search.config
+            print('resuming %s after %d updates' % (args.checkpoint, search.iteration),
+                  flush=True)
+        else:
+            search = make_search(task, config)
+    except ValueError as error:
+        parser.exit(2, '%s: error: %s\n' % (parser.prog, error))
     simulator = task.make_simulator(n_robots=search.episode_count)
     began = time.perf_counter()
 
@@ -381,7 +406,7 @@ def main(argv=None):
                               metrics.get('via_error', metrics['sample_via_error']),
                               metrics['saturation'], time.perf_counter() - began), flush=True)
     try:
-        run_batch(search, simulator, config.iterations, rng=config.seed,
+        run_batch(search, simulator, config.iterations, seed=config.seed,
                   checkpoint=args.checkpoint, progress=progress)
     finally:
         simulator.close()

@@ -31,7 +31,6 @@ Everything after ``--ros-args`` goes to ROS (remaps, parameters, log levels).
 """
 
 import argparse
-import os
 import sys
 import time
 
@@ -42,9 +41,9 @@ from ps_control.nodes.learner_node import LearnerNode
 from ps_control.nodes.learner_node import worker_namespaces
 from ps_control.nodes.simulator_node import SimulatorNode
 from ps_control.tasks import load_task
+from ps_control.tasks import task_path
 from ps_control.tasks.params import flatten
 from ps_control.tasks.params import read_parameters
-from ps_control.tasks.paths import config_dir
 import rclpy
 from rclpy.executors import ExternalShutdownException
 from rclpy.parameter import Parameter
@@ -53,18 +52,14 @@ from rclpy.parameter import Parameter
 NODE_SECTIONS = ('simulator', 'controller', 'learner')
 
 
-def config_file(task_name):
-    """Return the parameter file of a task: config/<task_name>.yaml."""
-    return os.path.join(config_dir(), task_name + '.yaml')
-
-
 def node_parameters(task_name, node_name):
     """
-    Return {name: value} of a node's section in config/<task>.yaml (``/**/<node_name>:``).
+    Return {name: value} of a node's section in the task file (``/**/<node_name>:``).
 
-    A file without that section gives {} (the nodes' own defaults).
+    ``task_name`` is a task name (config/<task>.yaml) or a task file, as for ``load_task``. A
+    file without that section gives {} (the nodes' own defaults).
     """
-    path = config_file(task_name)
+    path = task_path(task_name)
     try:
         return flatten(read_parameters(path, node='/**/' + node_name))
     except ValueError as error:
@@ -117,21 +112,23 @@ def parse_args(argv):
         prog='ps-control run',
         description='Run the simulator, controller and learner nodes of a task in one process '
                     '(no ros2 launch needed) and plot the learning curve.')
-    parser.add_argument('task', help='task name, e.g. double_pendulum, quad_pendulum, arm')
-    parser.add_argument('--algorithm', default='', choices=('',) + tuple(ALGORITHMS),
+    parser.add_argument('task', help='task name (e.g. double_pendulum, quad_pendulum, arm) or '
+                                     'a task YAML file')
+    parser.add_argument('--algorithm', default=None, choices=tuple(ALGORITHMS),
                         help='default: the learning config of the task')
-    parser.add_argument('--iterations', type=int, default=0,
+    parser.add_argument('--iterations', type=int, default=None,
                         help='iterations (default: the learning config)')
-    parser.add_argument('--samples', type=int, default=0,
+    parser.add_argument('--samples', type=int, default=None,
                         help='episodes per iteration (default: the learning config)')
-    parser.add_argument('--horizon', type=int, default=0,
+    parser.add_argument('--horizon', type=int, default=None,
                         help='episode length in steps (default: the task horizon)')
     parser.add_argument('--num-workers', type=int, default=1,
                         help='simulator + controller pairs collecting episodes side by side')
     parser.add_argument('--seed', type=int, default=0,
                         help='seed of the learning loop, simulators and controllers')
     parser.add_argument('--checkpoint', default='',
-                        help='checkpoint file written after every iteration')
+                        help='checkpoint file written after every iteration (an existing one '
+                             'is only continued, with --resume)')
     parser.add_argument('--resume', action='store_true',
                         help='continue from --checkpoint')
     parser.add_argument('--plot', default=None,
@@ -144,9 +141,13 @@ def parse_args(argv):
         parser.error('--resume needs --checkpoint')
     if args.num_workers < 1:
         parser.error('--num-workers must be >= 1')
-    for name in ('iterations', 'samples', 'horizon', 'seed'):
-        if getattr(args, name) < 0:
-            parser.error('--%s must be >= 0' % name)
+    for name in ('iterations', 'samples', 'horizon'):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            parser.error('--%s must be >= 1' % name)
+    if args.samples is not None and args.samples < 2:
+        parser.error('--samples must be >= 2')
+    if args.seed < 0:
+        parser.error('--seed must be >= 0')
     return args
 
 
@@ -168,9 +169,15 @@ def main(argv=None):
         split = argv.index('--ros-args')
         argv, ros_args = argv[:split], argv[split:]
     args = parse_args(argv)
-    plot = args.plot or '%s_learning_curve.png' % args.task
-    learner = {'algorithm': args.algorithm, 'iterations': args.iterations,
-               'samples': args.samples, 'horizon': args.horizon,
+    try:
+        task = load_task(args.task)
+    except ValueError as error:
+        print('ps-control run: %s' % error, file=sys.stderr)
+        return 2
+    plot = args.plot or '%s_learning_curve.png' % task.name
+    # the learner node's parameters: '' and 0 mean "from the task's learning config"
+    learner = {'algorithm': args.algorithm or '', 'iterations': args.iterations or 0,
+               'samples': args.samples or 0, 'horizon': args.horizon or 0,
                'checkpoint': args.checkpoint, 'resume': args.resume}
     rclpy.init(args=['ps-control'] + ros_args)
     nodes = []
@@ -206,7 +213,7 @@ def main(argv=None):
             return 1
         history = learner_node.done.result()
         if history:
-            path = plot_history(history, plot, args.task, learner_node.config.algorithm)
+            path = plot_history(history, plot, task.name, learner_node.config.algorithm)
             print('learning curve: %s' % path)
         return 0
     except (KeyboardInterrupt, ExternalShutdownException):

@@ -45,6 +45,10 @@ from ps_control.learning_config import ALGORITHMS, load_learning_config
 from ps_control.tasks import known_tasks, load_task
 
 
+class CheckpointError(ValueError):
+    """A trial's checkpoint cannot be resumed (corrupt, or of another task or algorithm)."""
+
+
 def trial_paths(out_dir, task_name, algorithm, trial):
     """Return (checkpoint, result JSON) paths of one trial."""
     base = os.path.join(out_dir, task_name, algorithm, 'trial_%02d' % trial)
@@ -69,7 +73,11 @@ def run_trial(task_name, algorithm, trial, iterations, samples, seed, out_dir, o
     config = load_learning_config(task, values)
     checkpoint, result_path = trial_paths(out_dir, task.name, algorithm, trial)
     if os.path.exists(checkpoint):
-        search = PolicySearch.load(checkpoint, task, {'iterations': iterations})
+        try:
+            search = PolicySearch.load(checkpoint, task, {'iterations': iterations})
+        except ValueError as error:
+            raise CheckpointError('%s (delete %s to run this trial afresh, or use another '
+                                  '--out)' % (error, checkpoint)) from None
     else:
         search = PolicySearch(task, config)
     sim = task.make_simulator(n_robots=samples)
@@ -218,8 +226,9 @@ def parse_arguments(argv):
     parser.add_argument('--iterations', type=int, default=None,
                         help='default: learning.iterations of the task file')
     parser.add_argument('--samples', type=int, default=None,
-                        help='rollouts per iteration (default: learning.samples)')
-    parser.add_argument('--epsilon', type=float, default=None)
+                        help='rollouts per iteration, >= 2 (default: learning.samples)')
+    parser.add_argument('--epsilon', type=float, default=None,
+                        help="the KL bound per step (default: the algorithm's learning.epsilon)")
     parser.add_argument('--step-adaptation', action='store_true',
                         help='adapt the KL bounds to the realised improvement '
                              '(learning.step_adaptation; off in the thesis experiments)')
@@ -239,21 +248,32 @@ def parse_arguments(argv):
         parser.error('--trials and --jobs must be >= 1')
     if args.final_rollouts is not None and args.final_rollouts < 1:
         parser.error('--final-rollouts must be >= 1')
+    if args.iterations is not None and args.iterations < 1:
+        parser.error('--iterations must be >= 1')
+    if args.samples is not None and args.samples < 2:
+        parser.error('--samples must be >= 2')
+    if args.epsilon is not None and not 0 < args.epsilon < float('inf'):
+        parser.error('--epsilon must be a finite number > 0')
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        parser.error('--out %s is a file, not a folder' % args.out)
     return args
 
 
 def main(argv=None):
     """Run the experiment described by the command line; return the exit status."""
     args = parse_arguments(sys.argv[1:] if argv is None else argv)
+    overrides = {'epsilon': args.epsilon, 'step_adaptation': args.step_adaptation or None}
     try:
         task = load_task(args.task)
+        defaults = load_learning_config(task)
+        iterations = args.iterations or defaults.iterations
+        samples = args.samples or defaults.samples
+        for algorithm in args.algo:  # each algorithm's settings, checked before any trial runs
+            load_learning_config(task, dict(overrides, algorithm=algorithm,
+                                            iterations=iterations, samples=samples))
     except ValueError as error:
-        print('ps-control train: %s' % error, file=sys.stderr)
+        print('ps-control train: %s: %s' % (args.task, error), file=sys.stderr)
         return 2
-    defaults = load_learning_config(task)
-    iterations = args.iterations or defaults.iterations
-    samples = args.samples or defaults.samples
-    overrides = {'epsilon': args.epsilon, 'step_adaptation': args.step_adaptation or None}
     # longest trials first, so that no long trial starts last and runs alone at the end
     jobs = sorted(((a, trial) for a in args.algo for trial in range(args.trials)),
                   key=lambda job: -ITERATION_COST.get(job[0], 1.0))
@@ -277,9 +297,17 @@ def main(argv=None):
             except Exception as error:  # one failed trial must not discard the others
                 failed.append('%s trial %d: %s: %s' % (algorithm, trial,
                                                        type(error).__name__, error))
-                print('ps-control train: %s (its checkpoint is kept: rerun the command to '
-                      'resume it)' % failed[-1], file=sys.stderr, flush=True)
-        reference = None if reference_future is None else reference_future.result()
+                hint = ('' if isinstance(error, CheckpointError) else
+                        ' (rerun the command to resume it from its last checkpoint)')
+                print('ps-control train: %s%s' % (failed[-1], hint), file=sys.stderr,
+                      flush=True)
+        reference = None
+        if reference_future is not None:
+            try:
+                reference = reference_future.result()
+            except Exception as error:  # the figures are drawn without it
+                failed.append('iLQR reference: %s: %s' % (type(error).__name__, error))
+                print('ps-control train: %s' % failed[-1], file=sys.stderr, flush=True)
     records = {a: [r for r in rs if r is not None] for a, rs in records.items()}
     records = {a: rs for a, rs in records.items() if rs}
     if not records:

@@ -171,3 +171,21 @@ def test_reference_is_recomputed_when_the_task_changes(single_pendulum, tmp_path
     assert second['reward'] != first['reward']  # computed on the new reward, not read back
     with open(os.path.join(out, 'single_pendulum', 'ilqr.json')) as handle:
         assert json.load(handle)['task_fingerprint'] == second['task_fingerprint']
+
+
+@pytest.mark.parametrize('content', ['{"reward": -1.0, "sett', '[1, 2]', ''])
+def test_a_corrupt_cached_reference_is_recomputed(single_pendulum, tmp_path, content):
+    """A truncated or foreign ilqr.json is a stale cache: recomputed and rewritten, no error."""
+    path, _, _ = single_pendulum
+    tiny = dict(SMALL, starts=['zero'], screen_iterations=2, penalised_iterations=2,
+                exact_iterations=2, final_iterations=2)
+    out = str(tmp_path / 'out')
+    file = os.path.join(out, 'single_pendulum', 'ilqr.json')
+    os.makedirs(os.path.dirname(file))
+    with open(file, 'w') as handle:
+        handle.write(content)
+    reference = ilqr_reference(path, out, quiet=True, settings=tiny)
+    assert reference['task_fingerprint'] == load_task(path).fingerprint()
+    with open(file) as handle:
+        assert json.load(handle) == reference
+    assert not os.path.exists(file + '.partial')

@@ -14,6 +14,7 @@
 
 """The learning loop on an exactly linear-Gaussian system: improvement, checkpoints, bad input."""
 
+import os
 from types import MappingProxyType
 
 import numpy as np
@@ -429,7 +430,7 @@ def test_corrupt_checkpoint_is_a_clear_error_and_old_file_survives(tmp_path):
         PolicySearch.load(tmp_path / 'broken.npz', task)
     with pytest.raises(ValueError, match='cannot resume a run of gps as saps'):
         PolicySearch.load(path, task, {'algorithm': 'saps'})
-    with pytest.raises(ValueError, match="another definition of task 'linear'.*another folder"):
+    with pytest.raises(ValueError, match="another definition of task 'linear'"):
         PolicySearch.load(path, LinearTask(limit=4.0))  # the task file changed since
     arrays, meta = checkpoint.read_checkpoint(path)
     checkpoint.write_checkpoint(tmp_path / 'old.npz', arrays, dict(meta, version=1))
@@ -488,6 +489,72 @@ def test_a_failed_trial_keeps_the_others_results(tmp_path, monkeypatch, capsys):
     assert results['summary']['failed_trials'] == [
         'gps trial 1: RuntimeError: simulated failure of trial 1']
     assert (tmp_path / 'double_pendulum_reward.png').exists()
+
+
+@pytest.mark.parametrize('option, message', [
+    (['--iterations', '0'], '--iterations must be >= 1'),
+    (['--iterations', '-2'], '--iterations must be >= 1'),
+    (['--samples', '1'], '--samples must be >= 2'),
+    (['--epsilon', '-1'], '--epsilon must be a finite number > 0'),
+    (['--epsilon', 'nan'], '--epsilon must be a finite number > 0'),
+])
+def test_train_rejects_bad_numbers_before_running(tmp_path, option, message, capsys):
+    from ps_control import train
+    with pytest.raises(SystemExit) as exit_info:
+        train.main(['double_pendulum', '--algo', 'gps', '--no-ilqr',
+                    '--out', str(tmp_path / 'out')] + option)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / 'out').exists()
+
+
+def test_train_rejects_an_out_that_is_a_file(tmp_path, capsys):
+    from ps_control import train
+    (tmp_path / 'file').write_text('')
+    with pytest.raises(SystemExit):
+        train.main(['double_pendulum', '--out', str(tmp_path / 'file')])
+    assert 'is a file, not a folder' in capsys.readouterr().err
+
+
+@pytest.mark.parametrize('line, message', [
+    ("      algorithm: 'foo'", 'learning.algorithm must be one of'),
+    ('      prior_strength: -1.0', 'learning.prior_strength must be a finite number > 0'),
+    ("      initial_policy_std: 'big'", 'learning.initial_policy_std must be a float'),
+])
+def test_train_names_a_bad_learning_value_of_the_task_file(tmp_path, line, message, capsys):
+    """Checked for every algorithm before any trial starts: exit status 2, file named."""
+    from ps_control import train
+    from ps_control.tasks import task_path
+    text = open(task_path('double_pendulum')).read()
+    key = line.split(':')[0]
+    lines = [line if (raw.startswith(key + ':') and raw.index(':') == len(key)) else raw
+             for raw in text.split('\n')]
+    assert lines != text.split('\n')
+    broken = tmp_path / 'broken.yaml'
+    broken.write_text('\n'.join(lines))
+    status = train.main([str(broken), '--algo', 'gps', '--trials', '1', '--iterations', '1',
+                         '--samples', '4', '--jobs', '1', '--no-ilqr',
+                         '--out', str(tmp_path / 'o')])
+    err = capsys.readouterr().err
+    assert status == 2 and message in err and str(broken) in err
+    assert not (tmp_path / 'o').exists()
+
+
+def test_train_says_how_to_get_past_a_corrupt_checkpoint(tmp_path, capsys):
+    from ps_control import train
+    path, _ = train.trial_paths(str(tmp_path), 'double_pendulum', 'gps', 0)
+    os.makedirs(os.path.dirname(path))
+    with open(path, 'wb') as handle:
+        handle.write(b'PK\x03\x04 truncated')
+    status = train.main(['double_pendulum', '--algo', 'gps', '--trials', '1', '--iterations',
+                         '1', '--samples', '4', '--jobs', '1', '--no-ilqr', '--out',
+                         str(tmp_path)])
+    err = capsys.readouterr().err
+    assert status == 1
+    assert 'is corrupt' in err and 'delete %s to run this trial afresh' % path in err
+    assert 'rerun the command' not in err  # rerunning cannot help
+    with open(path, 'rb') as handle:
+        assert handle.read() == b'PK\x03\x04 truncated'  # left for the user to look at
 
 
 class _DivergingSim:

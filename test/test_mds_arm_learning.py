@@ -210,7 +210,7 @@ def test_g_amds_on_the_pybullet_arm_brings_the_end_effector_to_the_via_point():
     assert isinstance(search, ArmViaPointSearch)
     simulator = task.make_simulator(n_robots=search.episode_count)
     try:
-        history = run_batch(search, simulator, config.iterations, rng=0)
+        history = run_batch(search, simulator, config.iterations, seed=0)
     finally:
         simulator.close()
     assert [m['iteration'] for m in history] == list(range(1, 41))
@@ -274,6 +274,51 @@ def test_g_amds_checkpoint_resumes_exactly(tmp_path):
     checkpoint.write_checkpoint(path, arrays, meta)
     with pytest.raises(ValueError, match=r'mean has shape \(7,\), the task needs \(1000,\)'):
         ArmViaPointSearch.load(path, task)
+
+
+def test_the_batch_command_resumes_its_checkpoint_exactly(tmp_path, capsys):
+    """The batch command's 2 + 1 updates through a checkpoint equal 3 uninterrupted ones."""
+    from ps_control import mds_learning
+    path, straight = str(tmp_path / 'resumed.npz'), str(tmp_path / 'straight.npz')
+    assert mds_learning.main(['arm_2', '--iterations', '3', '--checkpoint', straight]) == 0
+    assert mds_learning.main(['arm_2', '--iterations', '2', '--checkpoint', path]) == 0
+    capsys.readouterr()
+    assert mds_learning.main(['arm_2', '--iterations', '3', '--checkpoint', path]) == 0
+    assert 'resuming %s after 2 updates' % path in capsys.readouterr().out
+    task = load_task('arm_2')
+    resumed, uninterrupted = (ArmViaPointSearch.load(p, task) for p in (path, straight))
+    assert [m['iteration'] for m in resumed.history] == [1, 2, 3]
+    assert resumed.history == uninterrupted.history
+    np.testing.assert_array_equal(resumed.mean, uninterrupted.mean)
+
+
+@pytest.mark.parametrize('argv, message', [
+    (['nosuch'], "unknown task 'nosuch'"),
+    (['double_pendulum', '--iterations', '1'], 'g_amds learns the via-point task'),
+    (['arm_2', '--iterations', '0'], '--iterations must be >= 1'),
+    (['arm_2', '--report', '0'], '--report must be >= 1'),
+])
+def test_the_batch_command_names_bad_input(argv, message, capsys):
+    from ps_control import mds_learning
+    with pytest.raises(SystemExit) as exit_info:
+        mds_learning.main(argv)
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_the_batch_command_leaves_a_foreign_or_corrupt_checkpoint_alone(tmp_path, capsys):
+    from ps_control import mds_learning
+    path = tmp_path / 'arm.npz'
+    assert mds_learning.main(['arm', '--iterations', '1', '--checkpoint', str(path)]) == 0
+    kept = path.read_bytes()
+    with pytest.raises(SystemExit):  # a checkpoint of the 10-link arm, not arm_2
+        mds_learning.main(['arm_2', '--iterations', '1', '--checkpoint', str(path)])
+    assert "another definition of task 'arm'" in capsys.readouterr().err
+    assert path.read_bytes() == kept
+    path.write_bytes(kept[:100])
+    with pytest.raises(SystemExit):
+        mds_learning.main(['arm', '--iterations', '2', '--checkpoint', str(path)])
+    assert 'is corrupt' in capsys.readouterr().err
+    assert path.read_bytes() == kept[:100]
 
 
 def test_bad_input_is_a_clear_error(tmp_path):

@@ -83,7 +83,8 @@ def test_unknown_method_and_bad_settings():
 @pytest.mark.parametrize('argv', [['point', '--methods', 'gamds,cma'], ['cartpole'],
                                   ['point', '--sigma', '0'], ['point', '--rollouts', '1'],
                                   ['point', '--trials', '0'], ['point', '--gamds-step', '-1'],
-                                  ['point', '--pi2-noise', 'constant']])
+                                  ['point', '--pi2-noise', 'constant'],
+                                  ['point', '--dof', '10']])
 def test_command_rejects_bad_arguments(argv, capsys):
     with pytest.raises(SystemExit) as exit_info:
         mds_experiments.main(argv)

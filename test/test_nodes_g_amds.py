@@ -92,7 +92,7 @@ def test_g_amds_through_the_nodes_reduces_the_measured_via_point_cost(graph, tmp
     batch = ArmViaPointSearch(task, search.config)
     simulator = task.make_simulator(n_robots=batch.episode_count)
     try:
-        run_batch(batch, simulator, 1, rng=0)
+        run_batch(batch, simulator, 1, seed=0)
     finally:
         simulator.close()
     assert first['mean_cost'] == pytest.approx(batch.history[0]['mean_cost'], rel=0.1)

@@ -30,7 +30,7 @@ import time
 from nodes_support import Graph
 from nodes_support import open_graph
 import numpy as np
-from ps_control import learning, learning_config
+from ps_control import learning, learning_config, run
 from ps_control.nodes import common
 from ps_control.nodes.learner_node import format_metrics, metrics_status
 from ps_control.nodes.messages import policy_digest
@@ -125,6 +125,43 @@ def test_resume_needs_an_existing_checkpoint(tmp_path):
                         context=graph.context)
     finally:
         graph.close()
+
+
+def test_an_existing_checkpoint_is_not_overwritten_without_resume(tmp_path):
+    checkpoint = tmp_path / 'kept.ckpt'
+    checkpoint.write_bytes(b'an earlier run')
+    graph = Graph()
+    try:
+        with pytest.raises(ValueError, match='exists: set resume: true'):
+            build_nodes(TASK, learner=dict(SHORT, iterations=1, checkpoint=str(checkpoint)),
+                        context=graph.context)
+    finally:
+        graph.close()
+    assert checkpoint.read_bytes() == b'an earlier run'
+
+
+@pytest.mark.parametrize('option, message', [
+    (['--iterations', '0'], '--iterations must be >= 1'),
+    (['--samples', '1'], '--samples must be >= 2'),
+    (['--horizon', '0'], '--horizon must be >= 1'),
+    (['--algorithm', ''], 'invalid choice'),
+])
+def test_run_rejects_zero_and_empty_settings(option, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        run.parse_args([TASK] + option)
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_run_takes_a_task_file_like_train(tmp_path):
+    """A copy of a task file gives the same node parameters as the task's name."""
+    from ps_control.tasks import task_path
+    copy = tmp_path / 'copy.yaml'
+    copy.write_text(open(task_path(TASK)).read())
+    for node in run.NODE_SECTIONS:
+        assert run.node_parameters(str(copy), node) == run.node_parameters(TASK, node)
+    assert run.node_parameters(TASK, 'learner')  # the section is there: the test compares
+    status = run.main([str(tmp_path / 'missing.yaml')])
+    assert status == 2
 
 
 def test_training_resumes_from_the_checkpoint_of_a_killed_learner(tmp_path):

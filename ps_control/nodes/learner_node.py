@@ -191,7 +191,8 @@ class LearnerNode(Node):
             'Reset the simulator before every episode (false on hardware: no reset service).')
         self.checkpoint = common.declare(
             self, 'checkpoint', '',
-            'Checkpoint file written after every iteration (empty: none).')
+            'Checkpoint file written after every iteration (empty: none); an existing file is '
+            'only continued, with resume true.')
         resume = common.declare(self, 'resume', False,
                                 'Resume from the checkpoint file instead of starting afresh.')
         self.episode_timeout = common.declare(
@@ -228,6 +229,10 @@ class LearnerNode(Node):
             self.get_logger().info('resumed from %s after %d iterations'
                                    % (self.checkpoint, len(self.search.history)))
         else:
+            if self.checkpoint and os.path.exists(self.checkpoint):
+                raise ValueError('checkpoint file %s exists: set resume: true (ps-control run: '
+                                 '--resume) to continue that run, or choose another checkpoint '
+                                 'file (it is not overwritten)' % self.checkpoint)
             config = learning_config.load_learning_config(self.task, overrides)
             self.search = learning.make_search(self.task, config)
         self.config = self.search.config
