@@ -491,6 +491,24 @@ def test_a_failed_trial_keeps_the_others_results(tmp_path, monkeypatch, capsys):
     assert (tmp_path / 'double_pendulum_reward.png').exists()
 
 
+def _failing_reference(task_name, out_dir):
+    raise RuntimeError('simulated iLQR failure')
+
+
+def test_a_failed_ilqr_reference_keeps_the_trials_results(tmp_path, monkeypatch, capsys):
+    import json
+    from ps_control import train
+    monkeypatch.setattr(train, 'run_trial', _fake_trial)
+    monkeypatch.setattr(train, 'ilqr_reference', _failing_reference)
+    status = train.main(['double_pendulum', '--algo', 'gps', '--trials', '1', '--iterations',
+                         '2', '--jobs', '1', '--out', str(tmp_path)])
+    assert status == 1
+    assert 'iLQR reference: RuntimeError: simulated iLQR failure' in capsys.readouterr().err
+    results = json.loads((tmp_path / 'double_pendulum_results.json').read_text())
+    assert len(results['histories']['gps']) == 1 and results['summary']['ilqr_reward'] is None
+    assert (tmp_path / 'double_pendulum_reward.png').exists()
+
+
 @pytest.mark.parametrize('option, message', [
     (['--iterations', '0'], '--iterations must be >= 1'),
     (['--iterations', '-2'], '--iterations must be >= 1'),
