@@ -279,7 +279,20 @@ def test_hardware_starts_no_simulator_and_no_resets(launch_common):
     assert learner['reset'] is False and learner['lockstep'] is False
 
 
+@pytest.mark.parametrize('values, sim_time', [
+    ({'hardware': 'true'}, False),  # a real robot publishes no /clock
+    ({'hardware': 'true', 'use_sim_time': 'true'}, True),  # e.g. gz_ros2_control
+    ({'hardware': 'false', 'use_sim_time': 'false'}, False),
+])
+def test_use_sim_time_follows_hardware_unless_given(launch_common, values, sim_time):
+    actions = launch_common.launch_setup(arguments(launch_common, **values), 'double_pendulum')
+    for action in actions:
+        if action.kwargs['executable'] in ('controller_node', 'learner_node'):
+            assert action.kwargs['parameters'][1]['use_sim_time'] is sim_time
+
+
 @pytest.mark.parametrize('values, message', [
+    ({'use_sim_time': 'maybe'}, 'use_sim_time must be true or false'),
     ({'num_workers': '0'}, 'num_workers must be >= 1'),
     ({'num_workers': 'two'}, 'num_workers must be an integer'),
     ({'rviz': 'yes'}, 'rviz must be true or false'),

@@ -291,3 +291,63 @@ def test_realtime_priority_parameter_is_range_checked(graph):
     with pytest.raises(InvalidParameterValueException):
         ControllerNode(context=graph.context, parameter_overrides=params(
             task_name='double_pendulum', realtime_priority=120))
+
+
+def test_a_non_finite_action_gives_zero_torque_and_an_error(graph, capfd):
+    """Finite but huge gains overflow to inf - inf = NaN: never published, said in the log."""
+    robot = Robot(graph)
+    K = np.zeros((2, 4))
+    K[:, 0], K[:, 1] = 1e308, -1e308
+    robot.send_policy(constant_policy([0.0, 0.0], T=300, K=K))
+    assert robot.spin_publishing(lambda: robot.controller.policy is not None,
+                                 position=[2.0, 2.0])
+    assert graph.call(robot.start, Trigger.Request()).success
+    assert robot.spin_publishing(lambda: len(robot.transitions) >= 3, position=[2.0, 2.0])
+    assert robot.commands and all(np.all(np.isfinite(c)) for c in robot.commands)
+    assert all(c == [0.0, 0.0] for c in robot.commands)
+    assert all(t[2] == STATUS_FALLBACK and np.all(t[4] == 0.0) for t in robot.transitions)
+    assert 'non-finite action at step 0 of episode 1' in capfd.readouterr().err
+
+
+@pytest.mark.parametrize('limits, message', [
+    ([float('nan'), 10.0], 'joint_1 has limit nan'),
+    ([10.0, -10.0], 'joint_2 has limit -10'),
+    ([10.0, 0.0], 'joint_2 has limit 0'),
+    ([20.0, 10.0], "joint_1 has limit 20, above the URDF's 10"),
+    ([10.0], '2 joints but 1 effort limits'),
+])
+def test_bad_effort_limits_are_refused_at_start_up(graph, limits, message):
+    with pytest.raises(ValueError, match=message):
+        ControllerNode(context=graph.context, parameter_overrides=params(
+            task_name='double_pendulum', effort_limits=limits))
+
+
+def test_lower_effort_limits_are_used(graph):
+    robot = Robot(graph, effort_limits=[4.0, 10.0])
+    robot.send_policy(constant_policy([100.0, -100.0], T=300))
+    assert robot.ready()
+    assert graph.call(robot.start, Trigger.Request()).success
+    assert robot.spin_publishing(lambda: [4.0, -10.0] in robot.commands)
+
+
+def test_parameters_cannot_be_changed_at_run_time(graph):
+    """Read once at start-up: ROS refuses a change rather than accept one without effect."""
+    robot = Robot(graph)
+    for name, value in (('effort_limits', [1.0, 1.0]), ('fallback_damping', 2.0),
+                        ('control_rate', 100.0), ('joints', ['x'])):
+        result = robot.controller.set_parameters([params(**{name: value})[0]])[0]
+        assert not result.successful and 'read-only' in result.reason.lower(), name
+    assert robot.controller.limits.tolist() == [10.0, 10.0]
+
+
+def test_a_clock_that_stands_still_is_reported(graph, capfd):
+    """use_sim_time without /clock: no tick, so nothing is commanded; the log says why."""
+    robot = Robot(graph, use_sim_time=True)
+    log = []
+
+    def warned():
+        robot.publish_state()
+        log.append(capfd.readouterr().err)
+        return 'use_sim_time is true and nothing publishes /clock' in ''.join(log)
+    assert graph.spin_until(warned, timeout=10.0)
+    assert robot.commands == [] and robot.controller.last_tick is None

@@ -19,6 +19,10 @@ Its physics must be the task simulator's own: the same command from the same sta
 same next state as ps_control.sim used directly.
 """
 
+import os
+import subprocess
+import sys
+
 from nodes_support import open_graph
 from nodes_support import params
 import numpy as np
@@ -164,3 +168,14 @@ def test_real_time_mode_runs_by_itself_and_holds_the_newest_command(graph):
     n = len(bench.states)
     assert graph.spin_until(lambda: len(bench.states) >= n + 3)
     assert all(list(m.effort) == [10.0, -3.0] for m in bench.states[n:])
+
+
+def test_a_failed_start_reports_its_own_error_only():
+    """A simulator node that cannot start says why, last, with no follow-up error."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    result = subprocess.run(
+        [sys.executable, '-m', 'ps_control.nodes.simulator_node', '--ros-args', '-p',
+         'urdf:=/nonexistent.urdf'], cwd=root, capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert 'URDF file not found: /nonexistent.urdf' in result.stderr
+    assert 'AttributeError' not in result.stderr, result.stderr

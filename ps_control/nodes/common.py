@@ -65,13 +65,15 @@ METRICS_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE,
                          history=HistoryPolicy.KEEP_LAST)
 
 
-def declare(node, name, default, description, low=None, high=None, read_only=False):
+def declare(node, name, default, description, low=None, high=None):
     """
-    Declare a parameter with a description (and a range for numbers); return its value.
+    Declare a read-only parameter with a description (and a range for numbers); return its value.
 
-    low / high give an inclusive range (floats or ints, as the default).
+    low / high give an inclusive range (floats or ints, as the default). The nodes read their
+    parameters once, at start-up, so every one is read-only: ROS refuses a change at run time
+    (set it when starting the node) instead of accepting one that would have no effect.
     """
-    descriptor = ParameterDescriptor(description=description, read_only=read_only)
+    descriptor = ParameterDescriptor(description=description, read_only=True)
     if low is not None or high is not None:
         if isinstance(default, bool):
             raise ValueError('a range makes no sense for the boolean parameter %s' % name)
@@ -89,8 +91,7 @@ def declare(node, name, default, description, low=None, high=None, read_only=Fal
 def declare_task(node):
     """Declare ``task_name`` and return the Task it names (ValueError if unknown)."""
     name = declare(node, 'task_name', 'double_pendulum',
-                   'Task to run: double_pendulum, quad_pendulum, arm_<dof> (config/<task>.yaml).',
-                   read_only=True)
+                   'Task to run: double_pendulum, quad_pendulum, arm_<dof> (config/<task>.yaml).')
     return tasks.load_task(name)
 
 

@@ -31,9 +31,13 @@ number its transitions carry and that the controller has its newest policy.
 one of the wrong shape or with NaN is rejected with an error and the old one kept; a policy
 arriving during an episode takes over at the next episode.
 
-Safety: when the joint states are stale (older than ``stale_periods`` control periods), contain
-NaN or lack one of the joints, the controller commands zero torque and says so once in the log
-(and once when they are valid again). Between episodes it commands the hold torque
+Safety: when the joint states are stale (none arrived for ``stale_periods`` control periods of
+the node clock; the header stamps are compared only in lockstep), contain NaN or lack one of the
+joints, or the policy gives a non-finite action, the controller commands zero torque and says
+so in the log (a joint-state fault once, and once when the states are valid again). The effort
+limits must be finite, positive and no larger than the URDF's. Out of lockstep, a warning says
+when the node clock stands still (use_sim_time without ``/clock``), since nothing is commanded
+then. Between episodes it commands the hold torque
 ``-fallback_damping * qdot`` (zero by default): a forward command controller keeps applying the
 last command it got, so falling silent is not safe on hardware.
 
@@ -56,6 +60,8 @@ from ps_control.nodes.messages import STATUS_FALLBACK
 from ps_control.nodes.messages import STATUS_OK
 from ps_control.nodes.messages import transition_to_msg
 from ps_control.sim.policies import action_function
+from rclpy.clock import Clock
+from rclpy.clock import ClockType
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
@@ -63,6 +69,7 @@ from std_srvs.srv import Trigger
 
 
 IDLE, ARMED, RUNNING = 'idle', 'armed', 'running'
+CLOCK_WATCH_SECONDS = 2.0  # wall seconds without a tick before the controller warns
 
 
 class ControllerNode(Node):
@@ -76,11 +83,9 @@ class ControllerNode(Node):
             'Joints the controller drives, in command order (default: the task URDF).'))
         limits = common.declare(
             self, 'effort_limits', [float(v) for v in task.effort_limits],
-            'Torque limit of each joint (N m); every command is clipped to it.')
-        self.limits = np.abs(np.asarray(limits, dtype=float))
-        if len(self.joints) != len(self.limits):
-            raise ValueError('%d joints but %d effort limits' % (len(self.joints),
-                                                                 len(self.limits)))
+            'Torque limit of each joint (N m); every command is clipped to it. At most the '
+            "URDF's limit of the joint (default: the URDF's).")
+        self.limits = checked_effort_limits(limits, self.joints, task)
         self.du = len(self.joints)
         self.dx = 2 * self.du
         self.rate = common.declare(
@@ -110,7 +115,7 @@ class ControllerNode(Node):
             self, 'realtime_priority', 0,
             'Standalone controller process: run its executor thread SCHED_FIFO at this priority '
             '(1-99; 0 = normal scheduling). Needs CAP_SYS_NICE or an rtprio limit; ignored '
-            'with a warning when not permitted.', low=0, high=99, read_only=True)
+            'with a warning when not permitted.', low=0, high=99)
 
         self.policy = None
         self.digest = ''
@@ -127,6 +132,7 @@ class ControllerNode(Node):
         self.pending = None        # lockstep: tick time waiting for its state
         self.last_tick = None
         self.tick_wall = deque(maxlen=100000)  # perf_counter of every tick (bench/diagnostics)
+        self.clock_warned = False
 
         # one command and one transition message, refilled every tick (publish serializes them)
         self.command_msg = Float64MultiArray()
@@ -143,6 +149,9 @@ class ControllerNode(Node):
         self.create_service(Trigger, common.START_EPISODE, self._on_start)
         self.create_service(Trigger, common.STOP_EPISODE, self._on_stop)
         self.timer = self.create_timer(self.period_ns * 1e-9, self._on_timer)
+        if not self.lockstep:  # in lockstep the clock rightly stands still between episodes
+            self.create_timer(CLOCK_WATCH_SECONDS, self._watch_clock,
+                              clock=Clock(clock_type=ClockType.STEADY_TIME))
         self.get_logger().info(
             'controller for joints %s at %.1f Hz%s, effort limits %s'
             % (self.joints, self.rate, ' (lockstep)' if self.lockstep else '',
@@ -213,6 +222,21 @@ class ControllerNode(Node):
 
     # The control loop -------------------------------------------------------------------------
 
+    def _watch_clock(self):
+        """Warn once when no tick came for CLOCK_WATCH_SECONDS of wall time (no /clock?)."""
+        silent = not self.tick_wall or time.perf_counter() - self.tick_wall[-1] > \
+            CLOCK_WATCH_SECONDS
+        if silent and not self.clock_warned:
+            sim_time = self.get_parameter('use_sim_time').value
+            self.get_logger().warning(
+                'no control tick for %.0f s of wall time: the node clock stands still%s; '
+                'nothing is commanded' % (CLOCK_WATCH_SECONDS, (
+                    ' (use_sim_time is true and nothing publishes /clock? on hardware set '
+                    'use_sim_time false)' if sim_time else '')))
+        elif not silent and self.clock_warned:
+            self.get_logger().info('control ticks again')
+        self.clock_warned = silent
+
     def _on_timer(self):
         now = self.get_clock().now().nanoseconds
         self.tick_wall.append(time.perf_counter())
@@ -268,8 +292,15 @@ class ControllerNode(Node):
                 self._set_policy(self.next_policy)
             return
         if valid:
-            action = self.act(self.step, x[None])[0]
+            with np.errstate(over='ignore', invalid='ignore'):  # checked just below
+                action = self.act(self.step, x[None])[0]
             status = STATUS_OK
+            if not np.all(np.isfinite(action)):
+                self.get_logger().error(
+                    'policy %s gave a non-finite action at step %d of episode %d (state %s); '
+                    'commanding zero torque' % (self.digest, self.step, self.episode,
+                                                np.round(x, 4).tolist()))
+                valid, action, status = False, np.zeros(self.du), STATUS_FALLBACK
         else:
             action = np.zeros(self.du)
             status = STATUS_FALLBACK
@@ -283,12 +314,35 @@ class ControllerNode(Node):
         return np.zeros(self.du)
 
     def _publish(self, u):
+        if not np.all(np.isfinite(u)):  # never reached by the paths above; the last guard
+            u = np.zeros(self.du)
         self.command_msg.data = u.tolist()
         self.command_pub.publish(self.command_msg)
 
     def _publish_transition(self, status, x, u):
         self.transition_pub.publish(fill_transition(self.transition_msg, self.episode,
                                                     self.step, status, x, u))
+
+
+def checked_effort_limits(limits, joints, task):
+    """
+    Return the effort limits (du,) as an array after checking them (ValueError naming the joint).
+
+    Each must be finite and > 0 and, for a joint of the task's URDF, at most its effort limit
+    there: the policy was learnt under those limits, and the robot's are no larger.
+    """
+    limits = np.asarray(limits, dtype=float)
+    if limits.shape != (len(joints),):
+        raise ValueError('%d joints but %d effort limits' % (len(joints), limits.size))
+    urdf = dict(zip(task.joint_names, np.asarray(task.effort_limits, dtype=float)))
+    for joint, limit in zip(joints, limits):
+        if not (np.isfinite(limit) and limit > 0):
+            raise ValueError('effort_limits: joint %s has limit %r; it must be finite and > 0'
+                             % (joint, float(limit)))
+        if joint in urdf and limit > urdf[joint] * (1 + 1e-12):
+            raise ValueError("effort_limits: joint %s has limit %g, above the URDF's %g"
+                             % (joint, limit, urdf[joint]))
+    return limits
 
 
 def main(args=None):

@@ -17,7 +17,8 @@ The launch description shared by launch/*.launch.py (needs the ROS 2 launch and 
 
 ``generate(task)`` returns a LaunchDescription with the arguments
 
-* use_sim_time (true): the nodes follow ``/clock`` (the simulator's, or gz_ros2_control's);
+* use_sim_time (auto): the nodes follow ``/clock`` (the simulator's, or gz_ros2_control's);
+  auto is true in simulation and false with hardware:=true (a real robot publishes no clock);
 * algorithm (''): gps, saps, esaps, separate or (arm tasks) g_amds ('' keeps the task's
   learning config);
 * iterations / samples (0: the learning config), seed (0);
@@ -31,9 +32,10 @@ The launch description shared by launch/*.launch.py (needs the ROS 2 launch and 
   ``effort_controller/commands`` to a forward_command_controller with the effort interface),
   in real time and without resets.
 
-Parameters come from config/<task>.yaml (the task, the learning loop and the node sections),
-then the launch arguments. ``task`` is a task name, or a callable(context) -> task name for
-tasks chosen by an argument (arm.launch.py's ``dof``).
+Node parameters come from the node sections of config/<task>.yaml, then the launch arguments;
+the nodes read the file's task and learning sections themselves, by ``task_name``. ``task``
+is a task name, or a callable(context) -> task name for tasks chosen by an argument
+(arm.launch.py's ``dof``).
 """
 
 import os
@@ -49,7 +51,7 @@ from launch_ros.actions import Node
 PACKAGE = 'ps_control'
 
 ARGUMENTS = (
-    ('use_sim_time', 'true', 'Follow /clock (the simulator, or a simulated robot).'),
+    ('use_sim_time', 'auto', 'Follow /clock (auto: true, false with hardware:=true).'),
     ('algorithm', '', 'gps, saps, esaps, separate or g_amds (empty: the task learning config).'),
     ('iterations', '0', 'Learning iterations (0: the task learning config).'),
     ('samples', '0', 'Episodes per iteration (0: the task learning config).'),
@@ -100,8 +102,10 @@ def launch_setup(context, task):
     if not os.path.isfile(config):
         raise ValueError('no task file %s for task %r' % (config, task_name))
     _flag(context, 'rviz')  # checked here for a clear error; IfCondition gates the nodes
-    use_sim_time = _flag(context, 'use_sim_time')
     hardware = _flag(context, 'hardware')
+    use_sim_time = (not hardware
+                    if LaunchConfiguration('use_sim_time').perform(context).strip().lower()
+                    == 'auto' else _flag(context, 'use_sim_time'))
     lockstep = _flag(context, 'lockstep') and not hardware
     num_workers = _integer(context, 'num_workers', 1)
     seed = _integer(context, 'seed', 0)

@@ -59,11 +59,11 @@ class SimulatorNode(Node):
         super().__init__('simulator', **kwargs)
         self.task = common.declare_task(self)
         urdf = common.declare(self, 'urdf', '',
-                              'URDF file to simulate (empty: the task URDF).', read_only=True)
+                              'URDF file to simulate (empty: the task URDF).')
         self.lockstep = common.declare(
             self, 'lockstep', False,
             'Step once per command received (deterministic, faster than real time) instead of '
-            'at real time.', read_only=True)
+            'at real time.')
         self.rtf = common.declare(self, 'real_time_factor', 1.0,
                                   'Real-time mode: simulated seconds per wall second.',
                                   low=1e-3, high=1e3)
@@ -172,8 +172,10 @@ class SimulatorNode(Node):
             self.clock_pub.publish(stamp)
 
     def destroy_node(self):
-        """Close the PyBullet connection, then destroy the node."""
-        self.sim.close()
+        """Close the PyBullet connection (if construction got that far), then destroy the node."""
+        sim = getattr(self, 'sim', None)
+        if sim is not None:
+            sim.close()
         return super().destroy_node()
 
 
