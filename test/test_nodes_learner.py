@@ -29,15 +29,19 @@ import time
 
 from nodes_support import Graph
 from nodes_support import open_graph
+from nodes_support import params
 import numpy as np
 from ps_control import learning, learning_config, run
 from ps_control.nodes import common
-from ps_control.nodes.learner_node import format_metrics, metrics_status
+from ps_control.nodes.learner_node import format_metrics, LearnerNode, metrics_status
 from ps_control.nodes.messages import policy_digest
+from ps_control.nodes.messages import policy_from_msg
 from ps_control.run import build_nodes
 from ps_control.tasks import load_task
 import pytest
 from std_msgs.msg import Float64
+from std_msgs.msg import Float64MultiArray
+from std_srvs.srv import Trigger
 
 
 pytestmark = pytest.mark.ros
@@ -162,6 +166,57 @@ def test_run_takes_a_task_file_like_train(tmp_path):
     assert run.node_parameters(TASK, 'learner')  # the section is there: the test compares
     status = run.main([str(tmp_path / 'missing.yaml')])
     assert status == 2
+
+
+class SilentWorker:
+    """A worker whose services answer but whose robot never moves: no transitions arrive."""
+
+    def __init__(self, graph):
+        node = graph.node('silent_worker')
+        self.policy = None
+        self.episodes = 0
+        node.create_subscription(Float64MultiArray, common.POLICY, self._on_policy,
+                                 common.LATCHED_QOS)
+        node.create_service(Trigger, common.START_EPISODE, self._start)
+        node.create_service(Trigger, common.STOP_EPISODE, self._answer)
+        node.create_service(Trigger, common.RESET, self._answer)
+
+    def _on_policy(self, msg):
+        self.policy = policy_from_msg(msg)
+
+    def _start(self, request, response):
+        self.episodes += 1
+        response.success = self.policy is not None
+        response.message = 'episode=%d policy=%s' % (
+            self.episodes, policy_digest(self.policy) if self.policy is not None else '')
+        return response
+
+    def _answer(self, request, response):
+        response.success = True
+        return response
+
+
+def test_episodes_that_time_out_are_retried_then_stop_the_learner(graph, capfd):
+    worker = SilentWorker(graph)
+    learner = graph.add(LearnerNode(context=graph.context, parameter_overrides=params(
+        task_name=TASK, **dict(SHORT, iterations=1, samples=2, episode_timeout=0.3, retries=2))))
+    graph.executor.create_task(learner.run)
+    assert graph.spin_until(learner.done.done)
+    error = learner.done.exception()
+    assert error is not None and 'timed out after 0.3 s with 0 of 31 steps' in str(error)
+    assert 'failure 2 of 2 allowed on this worker' in str(error)
+    assert worker.episodes == 2  # the first failure was run again, the second ended it
+    assert 'running it again' in capfd.readouterr().err
+
+
+def test_missing_worker_services_stop_the_learner_with_their_names(graph):
+    learner = graph.add(LearnerNode(context=graph.context, parameter_overrides=params(
+        task_name=TASK, **dict(SHORT, iterations=1, service_timeout=0.5))))
+    graph.executor.create_task(learner.run)
+    assert graph.spin_until(learner.done.done)
+    message = str(learner.done.exception())
+    assert 'services not available after 0.5 s' in message
+    assert common.START_EPISODE in message and common.RESET in message
 
 
 def test_training_resumes_from_the_checkpoint_of_a_killed_learner(tmp_path):
