@@ -404,3 +404,27 @@ def test_search_goes_on_to_the_bound_after_a_retreat(monkeypatch, name):
     res, epsilon = _stalled_update(name)
     assert retreats == [True]
     assert res.converged and _bound_met(res, epsilon), res.kl.max()
+
+
+def test_inputs_of_other_shapes_are_named():
+    """Each update checks that dynamics, reward, policy and initial state fit together."""
+    from ps_control.core import separate_bounds_update
+    dyn, rew, pol, x0 = random_problem(T=4, dx=3, du=2)
+    _, other_rew, other_pol, _ = random_problem(T=5, dx=3, du=2)
+    _, _, wide_pol, wide_x0 = random_problem(T=4, dx=4, du=2)
+    for update in (gps_update, saps_update):
+        with pytest.raises(ValueError, match=r'reward shapes \(T=5, dx=3, du=2\) do not match '
+                                             r'the dynamics \(T=4, dx=3, du=2\)'):
+            update(dyn, other_rew, pol, x0, epsilon=0.5)
+        with pytest.raises(ValueError, match=r'previous policy K has shape \(4, 2, 4\), '
+                                             r'expected \(4, 2, 3\)'):
+            update(dyn, rew, wide_pol, x0, epsilon=0.5)
+        with pytest.raises(ValueError, match='initial state has dimension 4, expected 3'):
+            update(dyn, rew, pol, wide_x0, epsilon=0.5)
+        with pytest.raises(ValueError, match=r'epsilon must be a scalar or have shape \(4,\), '
+                                             r'got \(3,\)'):
+            update(dyn, rew, pol, x0, epsilon=np.full(3, 0.5))
+    with pytest.raises(ValueError, match=r'previous policy K has shape \(5, 2, 3\)'):
+        esaps_update(dyn, rew, other_pol, x0, epsilon=0.5, delta=entropy_bound(pol))
+    with pytest.raises(ValueError, match='state_epsilon must be > 0'):
+        separate_bounds_update(dyn, rew, pol, x0, epsilon=0.5, state_epsilon=0.0)

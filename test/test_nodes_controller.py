@@ -351,3 +351,27 @@ def test_a_clock_that_stands_still_is_reported(graph, capfd):
         return 'use_sim_time is true and nothing publishes /clock' in ''.join(log)
     assert graph.spin_until(warned, timeout=10.0)
     assert robot.commands == [] and robot.controller.last_tick is None
+
+
+def test_a_policy_sent_during_an_episode_takes_over_at_the_next_and_stop_aborts(graph, capfd):
+    robot = Robot(graph)
+    stop = robot.node.create_client(Trigger, common.STOP_EPISODE)
+    first, second = constant_policy([1.0, 1.0], T=300), constant_policy([2.0, 2.0], T=300)
+    robot.send_policy(first)
+    assert robot.ready()
+    assert graph.call(robot.start, Trigger.Request()).success
+    assert robot.spin_publishing(lambda: [1.0, 1.0] in robot.commands)
+    robot.send_policy(second)
+    assert robot.spin_publishing(lambda: 'takes over at the next episode'
+                                 in capfd.readouterr().err)
+    n = len(robot.commands)
+    assert robot.spin_publishing(lambda: len(robot.commands) > n + 3)
+    assert all(c == [1.0, 1.0] for c in robot.commands[n:])  # the episode keeps its policy
+    assert robot.controller.digest == policy_digest(first)
+    response = graph.call(stop, Trigger.Request())
+    assert response.success and response.message.startswith('episode 1 stopped at step')
+    assert robot.spin_publishing(lambda: robot.commands[-1] == [0.0, 0.0])  # the hold torque
+    assert not graph.call(stop, Trigger.Request()).success  # nothing left to stop
+    response = graph.call(robot.start, Trigger.Request())
+    assert response.message == 'episode=2 policy=%s' % policy_digest(second)
+    assert robot.spin_publishing(lambda: robot.commands[-1] == [2.0, 2.0])
