@@ -329,6 +329,26 @@ def test_the_limit_penalty_is_quadratised_at_the_models_mean_actions(monkeypatch
     np.testing.assert_array_equal(used[-1], actions.mean(0))
 
 
+def test_an_update_runs_the_old_policys_forward_pass_once(monkeypatch):
+    """Penalty and step adaptation both ask for the old policy's marginals on the same model."""
+    task = LinearTask(limit=0.5)
+    search = PolicySearch(task, load_learning_config(
+        task, {'algorithm': 'gps', 'limit_penalty': 1.0, 'step_adaptation': True}),
+        policy=_pushing_policy(task, 6.0))
+    old = search.policy
+    passes = []
+    forward_pass = learning.forward_pass
+
+    def counting(dynamics, K, *rest):
+        passes.append(K is old.K)
+        return forward_pass(dynamics, K, *rest)
+    monkeypatch.setattr(learning, 'forward_pass', counting)
+    metrics = search.update(*task.rollouts(old, 20, np.random.default_rng(6)))
+    assert 'refit' not in metrics and np.isfinite(metrics['model_reward'])
+    assert passes.count(True) == 1  # the old policy's, shared by the penalty and the adaptation
+    assert passes.count(False) == 1  # the new policy's task reward under the model
+
+
 def _pushing_policy(task, push):
     """Return the initial policy with a constant extra action ``push`` on joint 1."""
     config = load_learning_config(task, {})
