@@ -46,7 +46,7 @@ runs one policy per rollout (each a sampled DMP tracked by a linear-Gaussian PD 
 scores the measured movement, see ps_control.mds_learning. ``make_search`` / ``load_search``
 return the right learner for the configured algorithm; both kinds offer ``policy`` (the policy
 to keep running), ``episode_count`` and ``episode_policy(j)`` (what each rollout of an iteration
-runs), ``update(states, torques)``, ``history``, ``save`` and ``load``.
+runs), ``update(states, actions)``, ``history``, ``save`` and ``load``.
 """
 
 import numpy as np

@@ -326,10 +326,10 @@ def run_batch(search, simulator, iterations, seed=0, checkpoint=None, progress=N
     """
     Run ``search`` to ``iterations`` updates on a batched simulator (no ROS); return its history.
 
-    Initial states come from the task's distribution. Update i's rollouts draw from the
-    generator of (seed, i) alone, so a search restored from its checkpoint continues exactly as
-    the uninterrupted run would. ``checkpoint`` (a path) is written after every update;
-    ``progress(metrics)`` is called after every update.
+    Initial states come from the task's distribution. Update i's rollouts draw from the generator
+    of (seed, i, ROLLOUT_STREAM) alone (the search samples from (seed, i)), so a search restored
+    from its checkpoint continues exactly as the uninterrupted run would. ``checkpoint`` (a path)
+    is written after every update; ``progress(metrics)`` is called after every update.
     """
     task = search.task
     while search.iteration < iterations:

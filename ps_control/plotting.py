@@ -54,7 +54,7 @@ def mean_std(values):
     return values.mean(axis=0), values.std(axis=0)
 
 
-def plot_curves(path, x, curves, xlabel='', ylabel='', title=None, log_y=False, log_x=False,
+def plot_curves(path, x, curves, xlabel='', ylabel='', title=None, log_y=False,
                 reference=None, reference_label=None, band='std'):
     """
     Plot mean +- std over trials for several methods and save a PNG.
@@ -83,8 +83,6 @@ def plot_curves(path, x, curves, xlabel='', ylabel='', title=None, log_y=False, 
         ax.axhline(reference, color='k', linestyle='--', linewidth=1.0, label=reference_label)
     if log_y:
         ax.set_yscale('log')
-    if log_x:
-        ax.set_xscale('log')
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if title:

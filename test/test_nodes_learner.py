@@ -171,8 +171,8 @@ def test_run_takes_a_task_file_like_train(tmp_path):
 class SilentWorker:
     """A worker whose services answer but whose robot never moves: no transitions arrive."""
 
-    def __init__(self, graph):
-        node = graph.node('silent_worker')
+    def __init__(self, graph, namespace):
+        node = graph.node('silent_worker', namespace=namespace)
         self.policy = None
         self.episodes = 0
         node.create_subscription(Float64MultiArray, common.POLICY, self._on_policy,
@@ -197,9 +197,12 @@ class SilentWorker:
 
 
 def test_episodes_that_time_out_are_retried_then_stop_the_learner(graph, capfd):
-    worker = SilentWorker(graph)
-    learner = graph.add(LearnerNode(context=graph.context, parameter_overrides=params(
-        task_name=TASK, **dict(SHORT, iterations=1, samples=2, episode_timeout=0.3, retries=2))))
+    namespace = '/silent_worker_test'  # no other test's controller can answer here
+    worker = SilentWorker(graph, namespace)
+    values = dict(SHORT, task_name=TASK, iterations=1, samples=2, episode_timeout=0.3,
+                  retries=2)
+    learner = graph.add(LearnerNode(context=graph.context, namespace=namespace,
+                                    parameter_overrides=params(**values)))
     graph.executor.create_task(learner.run)
     assert graph.spin_until(learner.done.done)
     error = learner.done.exception()
@@ -210,8 +213,9 @@ def test_episodes_that_time_out_are_retried_then_stop_the_learner(graph, capfd):
 
 
 def test_missing_worker_services_stop_the_learner_with_their_names(graph):
-    learner = graph.add(LearnerNode(context=graph.context, parameter_overrides=params(
-        task_name=TASK, **dict(SHORT, iterations=1, service_timeout=0.5))))
+    values = dict(SHORT, task_name=TASK, iterations=1, service_timeout=0.5)
+    learner = graph.add(LearnerNode(context=graph.context, namespace='/no_workers_test',
+                                    parameter_overrides=params(**values)))
     graph.executor.create_task(learner.run)
     assert graph.spin_until(learner.done.done)
     message = str(learner.done.exception())

@@ -158,14 +158,15 @@ class DynamicsFitter:
     """
 
     def __init__(self, prior='gmm', max_clusters=20, min_samples_per_cluster=20,
-                 max_samples=100, prior_iterations=None, strength=1.0, ridge=1e-6, seed=0,
+                 max_samples=100, strength=1.0, ridge=1e-6, seed=0,
                  em_iterations=100):
         """
         Configure the fit.
 
-        max_samples caps the rollouts kept for the prior (most recent first), prior_iterations
-        (None: no cap) the number of ``update_prior`` calls they may come from; strength is
-        the prior's pseudo-count, ridge the relative regularisation of the (x, u) covariance.
+        max_samples caps the rollouts kept for the prior (most recent first); strength is the
+        prior's pseudo-count, ridge the relative regularisation of the (x, u) covariance. (The
+        learning loop builds a fitter per iteration from its own window of recent iterations,
+        ``learning.prior_iterations``.)
         """
         if prior not in (None, 'gmm'):
             raise ValueError("prior must be None or 'gmm', got %r" % (prior,))
@@ -177,7 +178,6 @@ class DynamicsFitter:
         self.max_clusters = int(max_clusters)
         self.min_samples_per_cluster = int(min_samples_per_cluster)
         self.max_samples = int(max_samples)
-        self.prior_iterations = prior_iterations
         self.strength = float(strength)
         self.ridge = float(ridge)
         self.gmm = GaussianMixture(max_iterations=em_iterations, seed=seed)
@@ -192,8 +192,7 @@ class DynamicsFitter:
         """
         Add rollouts to the prior's data set and refit the GMM (EM warm-started).
 
-        The data set keeps the most recent ``max_samples`` rollouts (of at most
-        ``prior_iterations`` calls); the number of clusters is
+        The data set keeps the most recent ``max_samples`` rollouts; the number of clusters is
         max(1, min(max_clusters, floor(n_tuples / min_samples_per_cluster))) (cbfinn/gps).
         """
         states, actions = check_rollouts(states, actions)
@@ -202,8 +201,6 @@ class DynamicsFitter:
             raise ValueError('rollouts have %d-dim transitions, the prior holds %d-dim ones'
                              % (tuples.shape[-1], self._buffer[0].shape[-1]))
         self._buffer.append(tuples)
-        if self.prior_iterations is not None:
-            self._buffer = self._buffer[-int(self.prior_iterations):]
         excess = self.prior_rollouts - self.max_samples
         while excess > 0:
             drop = min(excess, self._buffer[0].shape[0])

@@ -148,10 +148,3 @@ def _trace_of_product(X, Y):
 def _quadratic_form(x, P):
     """Return x' P x (batched)."""
     return (x * (P @ x[..., None])[..., 0]).sum(-1)
-
-
-def expected_log_density(F, f, f0, means, covs):
-    """Return E_{x ~ N(m, S)}[1/2 x' F x + x' f + f0] (batched)."""
-    return (0.5 * np.einsum('...i,...ij,...j->...', means, F, means)
-            + 0.5 * np.einsum('...ij,...ji->...', F, covs)
-            + np.einsum('...i,...i->...', means, f) + f0)

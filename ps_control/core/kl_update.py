@@ -83,7 +83,6 @@ class DualSettings:
     tolerance: float = 0.01
     max_iterations: int = 200
     bisection_tolerance: float = 1e-4
-    entropy_rounds: int = 4
     min_policy_variance: float = 1e-10
     state_tolerance: float = 1e-9
     max_backtracks: int = 10
@@ -241,7 +240,7 @@ class KLBoundedProblem:
         """
         Return the state means m_t of the state-action optimum at fixed alpha (SAPS / ESAPS).
 
-        For linear-Gaussian dynamics and policies the Lagrangian of eq. 4.2 separates exactly into
+        For linear-Gaussian dynamics and policies the dual of eq. 4.3 separates exactly into
         a part over the mean trajectory (m_t, abar_t = K_t m_t + k_t; m_{t+1} = A m + B abar + c
         does not depend on K_t or the covariances) and a part over the covariances. Only the
         covariance part holds the non-linear term alpha_t H(mu_t) of the state KL; the mean part
@@ -674,12 +673,13 @@ class KLBoundedProblem:
         """
         GPS (Alg. 1): consistent passes alternating with multiplier steps on the dual.
 
-        The first ``coordinate_iterations`` steps are the coordinate step of Alg. 4: per-step
-        bisections with V_{t+1} and mu_t frozen, a robust global move from any start. That step
-        ignores how alpha_t changes the later value functions and state distributions, so close
-        to the optimum it converges only linearly (measured contraction ~0.9 per iteration at
-        (T, dx, du) = (200, 20, 10)); afterwards every alpha_t moves by the secant step in log
-        alpha on the consistent KL_t (``_LogSecant``), whose slopes include that coupling.
+        The first ``coordinate_iterations`` steps are the coordinate step of Alg. 4: per-step root
+        finds (``_monotone_roots``) with V_{t+1} and mu_t frozen, a robust global move from any
+        start. That step ignores how alpha_t changes the later value functions and state
+        distributions, so close to the optimum it converges only linearly (measured contraction
+        ~0.9 per iteration at (T, dx, du) = (200, 20, 10)); afterwards every alpha_t moves by the
+        secant step in log alpha on the consistent KL_t (``_LogSecant``), whose slopes include that
+        coupling.
         """
         s = self.settings
         alpha, beta = self._initial_multipliers(alpha0, None)
@@ -787,24 +787,24 @@ def _make_safe(Q, ok, dx):
     return Quadratic(F, f, np.where(ok, Q.f0, 0.0))
 
 
-def _monotone_roots(gradient, low, high, tolerance, T, gtol=0.0):
+def _monotone_roots(function, low, high, tolerance, T, gtol=0.0):
     """
     Find per-step roots of increasing functions in log space (Illinois regula falsi).
 
-    ``gradient(values)`` returns dg/dvalue per step (increasing in value; -inf where infeasible).
-    Steps whose gradient is still negative at ``high`` get ``high``; steps whose gradient is
-    non-negative at ``low`` get ``low``.
+    ``function(values)`` returns one value g_t per step, increasing in that step's value (-inf
+    where infeasible); the multipliers' search passes -log(KL_t / eps_t). Steps whose g is still
+    negative at ``high`` get ``high``; steps whose g is non-negative at ``low`` get ``low``.
     Inside the bracket the false-position point in log space is taken (kept 1% of the bracket
     away from its ends), with the Illinois halving of a stale end's value (superlinear, Dowell
     and Jarratt 1971); where an end is infeasible (-inf) the step bisects. A step is done when
     its bracket is narrower than ``tolerance`` (returning the upper end, the feasible side) or
-    when its gradient is within ``gtol`` (per step) of 0 (returning that point).
+    when its g is within ``gtol`` of 0 (returning that point).
     """
     low = np.broadcast_to(np.asarray(low, dtype=float), (T,))
     high = np.broadcast_to(np.asarray(high, dtype=float), (T,))
     log_lo, log_hi = np.log(low), np.log(high)
-    g_hi = gradient(np.exp(log_hi))
-    g_lo = gradient(np.exp(log_lo))
+    g_hi = function(np.exp(log_hi))
+    g_lo = function(np.exp(log_lo))
     result_hi = g_hi < 0
     result_lo = g_lo >= 0
     active = ~(result_hi | result_lo)
@@ -818,7 +818,7 @@ def _monotone_roots(gradient, low, high, tolerance, T, gtol=0.0):
         width = log_hi - log_lo
         falsi = np.clip(falsi, log_lo + 0.01 * width, log_hi - 0.01 * width)
         mid = np.where(finite, falsi, 0.5 * (log_lo + log_hi))
-        g = gradient(np.exp(mid))
+        g = function(np.exp(mid))
         below = g < 0
         converged = np.abs(g) <= gtol
         move_lo = active & below

@@ -80,7 +80,7 @@ def check_symmetric_psd(name, covs, definite=True, tol=1e-9):
         if not np.allclose(matrix, matrix.T, atol=tol * scale, rtol=1e-7):
             raise ValueError('%s is not symmetric at time step %d' % (name, t))
         smallest = np.linalg.eigvalsh(0.5 * (matrix + matrix.T))[0] if matrix.size else 0.0
-        if smallest < (1e-300 if definite else -tol * scale) * (1 if definite else 1):
+        if smallest < (1e-300 if definite else -tol * scale):
             kind = 'positive definite' if definite else 'positive semidefinite'
             raise ValueError('%s is not %s at time step %d (smallest eigenvalue %.3g)'
                              % (name, kind, t, smallest))
@@ -134,7 +134,7 @@ class LinearGaussianDynamics(DynamicsShape):
 
 @dataclass(frozen=True, eq=False)
 class LinearGaussianPolicy:
-    """Time-varying linear-Gaussian policy u_t ~ N(K_t x + k_t, cov_t) (thesis eq. 3.10)."""
+    """Time-varying linear-Gaussian policy u_t ~ N(K_t x + k_t, cov_t) (thesis eq. 3.13)."""
 
     K: np.ndarray
     k: np.ndarray

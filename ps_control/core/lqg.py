@@ -293,7 +293,7 @@ def backward_pass(dynamics, step_reward, terminal_reward, eta):
     D~_t = [[1, 0, 0], [c_t, A_t, B_t]] taking y to [1; s'], -Q_t = -r_t + D~_t' U_{t+1} D~_t is
     eq. 3.7a's Q_t (negated) up to the constant 1/2 tr(V_{t+1} Sigma_t). Splitting y into
     z = [1; s] and a: -Q_aa = L L', X = (-Q_aa)^-1 (-Q_az) = -[k, K] (one posv call) and
-    U_t = -Q_zz + Q_az' X, i.e. V_t, v_t and 2 v0_t of eq. 3.4 without its log-normaliser.
+    U_t = -Q_zz + Q_az' X, i.e. V_t, v_t and 2 v0_t of eq. 3.7a / 3.12 without its log-normaliser.
     Constants never feed back into K, k or V, so 1/2 tr(V_{t+1} Sigma_t) and
     eta_t/2 log|2 pi eta_t (-Q_aa)^-1| are added to v0 afterwards, batched over time. In y a
     non-finite v or v0 would spread into V (0 * inf), so a pass that meets NaN / inf is redone

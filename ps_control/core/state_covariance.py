@@ -15,7 +15,7 @@
 """
 Newton's method for the state covariances of the SAPS / ESAPS optimum at fixed multipliers.
 
-With linear-Gaussian dynamics the Lagrangian of thesis eq. 4.2 (5.2 for ESAPS) separates into a
+With linear-Gaussian dynamics the dual of thesis eq. 4.3 (5.3 for ESAPS) separates into a
 mean part (a plain LQR, see KLBoundedProblem.optimal_means) and a covariance part over the
 state-action covariances C_t = Cov[s_t; a_t]:
 
@@ -101,7 +101,12 @@ class CovarianceProblem:
         self.dx = D.shape[1]
 
     def system(self, U):
-        """Return (M_t, C_t, residuals r_t) at multipliers U (T, dx, dx); raise if C_t not PD."""
+        """
+        Return (M_t, C_t, residuals r_t, predicted S_t) at multipliers U (T, dx, dx).
+
+        predicted holds the state covariances one forward step of C_{t-1} gives (S_0 at t = 0);
+        the residual is C_t's state block minus it. Raises if a precision is not PD.
+        """
         T, dx = self.T, self.dx
         nxt = np.concatenate([U[1:], self.F_T[None]], axis=0)
         M = self.G + np.swapaxes(self.D, 1, 2) @ nxt @ self.D

@@ -21,7 +21,7 @@ references q_ref, qd_ref, qdd_ref. A PD tracking controller with feed-forward,
     u_t = Kp (q_ref,t - q_t) + Kd (qd_ref,t - qd_t) + u_ff,t,
 
 is linear in the state x_t = [q_t, qd_t], so it is the policy u_t ~ N(K_t x_t + k_t, cov_t)
-(thesis eq. 3.10, DESIGN.md) with K_t = [-Kp, -Kd] and k_t = Kp q_ref,t + Kd qd_ref,t + u_ff,t:
+(thesis eq. 3.13, DESIGN.md) with K_t = [-Kp, -Kd] and k_t = Kp q_ref,t + Kd qd_ref,t + u_ff,t:
 any controller that runs linear-Gaussian policies runs the learnt movement. Gains and the inertia
 of the feed-forward may vary along the reference ((T, n, n) arrays): for a robot arm,
 :func:`inertia_scaled_gains` scales a natural frequency and a damping ratio by the joint-space

@@ -91,7 +91,8 @@ def declare(node, name, default, description, low=None, high=None):
 def declare_task(node):
     """Declare ``task_name`` and return the Task it names (ValueError if unknown)."""
     name = declare(node, 'task_name', 'double_pendulum',
-                   'Task to run: double_pendulum, quad_pendulum, arm_<dof> (config/<task>.yaml).')
+                   'Task to run: double_pendulum, quad_pendulum, arm (10 links), arm_2, arm_50 '
+                   '(config/<task>.yaml), or a task file.')
     return tasks.load_task(name)
 
 

@@ -200,8 +200,10 @@ class LearnerNode(Node):
         self.service_timeout = common.declare(
             self, 'service_timeout', 30.0,
             "Wall-clock seconds to wait for the workers' services.", low=0.0)
-        self.retries = common.declare(self, 'retries', 3,
-                                      'Attempts per episode before the iteration fails.', low=1)
+        self.retries = common.declare(
+            self, 'retries', 3, 'Failed episodes of a worker that fail an iteration (each '
+            'failed episode is run again until then).',
+            low=1)
         self.shutdown_when_done = common.declare(
             self, 'shutdown_when_done', False,
             'Shut the process down after the last iteration (else keep serving the policy).')
@@ -266,7 +268,7 @@ class LearnerNode(Node):
     def _metric_pub(self, name):
         if name not in self.metric_pubs:
             self.metric_pubs[name] = self.create_publisher(
-                Float64, 'ps_control/metrics/' + name, common.METRICS_QOS)
+                Float64, common.METRICS + '/' + name, common.METRICS_QOS)
         return self.metric_pubs[name]
 
     def publish_policy(self, workers=None, policy=None):
@@ -435,7 +437,8 @@ class LearnerNode(Node):
 
         Episode j runs the learner's ``episode_policy(j)`` (published to its worker first) and
         fills row j. Rounds of one episode on every worker while episodes are left, all running
-        at once; a failed episode is run again, a worker may fail ``retries`` times.
+        at once; a failed episode is run again; a worker's ``retries``-th failed episode in one
+        iteration fails the iteration.
         """
         count = self.search.episode_count
         pending = list(range(count))

@@ -16,7 +16,7 @@
 Turn a policy into a batched action function act(t, x (N, dx)) -> u (N, du).
 
 Two kinds of policy are accepted: a time-varying linear-Gaussian policy (any object with K
-(T, du, dx), k (T, du) and cov (T, du, du), e.g. ps_control.core.types.LinearGaussianPolicy):
+(T, du, dx), k (T, du) and cov (T, du, du), e.g. ps_control.core.LinearGaussianPolicy):
 u_t ~ N(K_t x_t + k_t, cov_t); and any callable policy(t, x_batch) -> u_batch.
 """
 

@@ -278,10 +278,6 @@ class Simulator:
         state = self._read(self._active)
         return state[0] if single else state
 
-    def state(self):
-        """Return the current state of the copies set by the last reset, (n, dx)."""
-        return self._read(self._active)
-
     def step(self, u):
         """
         Apply the torques u (clipped) for one task step dt and return the next state.

@@ -153,7 +153,7 @@ class Task:
         return QuadraticReward(M, H, z)
 
     def quadratic_reward(self):
-        """Return the task reward as ps_control.core.types.QuadraticReward(M, H, z)."""
+        """Return the task reward as ps_control.core.QuadraticReward(M, H, z)."""
         return self._reward
 
     def reward(self, states, actions):
