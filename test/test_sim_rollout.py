@@ -144,6 +144,33 @@ def test_step_raises_on_divergence():
             sim.step([10.0, 10.0])
 
 
+def test_every_state_a_bounded_simulator_returns_can_be_reset_to():
+    """Full-torque bang-bang on the 2-link arm overshoots its joint limits at speed."""
+    from ps_control.tasks import load_task
+    task = load_task('arm_2')
+    sim = task.make_simulator(n_robots=8)
+    try:
+        rng = np.random.default_rng(0)
+        limits = np.asarray(task.torque_limits)
+        result = sim.rollout(lambda t, x: limits * rng.choice([-1.0, 1.0], size=x.shape[0:1]
+                                                              + limits.shape),
+                             np.zeros((8, task.dx)), horizon=task.horizon)
+        valid = result.valid()
+        q = valid.states[..., :task.du]
+        overshoot = np.maximum(q - sim.upper_limits, sim.lower_limits - q).max()
+        assert overshoot > 0.1  # the case the tolerance is for
+        assert overshoot <= sim.limit_tolerance
+        sim.reset(valid.states.reshape(-1, task.dx))  # no error
+        worst = np.zeros(task.dx)
+        worst[0] = sim.upper_limits[0] + sim.limit_tolerance + 0.01
+        with pytest.raises(ValueError, match='outside its joint limits'):
+            sim.reset(worst)
+        with pytest.raises(ValueError, match='beyond the divergence bound 100'):
+            sim.reset([0.0, 0.0, 150.0, 0.0])
+    finally:
+        sim.close()
+
+
 def test_bad_inputs_are_named():
     sim = Simulator(DOUBLE, dt=0.05)
     with pytest.raises(ValueError, match='joint_1'):

@@ -136,8 +136,10 @@ def test_known_and_unknown_task_names(tmp_path):
     ('task.horizon', ..., 'task.horizon is missing'),
     ('task.horizon', 2.5, 'task.horizon must be an integer'),
     ('task.substeps', 0, 'task.substeps must be >= 1'),
-    ('task.torque_limits', [10.0, 12.0], r'task.torque_limits\[1\] = 12 differs from the effort '
-                                         r'limit 10 of joint_2'),
+    ('task.torque_limits', [10.0, 12.0], r'task.torque_limits\[1\] = 12.0 differs from the '
+                                         r'effort limit 10.0 of joint_2'),
+    ('task.torque_limits', [10.0, 10.0000001], r'task.torque_limits\[1\] = 10.0000001 differs '
+                                               r'from the effort limit 10.0'),
     ('task.torque_limits', [10.0], 'task.torque_limits must have 2 entries'),
     ('task.goal', [3.0, 0.0, 0.0], 'task.goal must have 4 entries'),
     ('task.goal', [-3.2, 0.0, 0.0, 0.0], r'task.goal\[0\] = -3.2 is outside the limits'),
@@ -224,6 +226,13 @@ def test_success_requires_all_joints_near_goal_at_the_end():
     assert list(task.success(states)) == [True, False, False, True]
     states[0, -3, 3] = np.nan
     assert not task.success(states)[0]
+    # exactly at the tolerance counts as within it (pi + 0.2 - pi is 0.2 + 2e-16 in floats)
+    at_edge = np.zeros((1, T + 1, 4))
+    at_edge[0, -10:, 0] = math.pi + task.success_tolerance
+    at_edge[0, -10:, 1] = -task.success_tolerance
+    assert task.success(at_edge)[0]
+    at_edge[0, -1, 0] = math.pi + task.success_tolerance + 1e-9
+    assert not task.success(at_edge)[0]
 
 
 def test_initial_states_are_seeded_and_within_limits(tmp_path):

@@ -188,7 +188,7 @@ class Task:
                              % (states.shape, self.horizon + 1, self.dx))
         k = max(1, math.ceil(self.success_fraction * self.horizon - 1e-9))
         tail = states[..., -k:, :self.du] - np.asarray(self.goal[:self.du])
-        close = np.abs(tail) <= self.success_tolerance
+        close = np.abs(tail) <= self.success_tolerance * (1 + 1e-12)  # pi + 0.2 - pi > 0.2
         return close.all(axis=(-2, -1)) & np.isfinite(states).all(axis=(-2, -1))
 
     # Initial states and simulation ------------------------------------------------------------

@@ -187,7 +187,7 @@ def task_fields(parameters, source, urdf_dir):
     limits = task.vector('torque_limits', du, low=0.0, low_open=True)
     for i, (limit, joint) in enumerate(zip(limits, joints)):
         if not math.isclose(limit, joint.effort, rel_tol=LIMIT_RTOL):
-            raise task.error('torque_limits[%d]' % i, '= %g differs from the effort limit %g of '
+            raise task.error('torque_limits[%d]' % i, '= %r differs from the effort limit %r of '
                              '%s in %s' % (limit, joint.effort, joint.name, urdf_path))
     goal = task.vector('goal', dx)
     _check_within_limits(task, 'goal', goal[:du], joints)
