@@ -223,6 +223,26 @@ def test_missing_worker_services_stop_the_learner_with_their_names(graph):
     assert common.START_EPISODE in message and common.RESET in message
 
 
+def test_a_checkpoint_with_no_iterations_left_is_served_without_learning(tmp_path):
+    """How a learnt policy is run on its own: resume with the iterations already done."""
+    checkpoint = str(tmp_path / 'served.ckpt')
+    graph = Graph()
+    try:
+        _, learner = run_learning(graph, 1, checkpoint=checkpoint)
+        learnt = learner.search.policy
+    finally:
+        graph.close()
+    graph = Graph()
+    try:
+        workers, learner = run_learning(graph, 1, checkpoint=checkpoint, resume=True)
+        controller = workers[0][1]
+        assert graph.spin_until(lambda: controller.digest == policy_digest(learnt))
+        assert len(learner.done.result()) == 1  # nothing learnt
+        assert controller.episode == 0  # and no episode run: the user starts them
+    finally:
+        graph.close()
+
+
 def test_training_resumes_from_the_checkpoint_of_a_killed_learner(tmp_path):
     checkpoint = str(tmp_path / 'run.ckpt')
     command = [sys.executable, '-m', 'ps_control.cli', 'run', TASK, '--algorithm', 'gps',
