@@ -291,8 +291,20 @@ def test_use_sim_time_follows_hardware_unless_given(launch_common, values, sim_t
             assert action.kwargs['parameters'][1]['use_sim_time'] is sim_time
 
 
+def test_explore_reaches_the_controllers_only_when_given(launch_common):
+    def controllers(**values):
+        actions = launch_common.launch_setup(arguments(launch_common, **values),
+                                             'double_pendulum')
+        return [a.kwargs['parameters'][1] for a in actions
+                if a.kwargs['executable'] == 'controller_node']
+    assert all('explore' not in c for c in controllers())  # the task file decides
+    assert [c['explore'] for c in controllers(explore='false', num_workers='2')] == [False] * 2
+    assert [c['explore'] for c in controllers(explore='true')] == [True]
+
+
 @pytest.mark.parametrize('values, message', [
     ({'use_sim_time': 'maybe'}, 'use_sim_time must be true or false'),
+    ({'explore': 'mean'}, 'explore must be true or false'),
     ({'num_workers': '0'}, 'num_workers must be >= 1'),
     ({'num_workers': 'two'}, 'num_workers must be an integer'),
     ({'rviz': 'yes'}, 'rviz must be true or false'),

@@ -26,6 +26,8 @@ The launch description shared by launch/*.launch.py (needs the ROS 2 launch and 
   each with a clock of its own (``/clock`` remapped to ``clock``);
 * lockstep (true): deterministic stepping, faster than real time (false: real time);
 * checkpoint ('') / resume (false): the learner's checkpoint file;
+* explore (''): the controller samples its actions (true) or applies the mean (false); '' keeps
+  the task file's controller setting;
 * rviz (false): RViz with rviz/ps_control.rviz and robot_state_publisher;
 * hardware (false): no simulator; the controller and the learner talk to a real robot's
   ros2_control topics (``joint_states`` from the joint_state_broadcaster,
@@ -60,6 +62,8 @@ ARGUMENTS = (
     ('lockstep', 'true', 'Step the simulation once per command (false: real time).'),
     ('checkpoint', '', 'Learner checkpoint file, written after every iteration.'),
     ('resume', 'false', 'Resume learning from the checkpoint file.'),
+    ('explore', '', 'Controller: sample actions (true) or apply the mean (false); empty: the '
+                    'task file.'),
     ('rviz', 'false', 'Start RViz (rviz/ps_control.rviz) and robot_state_publisher.'),
     ('hardware', 'false', 'Real robot: no simulator; talk to its ros2_control topics.'),
 )
@@ -113,6 +117,9 @@ def launch_setup(context, task):
         raise ValueError('hardware:=true drives one robot: num_workers must be 1')
     common = {'task_name': task_name, 'use_sim_time': use_sim_time, 'lockstep': lockstep}
     remappings = [('/clock', 'clock')] if num_workers > 1 else []
+    controller_values = dict(common)
+    if LaunchConfiguration('explore').perform(context).strip():
+        controller_values['explore'] = _flag(context, 'explore')
     actions = []
     for index, namespace in enumerate(worker_namespaces(num_workers)):
         if not hardware:
@@ -123,7 +130,7 @@ def launch_setup(context, task):
         actions.append(Node(
             package=PACKAGE, executable='controller_node', name='controller',
             namespace=namespace, output='screen', remappings=remappings,
-            parameters=[config, dict(common, seed=seed + 1000 + index)]))
+            parameters=[config, dict(controller_values, seed=seed + 1000 + index)]))
     learner = dict(common, num_workers=num_workers, reset=not hardware,
                    algorithm=LaunchConfiguration('algorithm').perform(context),
                    iterations=_integer(context, 'iterations', 0),
