@@ -73,14 +73,15 @@ def _overrides(values):
 
 
 def build_nodes(task_name, num_workers=1, lockstep=True, learner=None, context=None,
-                seed=0, with_learner=True):
+                seed=0, with_learner=True, explore=None):
     """
     Construct the nodes of one system: per worker a simulator and a controller, and a learner.
 
     Parameters come from config/<task>.yaml (node sections), then the arguments: ``learner``
-    is a dict of learner parameter overrides. Workers live in namespaces worker_<i> when there
-    are several, each with its own clock (``/clock`` remapped into the namespace). Returns
-    (workers, learner_node): workers is a list of (simulator, controller).
+    is a dict of learner parameter overrides; ``explore`` (None: the task file's) the
+    controllers' choice between sampled and mean actions. Workers live in namespaces
+    worker_<i> when there are several, each with its own clock (``/clock`` remapped into the
+    namespace). Returns (workers, learner_node): workers is a list of (simulator, controller).
     """
     load_task(task_name)  # an unknown task fails here, naming the known ones
     workers = []
@@ -91,6 +92,8 @@ def build_nodes(task_name, num_workers=1, lockstep=True, learner=None, context=N
         ctl_params = node_parameters(task_name, 'controller')
         ctl_params.update(task_name=task_name, lockstep=lockstep, seed=seed + 1000 + index,
                           use_sim_time=True)
+        if explore is not None:
+            ctl_params['explore'] = bool(explore)
         sim = SimulatorNode(context=context, namespace='/' + namespace, cli_args=clock_remap,
                             parameter_overrides=_overrides(sim_params))
         ctl = ControllerNode(context=context, namespace='/' + namespace, cli_args=clock_remap,
@@ -133,6 +136,9 @@ def parse_args(argv):
                         help='continue from --checkpoint')
     parser.add_argument('--plot', default=None,
                         help='learning-curve PNG (default: <task>_learning_curve.png)')
+    parser.add_argument('--mean-action', action='store_true',
+                        help="the controllers apply the policy's mean action (explore false; "
+                             'default: the task file)')
     parser.add_argument('--real-time', action='store_true',
                         help='simulate at real time instead of in lockstep')
     parser.add_argument('--executor', default='events', choices=('events', 'single'))
@@ -184,7 +190,8 @@ def main(argv=None):
     executor = None
     try:
         workers, learner_node = build_nodes(args.task, args.num_workers, not args.real_time,
-                                            learner, seed=args.seed)
+                                            learner, seed=args.seed,
+                                            explore=False if args.mean_action else None)
         nodes = [node for pair in workers for node in pair] + [learner_node]
         executor = common.make_executor(kind=args.executor)
         for node in nodes:

@@ -243,6 +243,17 @@ def test_a_checkpoint_with_no_iterations_left_is_served_without_learning(tmp_pat
         graph.close()
 
 
+def test_mean_action_reaches_every_controller(graph):
+    workers, _ = build_nodes(TASK, num_workers=2, context=graph.context, with_learner=False,
+                             explore=False)
+    default, _ = build_nodes(TASK, context=graph.context, with_learner=False)
+    for node in [n for pair in workers + default for n in pair]:
+        graph.add(node)  # destroyed with the graph
+    assert [ctl.explore for _, ctl in workers] == [False, False]
+    assert default[0][1].explore is True  # the task file's controller section
+    assert run.parse_args([TASK, '--mean-action']).mean_action
+
+
 def test_training_resumes_from_the_checkpoint_of_a_killed_learner(tmp_path):
     checkpoint = str(tmp_path / 'run.ckpt')
     command = [sys.executable, '-m', 'ps_control.cli', 'run', TASK, '--algorithm', 'gps',
