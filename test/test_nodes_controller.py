@@ -293,6 +293,23 @@ def test_realtime_priority_parameter_is_range_checked(graph):
             task_name='double_pendulum', realtime_priority=120))
 
 
+@pytest.mark.parametrize('name', ['fallback_damping', 'stale_periods', 'control_rate'])
+@pytest.mark.parametrize('value', [float('inf'), float('nan')])
+def test_non_finite_float_parameters_are_refused(graph, name, value):
+    """Infinite damping times zero velocity is a NaN hold torque: no float may be non-finite."""
+    with pytest.raises(InvalidParameterValueException, match=name):
+        ControllerNode(context=graph.context, parameter_overrides=params(
+            task_name='double_pendulum', **{name: value}))
+
+
+def test_a_range_is_refused_for_parameters_that_are_not_numbers(graph):
+    node = graph.node('range_check')
+    with pytest.raises(ValueError, match='bool parameter flag'):
+        common.declare(node, 'flag', True, 'a flag', low=0)
+    with pytest.raises(ValueError, match='str parameter name'):
+        common.declare(node, 'name', 'x', 'a name', high=1)
+
+
 def test_a_non_finite_action_gives_zero_torque_and_an_error(graph, capfd):
     """Finite but huge gains overflow to inf - inf = NaN: never published, said in the log."""
     robot = Robot(graph)

@@ -20,8 +20,8 @@ Topic and service names are relative, so a namespace (``/worker_0``) or a remap 
 so that every worker keeps a clock of its own.
 """
 
-import math
 import os
+import sys
 
 from ps_control import tasks
 from ps_control.sim.simulator import Simulator
@@ -69,22 +69,23 @@ def declare(node, name, default, description, low=None, high=None):
     """
     Declare a read-only parameter with a description (and a range for numbers); return its value.
 
-    low / high give an inclusive range (floats or ints, as the default). The nodes read their
+    low / high give an inclusive range (floats or ints, as the default). A float parameter is
+    always finite: NaN and infinity are out of its range, given or not. The nodes read their
     parameters once, at start-up, so every one is read-only: ROS refuses a change at run time
     (set it when starting the node) instead of accepting one that would have no effect.
     """
     descriptor = ParameterDescriptor(description=description, read_only=True)
-    if low is not None or high is not None:
-        if isinstance(default, bool):
-            raise ValueError('a range makes no sense for the boolean parameter %s' % name)
-        if isinstance(default, int):
-            descriptor.integer_range = [IntegerRange(
-                from_value=int(-2 ** 31 if low is None else low),
-                to_value=int(2 ** 31 - 1 if high is None else high), step=0)]
-        else:
-            descriptor.floating_point_range = [FloatingPointRange(
-                from_value=float(-math.inf if low is None else low),
-                to_value=float(math.inf if high is None else high), step=0.0)]
+    if isinstance(default, float):  # always a range: it refuses NaN and infinity as well
+        descriptor.floating_point_range = [FloatingPointRange(
+            from_value=float(-sys.float_info.max if low is None else low),
+            to_value=float(sys.float_info.max if high is None else high), step=0.0)]
+    elif low is not None or high is not None:
+        if not isinstance(default, int) or isinstance(default, bool):
+            raise ValueError('a range makes no sense for the %s parameter %s'
+                             % (type(default).__name__, name))
+        descriptor.integer_range = [IntegerRange(
+            from_value=int(-2 ** 31 if low is None else low),
+            to_value=int(2 ** 31 - 1 if high is None else high), step=0)]
     return node.declare_parameter(name, default, descriptor).value
 
 

@@ -314,7 +314,9 @@ class ControllerNode(Node):
         return np.zeros(self.du)
 
     def _publish(self, u):
-        if not np.all(np.isfinite(u)):  # never reached by the paths above; the last guard
+        # The policy's action is checked above and the damping is a finite parameter, so this is
+        # the last guard only, should a future path forget its check.
+        if not np.all(np.isfinite(u)):
             u = np.zeros(self.du)
         self.command_msg.data = u.tolist()
         self.command_pub.publish(self.command_msg)

@@ -75,8 +75,11 @@ def declare_arguments(extra=()):
             for name, default, description in tuple(ARGUMENTS) + tuple(extra)]
 
 
-def _flag(context, name):
+def _flag(context, name, unset=None):
+    """Return a true/false launch argument as a bool, or None if it is ``unset`` ('auto', '')."""
     value = LaunchConfiguration(name).perform(context).strip().lower()
+    if unset is not None and value == unset:
+        return None
     if value not in ('true', 'false', '1', '0'):
         raise ValueError('launch argument %s must be true or false, got %r' % (name, value))
     return value in ('true', '1')
@@ -107,9 +110,9 @@ def launch_setup(context, task):
         raise ValueError('no task file %s for task %r' % (config, task_name))
     _flag(context, 'rviz')  # checked here for a clear error; IfCondition gates the nodes
     hardware = _flag(context, 'hardware')
-    use_sim_time = (not hardware
-                    if LaunchConfiguration('use_sim_time').perform(context).strip().lower()
-                    == 'auto' else _flag(context, 'use_sim_time'))
+    use_sim_time = _flag(context, 'use_sim_time', unset='auto')
+    if use_sim_time is None:
+        use_sim_time = not hardware
     lockstep = _flag(context, 'lockstep') and not hardware
     num_workers = _integer(context, 'num_workers', 1)
     seed = _integer(context, 'seed', 0)
@@ -118,8 +121,9 @@ def launch_setup(context, task):
     common = {'task_name': task_name, 'use_sim_time': use_sim_time, 'lockstep': lockstep}
     remappings = [('/clock', 'clock')] if num_workers > 1 else []
     controller_values = dict(common)
-    if LaunchConfiguration('explore').perform(context).strip():
-        controller_values['explore'] = _flag(context, 'explore')
+    explore = _flag(context, 'explore', unset='')
+    if explore is not None:
+        controller_values['explore'] = explore
     actions = []
     for index, namespace in enumerate(worker_namespaces(num_workers)):
         if not hardware:
