@@ -24,11 +24,10 @@ on the task definition and algorithm it was started with.
 from dataclasses import asdict, replace
 import io
 import json
-import os
-import tempfile
 
 import numpy as np
 
+from ps_control.atomic_file import write_bytes_atomically
 from ps_control.learning_config import LearningConfig
 
 CHECKPOINT_VERSION = 2  # 2: the task's fingerprint is recorded and checked
@@ -40,19 +39,7 @@ def write_checkpoint(path, arrays, meta):
     arrays['meta'] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix='.checkpoint-', suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'wb') as handle:
-            handle.write(buffer.getvalue())
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_bytes_atomically(path, buffer.getvalue())
 
 
 def read_checkpoint(path):

@@ -27,6 +27,7 @@ import time
 
 import numpy as np
 
+from ps_control.atomic_file import write_json_atomically
 from ps_control.tasks import load_task
 
 
@@ -264,11 +265,7 @@ def ilqr_reference(task_name, out_dir, quiet=False, settings=None):
                  'screening': [entry for _, entry in screening], 'stages': log,
                  'states': result.states.tolist(), 'actions': result.actions.tolist(),
                  'settings': key, 'task_fingerprint': task.fingerprint()}
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    partial = path + '.partial'
-    with open(partial, 'w') as handle:  # written whole, then renamed: never a truncated cache
-        json.dump(reference, handle, indent=1)
-    os.replace(partial, path)
+    write_json_atomically(path, reference, indent=1)
     report('reference reward %.6g, swing-up %s; feedback law from %d sampled initial states: '
            'reward %.6g, success %.0f%%' % (reference['reward'], 'yes' if success else 'no',
                                             settings['policy_rollouts'], policy_reward,

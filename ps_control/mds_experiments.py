@@ -40,6 +40,8 @@ import time
 import numpy as np
 
 from ps_control import plotting
+from ps_control.atomic_file import write_json_atomically
+from ps_control.cli_types import int_at_least, positive_float
 from ps_control.core.amds import AcceleratedMirrorDescentSearch, matched_step
 from ps_control.core.ereps import EpisodicREPS
 from ps_control.core.mds import MirrorDescentSearch
@@ -138,14 +140,6 @@ def _trial_path(directory, method, trial):
     return os.path.join(directory, 'trials', '%s_trial%02d.json' % (method, trial))
 
 
-def _write_json(path, data):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    partial = path + '.partial'
-    with open(partial, 'w') as stream:
-        json.dump(data, stream)
-    os.replace(partial, path)
-
-
 def _load_finished(path, config):
     """Return the saved trial at ``path`` if it was run with ``config``, else None."""
     try:
@@ -172,7 +166,7 @@ def _run_job(job):
                        config['seed'], job['trial'], config['adapt_rate'], config['eps_kl'],
                        progress, config['gamds_step'], config.get('pi2_noise', 'step'))
     record['config'] = config
-    _write_json(path, record)
+    write_json_atomically(path, record)
     return record
 
 
@@ -262,44 +256,38 @@ def _parse_methods(text):
     return methods
 
 
-def _positive_int(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError('must be a positive integer, got %s' % text)
-    return value
-
-
 def build_parser():
     parser = argparse.ArgumentParser(
         prog='ps-control mds',
         description='Mirror descent search experiments (Miyashita et al. 2018, sec. 4).')
     parser.add_argument('task', choices=('point', 'arm'), help='via-point task')
-    parser.add_argument('--dof', type=_positive_int, default=None,
+    parser.add_argument('--dof', type=int_at_least(1), default=None,
                         help='arm joints (10 or 50 in the paper; default 10); arm only')
     parser.add_argument('--methods', type=_parse_methods, default=list(PAPER_METHODS),
                         help='comma-separated, from %s (default %s)'
                         % (','.join(METHODS), ','.join(PAPER_METHODS)))
-    parser.add_argument('--updates', type=_positive_int, default=None,
+    parser.add_argument('--updates', type=int_at_least(1), default=None,
                         help='updates per trial (default: point 100, arm 1000)')
-    parser.add_argument('--trials', type=_positive_int, default=10, help='default 10')
-    parser.add_argument('--jobs', type=_positive_int, default=os.cpu_count() or 1,
+    parser.add_argument('--trials', type=int_at_least(1), default=10, help='default 10')
+    parser.add_argument('--jobs', type=int_at_least(1), default=os.cpu_count() or 1,
                         help='parallel processes (default: number of CPUs)')
-    parser.add_argument('--seed', type=int, default=0, help='base seed (trial i uses [seed, i])')
+    parser.add_argument('--seed', type=int_at_least(0), default=0,
+                        help='base seed (trial i uses [seed, i])')
     parser.add_argument('--out', default='mds_results',
                         help='output directory (default ./mds_results; each task writes to '
                              '<out>/point or <out>/arm<dof>)')
-    parser.add_argument('--rollouts', type=_positive_int, default=10,
+    parser.add_argument('--rollouts', type=int_at_least(2), default=10,
                         help='rollouts per update (default 10, >= 2)')
-    parser.add_argument('--sigma', type=float, default=1.0,
+    parser.add_argument('--sigma', type=positive_float, default=1.0,
                         help='sampling standard deviation (paper: 1, unit covariance)')
-    parser.add_argument('--basis', type=_positive_int, default=None,
+    parser.add_argument('--basis', type=int_at_least(1), default=None,
                         help='basis functions per DOF (default: point 20, arm 100)')
     parser.add_argument('--adapt-cov', type=float, default=0.0, metavar='RATE',
                         help='diagonal covariance adaptation rate for G-MDS / G-AMDS '
                         "(default 0: the paper's fixed covariance)")
-    parser.add_argument('--eps-kl', type=float, default=EREPS_KL,
+    parser.add_argument('--eps-kl', type=positive_float, default=EREPS_KL,
                         help='eREPS KL bound (default %g)' % EREPS_KL)
-    parser.add_argument('--gamds-step', type=float, default=None, metavar='S',
+    parser.add_argument('--gamds-step', type=positive_float, default=None, metavar='S',
                         help='G-AMDS step s (default: x-step temperature = G-MDS step %g, '
                         's = %.4g for 10 rollouts; the reference code uses 10)'
                         % (GMDS_STEP, default_gamds_step(10)))
@@ -313,16 +301,8 @@ def main(argv=None):
     """Run the ``ps-control mds`` sub-command; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not args.sigma > 0:
-        parser.error('--sigma must be positive, got %r' % args.sigma)
-    if args.rollouts < 2:
-        parser.error('--rollouts must be at least 2, got %d' % args.rollouts)
     if not 0 <= args.adapt_cov <= 1:
         parser.error('--adapt-cov must be in [0, 1], got %r' % args.adapt_cov)
-    if not args.eps_kl > 0:
-        parser.error('--eps-kl must be positive, got %r' % args.eps_kl)
-    if args.gamds_step is not None and not args.gamds_step > 0:
-        parser.error('--gamds-step must be positive, got %r' % args.gamds_step)
     if args.task == 'point' and args.dof is not None:
         parser.error('--dof applies to the arm only (the point task has 2 DOF)')
     dof = 10 if args.dof is None else args.dof
@@ -381,9 +361,9 @@ def main(argv=None):
     if 'pi2' in records:
         title += '; PI2 noise %s' % ('per step' if args.pi2_noise == 'step' else 'per rollout')
     table = format_table(summary, title, tolerance)
-    _write_json(os.path.join(directory, 'results.json'),
-                {'config': base, 'methods': summary, 'via_tolerance': tolerance,
-                 'pi2_noise': args.pi2_noise if 'pi2' in records else None})
+    write_json_atomically(os.path.join(directory, 'results.json'),
+                          {'config': base, 'methods': summary, 'via_tolerance': tolerance,
+                           'pi2_noise': args.pi2_noise if 'pi2' in records else None})
     with open(os.path.join(directory, 'table.md'), 'w') as stream:
         stream.write(table)
     rollouts = np.arange(updates + 1) * args.rollouts

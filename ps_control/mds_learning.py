@@ -356,6 +356,7 @@ def main(argv=None):
     import os
     import time
 
+    from ps_control.cli_types import int_at_least
     from ps_control.learning import make_search
     from ps_control.learning_config import load_learning_config
     from ps_control.tasks import load_task
@@ -363,18 +364,13 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog='python -m ps_control.mds_learning',
                                      description=main.__doc__.strip().splitlines()[0])
     parser.add_argument('task', help='arm task: arm, arm_2, arm_50 or a task YAML file')
-    parser.add_argument('--iterations', type=int, help='default: learning.g_amds.iterations')
-    parser.add_argument('--seed', type=int, help='default: learning.seed')
-    parser.add_argument('--report', type=int, default=50, help='print every N updates')
+    parser.add_argument('--iterations', type=int_at_least(1),
+                        help='default: learning.g_amds.iterations')
+    parser.add_argument('--seed', type=int_at_least(0), help='default: learning.seed')
+    parser.add_argument('--report', type=int_at_least(1), default=50, help='print every N updates')
     parser.add_argument('--checkpoint', help='checkpoint file written after every update; an '
                                              'existing one is resumed (to --iterations)')
     args = parser.parse_args(argv)
-    if args.iterations is not None and args.iterations < 1:
-        parser.error('--iterations must be >= 1')
-    if args.report < 1:
-        parser.error('--report must be >= 1')
-    if args.seed is not None and args.seed < 0:
-        parser.error('--seed must be >= 0')
     overrides = {'algorithm': ALGORITHM}
     for name in ('iterations', 'seed'):
         if getattr(args, name) is not None:
@@ -383,8 +379,9 @@ def main(argv=None):
         task = load_task(args.task)
         config = load_learning_config(task, overrides)
         if args.checkpoint and os.path.exists(args.checkpoint):
-            search = ArmViaPointSearch.load(args.checkpoint, task, {
-                name: overrides[name] for name in ('iterations',) if name in overrides})
+            search = ArmViaPointSearch.load(
+                args.checkpoint, task,
+                {} if args.iterations is None else {'iterations': args.iterations})
             if args.seed is not None and args.seed != search.config.seed:
                 raise ValueError('checkpoint %s is of a run with seed %d, not %d'
                                  % (args.checkpoint, search.config.seed, args.seed))

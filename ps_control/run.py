@@ -34,6 +34,7 @@ import argparse
 import sys
 import time
 
+from ps_control.cli_types import int_at_least
 from ps_control.nodes import common
 from ps_control.nodes.controller_node import ControllerNode
 from ps_control.nodes.learner_node import ALGORITHMS
@@ -119,15 +120,15 @@ def parse_args(argv):
                                      'a task YAML file')
     parser.add_argument('--algorithm', default=None, choices=tuple(ALGORITHMS),
                         help='default: the learning config of the task')
-    parser.add_argument('--iterations', type=int, default=None,
+    parser.add_argument('--iterations', type=int_at_least(1), default=None,
                         help='iterations (default: the learning config)')
-    parser.add_argument('--samples', type=int, default=None,
+    parser.add_argument('--samples', type=int_at_least(2), default=None,
                         help='episodes per iteration (default: the learning config)')
-    parser.add_argument('--horizon', type=int, default=None,
+    parser.add_argument('--horizon', type=int_at_least(1), default=None,
                         help='episode length in steps (default: the task horizon)')
-    parser.add_argument('--num-workers', type=int, default=1,
+    parser.add_argument('--num-workers', type=int_at_least(1), default=1,
                         help='simulator + controller pairs collecting episodes side by side')
-    parser.add_argument('--seed', type=int, default=0,
+    parser.add_argument('--seed', type=int_at_least(0), default=0,
                         help='seed of the learning loop, simulators and controllers')
     parser.add_argument('--checkpoint', default='',
                         help='checkpoint file written after every iteration (an existing one '
@@ -145,15 +146,6 @@ def parse_args(argv):
     args = parser.parse_args(argv)
     if args.resume and not args.checkpoint:
         parser.error('--resume needs --checkpoint')
-    if args.num_workers < 1:
-        parser.error('--num-workers must be >= 1')
-    for name in ('iterations', 'samples', 'horizon'):
-        if getattr(args, name) is not None and getattr(args, name) < 1:
-            parser.error('--%s must be >= 1' % name)
-    if args.samples is not None and args.samples < 2:
-        parser.error('--samples must be >= 2')
-    if args.seed < 0:
-        parser.error('--seed must be >= 0')
     return args
 
 

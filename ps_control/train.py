@@ -39,6 +39,8 @@ import time
 import numpy as np
 
 from ps_control import plotting
+from ps_control.atomic_file import write_json_atomically
+from ps_control.cli_types import int_at_least, positive_float
 from ps_control.ilqr_reference import ilqr_reference
 from ps_control.learning import PolicySearch
 from ps_control.learning_config import ALGORITHMS, load_learning_config
@@ -121,8 +123,7 @@ def run_trial(task_name, algorithm, trial, iterations, samples, seed, out_dir, o
                  final['mean_action']['expected_reward']), flush=True)
     record = {'task': task.name, 'algorithm': algorithm, 'trial': trial,
               'history': search.history, 'final_policy': final}
-    with open(result_path, 'w') as handle:
-        json.dump(record, handle, indent=1)
+    write_json_atomically(result_path, record, indent=1)
     return record
 
 
@@ -222,21 +223,21 @@ def parse_arguments(argv):
                         % ', '.join(known_tasks()))
     parser.add_argument('--algo', nargs='+', default=['gps', 'saps', 'esaps'],
                         help='algorithms (%s)' % ', '.join(ALGORITHMS))
-    parser.add_argument('--trials', type=int, default=10)
-    parser.add_argument('--iterations', type=int, default=None,
+    parser.add_argument('--trials', type=int_at_least(1), default=10)
+    parser.add_argument('--iterations', type=int_at_least(1), default=None,
                         help='default: learning.iterations of the task file')
-    parser.add_argument('--samples', type=int, default=None,
+    parser.add_argument('--samples', type=int_at_least(2), default=None,
                         help='rollouts per iteration, >= 2 (default: learning.samples)')
-    parser.add_argument('--epsilon', type=float, default=None,
+    parser.add_argument('--epsilon', type=positive_float, default=None,
                         help="the KL bound per step (default: the algorithm's learning.epsilon)")
     parser.add_argument('--step-adaptation', action='store_true',
                         help='adapt the KL bounds to the realised improvement '
                              '(learning.step_adaptation; off in the thesis experiments)')
-    parser.add_argument('--final-rollouts', type=int, default=None,
+    parser.add_argument('--final-rollouts', type=int_at_least(1), default=None,
                         help='fresh rollouts of the final policy of each trial, with its '
                              'noise and with its mean action (default: --samples)')
-    parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--jobs', type=int, default=os.cpu_count() or 1)
+    parser.add_argument('--seed', type=int_at_least(0), default=0)
+    parser.add_argument('--jobs', type=int_at_least(1), default=os.cpu_count() or 1)
     parser.add_argument('--out', default='results', help='output folder (default ./results)')
     parser.add_argument('--no-ilqr', action='store_true', help='skip the iLQR reference')
     args = parser.parse_args(argv)
@@ -244,16 +245,6 @@ def parse_arguments(argv):
     if unknown:
         parser.error('unknown algorithm(s) %s; choose from %s'
                      % (', '.join(unknown), ', '.join(ALGORITHMS)))
-    if args.trials < 1 or args.jobs < 1:
-        parser.error('--trials and --jobs must be >= 1')
-    if args.final_rollouts is not None and args.final_rollouts < 1:
-        parser.error('--final-rollouts must be >= 1')
-    if args.iterations is not None and args.iterations < 1:
-        parser.error('--iterations must be >= 1')
-    if args.samples is not None and args.samples < 2:
-        parser.error('--samples must be >= 2')
-    if args.epsilon is not None and not 0 < args.epsilon < float('inf'):
-        parser.error('--epsilon must be a finite number > 0')
     if os.path.exists(args.out) and not os.path.isdir(args.out):
         parser.error('--out %s is a file, not a folder' % args.out)
     return args
@@ -318,9 +309,9 @@ def main(argv=None):
     summary = summarise(task.name, histories, reference, finals)
     summary['failed_trials'] = failed
     summary['wall_seconds'] = time.time() - start
-    with open(os.path.join(args.out, '%s_results.json' % task.name), 'w') as handle:
-        json.dump({'summary': summary, 'histories': histories, 'final_policies': finals},
-                  handle, indent=1)
+    write_json_atomically(os.path.join(args.out, '%s_results.json' % task.name),
+                          {'summary': summary, 'histories': histories, 'final_policies': finals},
+                          indent=1)
     for path in write_figures(task.name, histories, reference, args.out):
         print('wrote %s' % path)
     print(json.dumps(summary, indent=1))

@@ -188,4 +188,4 @@ def test_a_corrupt_cached_reference_is_recomputed(single_pendulum, tmp_path, con
     assert reference['task_fingerprint'] == load_task(path).fingerprint()
     with open(file) as handle:
         assert json.load(handle) == reference
-    assert not os.path.exists(file + '.partial')
+    assert os.listdir(os.path.dirname(file)) == ['ilqr.json']  # no temporary file left

@@ -530,11 +530,11 @@ def test_a_failed_ilqr_reference_keeps_the_trials_results(tmp_path, monkeypatch,
 
 
 @pytest.mark.parametrize('option, message', [
-    (['--iterations', '0'], '--iterations must be >= 1'),
-    (['--iterations', '-2'], '--iterations must be >= 1'),
-    (['--samples', '1'], '--samples must be >= 2'),
-    (['--epsilon', '-1'], '--epsilon must be a finite number > 0'),
-    (['--epsilon', 'nan'], '--epsilon must be a finite number > 0'),
+    (['--iterations', '0'], 'argument --iterations: must be >= 1'),
+    (['--iterations', '-2'], 'argument --iterations: must be >= 1'),
+    (['--samples', '1'], 'argument --samples: must be >= 2'),
+    (['--epsilon', '-1'], 'argument --epsilon: must be a finite number > 0'),
+    (['--epsilon', 'nan'], 'argument --epsilon: must be a finite number > 0'),
 ])
 def test_train_rejects_bad_numbers_before_running(tmp_path, option, message, capsys):
     from ps_control import train

@@ -295,8 +295,8 @@ def test_the_batch_command_resumes_its_checkpoint_exactly(tmp_path, capsys):
 @pytest.mark.parametrize('argv, message', [
     (['nosuch'], "unknown task 'nosuch'"),
     (['double_pendulum', '--iterations', '1'], 'g_amds learns the via-point task'),
-    (['arm_2', '--iterations', '0'], '--iterations must be >= 1'),
-    (['arm_2', '--report', '0'], '--report must be >= 1'),
+    (['arm_2', '--iterations', '0'], 'argument --iterations: must be >= 1'),
+    (['arm_2', '--report', '0'], 'argument --report: must be >= 1'),
 ])
 def test_the_batch_command_names_bad_input(argv, message, capsys):
     from ps_control import mds_learning

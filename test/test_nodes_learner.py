@@ -145,9 +145,9 @@ def test_an_existing_checkpoint_is_not_overwritten_without_resume(tmp_path):
 
 
 @pytest.mark.parametrize('option, message', [
-    (['--iterations', '0'], '--iterations must be >= 1'),
-    (['--samples', '1'], '--samples must be >= 2'),
-    (['--horizon', '0'], '--horizon must be >= 1'),
+    (['--iterations', '0'], 'argument --iterations: must be >= 1'),
+    (['--samples', '1'], 'argument --samples: must be >= 2'),
+    (['--horizon', '0'], 'argument --horizon: must be >= 1'),
     (['--algorithm', ''], 'invalid choice'),
 ])
 def test_run_rejects_zero_and_empty_settings(option, message, capsys):

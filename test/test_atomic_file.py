@@ -1,0 +1,62 @@
+# Copyright 2026 ps_control contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+
+"""ps_control.atomic_file: a write is whole or not at all, and leaves no temporary file."""
+
+import json
+import os
+
+from ps_control import atomic_file
+from ps_control.atomic_file import write_bytes_atomically, write_json_atomically
+import pytest
+
+
+def test_writes_the_bytes_and_creates_missing_directories(tmp_path):
+    path = str(tmp_path / 'a' / 'b' / 'file.bin')
+    write_bytes_atomically(path, b'\x00payload')
+    with open(path, 'rb') as handle:
+        assert handle.read() == b'\x00payload'
+    assert os.listdir(os.path.dirname(path)) == ['file.bin']
+
+
+def test_replaces_an_existing_file_whole(tmp_path):
+    path = str(tmp_path / 'file.json')
+    write_json_atomically(path, {'long': 'x' * 1000})
+    write_json_atomically(path, [1, 2], indent=1)
+    with open(path) as handle:
+        assert json.load(handle) == [1, 2]
+    assert os.listdir(str(tmp_path)) == ['file.json']
+
+
+def test_a_failed_write_keeps_the_old_file_and_removes_the_temporary_one(tmp_path, monkeypatch):
+    path = str(tmp_path / 'file.json')
+    write_json_atomically(path, {'old': True})
+
+    def failing_replace(source, target):
+        raise OSError('disk full')
+
+    monkeypatch.setattr(atomic_file.os, 'replace', failing_replace)
+    with pytest.raises(OSError, match='disk full'):
+        write_json_atomically(path, {'new': True})
+    with open(path) as handle:
+        assert json.load(handle) == {'old': True}
+    assert os.listdir(str(tmp_path)) == ['file.json']
+
+
+def test_a_value_json_cannot_hold_is_refused_before_anything_is_written(tmp_path):
+    path = str(tmp_path / 'file.json')
+    with pytest.raises(TypeError):
+        write_json_atomically(path, {'value': object()})
+    assert os.listdir(str(tmp_path)) == []
