@@ -41,12 +41,12 @@ an atomic, validated checkpoint (ps_control.checkpoint) so long runs resume exac
 stopped. The settings come from the task file's ``learning:`` section
 (ps_control.learning_config).
 
-G-AMDS (``g_amds``, mirror descent search on DMP parameters) is the other kind of learner: it
-runs one policy per rollout (each a sampled DMP tracked by a linear-Gaussian PD policy) and
-scores the measured movement, see ps_control.mds_learning. ``make_search`` / ``load_search``
-return the right learner for the configured algorithm; both kinds offer ``policy`` (the policy
-to keep running), ``episode_count`` and ``episode_policy(j)`` (what each rollout of an iteration
-runs), ``update(states, actions)``, ``history``, ``save`` and ``load``.
+G-MDS and G-AMDS (``g_mds``, ``g_amds``: mirror descent search on DMP parameters) are the other
+kind of learner: it runs one policy per rollout (each a sampled DMP tracked by a linear-Gaussian
+policy) and scores the measured movement, see ps_control.mds_learning. ``make_search`` /
+``load_search`` return the right learner for the configured algorithm; both kinds offer
+``policy`` (the policy to keep running), ``episode_count`` and ``episode_policy(j)`` (what each
+rollout of an iteration runs), ``update(states, actions)``, ``history``, ``save`` and ``load``.
 """
 
 import numpy as np
@@ -59,7 +59,7 @@ from ps_control.core import (entropy_bound, esaps_update, GaussianState, gps_upd
 from ps_control.core.dynamics_fit import DynamicsFitter
 from ps_control.core.gaussian import entropy, NotPositiveDefiniteError
 from ps_control.core.lqg import expected_reward, forward_pass
-from ps_control.learning_config import ALGORITHMS
+from ps_control.learning_config import ALGORITHMS, MIRROR_DESCENT_ALGORITHMS
 
 
 def initial_policy(task, config):
@@ -496,7 +496,7 @@ def saturation_share(actions, limits):
 # -- learner construction (every kind of learner) -------------------------------------------------
 def make_search(task, config):
     """Return a new learner for ``config.algorithm``: PolicySearch or ArmViaPointSearch."""
-    if config.algorithm == 'g_amds':
+    if config.algorithm in MIRROR_DESCENT_ALGORITHMS:
         from ps_control.mds_learning import ArmViaPointSearch
         return ArmViaPointSearch(task, config)
     return PolicySearch(task, config)
@@ -506,7 +506,7 @@ def load_search(path, task, overrides=None):
     """Restore the learner of a checkpoint, whichever algorithm it ran (see ``make_search``)."""
     _, meta = read_checkpoint(path)
     algorithm = (meta.get('config') or {}).get('algorithm')
-    if algorithm == 'g_amds':
+    if algorithm in MIRROR_DESCENT_ALGORITHMS:
         from ps_control.mds_learning import ArmViaPointSearch
         return ArmViaPointSearch.load(path, task, overrides)
     return PolicySearch.load(path, task, overrides)

@@ -26,7 +26,11 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 ALGORITHMS = ('gps', 'saps', 'esaps', 'separate')  # the KL-bounded updates PolicySearch runs
-LEARNER_ALGORITHMS = ALGORITHMS + ('g_amds',)  # everything make_search builds
+MIRROR_DESCENT_ALGORITHMS = ('g_mds', 'g_amds')  # what ArmViaPointSearch runs
+LEARNER_ALGORITHMS = ALGORITHMS + MIRROR_DESCENT_ALGORITHMS  # everything make_search builds
+# learning sections named after a family of algorithms: they apply to each of its members,
+# before the member's own section
+SECTION_FAMILIES = {'mirror_descent': MIRROR_DESCENT_ALGORITHMS}
 
 
 @dataclass(frozen=True)
@@ -66,9 +70,10 @@ class LearningConfig:
     ps_control.core.action_limits; not in the thesis); 0: off. It changes the reward the update
     maximises, not the reward recorded.
 
-    G-AMDS only (ps_control.mds_learning; defaults are the paper's settings): dmp_basis basis
-    functions per joint, search_std the sampling standard deviation of the DMP weights,
-    mirror_step (s), mirror_r (r), mirror_eps (eps) the accelerated mirror descent constants
+    G-MDS and G-AMDS only (ps_control.mds_learning; defaults are the paper's G-AMDS settings):
+    dmp_basis basis functions per joint, search_std the sampling standard deviation of the DMP
+    weights, mirror_step the mirror-descent step: G-MDS's h (eq. 14; the paper's 10) or
+    G-AMDS's s, with mirror_r (r) and mirror_eps (eps) the accelerated mirror descent constants
     (s = 133.33 gives the x-step G-MDS's temperature 10 with 10 samples; the reference code's
     s = 10 leaves late updates nearly blind to the costs, see ps_control.core.amds),
     search_adapt_rate the optional diagonal covariance adaptation (0: off, as in the paper),
@@ -169,18 +174,21 @@ def learning_config_from_mapping(mapping, overrides=None):
 
     A sub-mapping named after an algorithm (``learning.g_amds:``) holds that algorithm's own
     values: they replace the common ones when it is the algorithm run (the overrides win over
-    both). Unknown keys are an error naming the key (a typo must not silently fall back to a
-    default).
+    both). A sub-mapping named after a family of algorithms (SECTION_FAMILIES:
+    ``learning.mirror_descent:`` for g_mds and g_amds) comes in between: the common values, the
+    family's, the algorithm's, the overrides. Unknown keys are an error naming the key (a typo
+    must not silently fall back to a default).
     """
     known = {f.name: f.type for f in fields(LearningConfig)}
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
     common = dict(mapping or {})
     sections = {k: common.pop(k) for k in list(common) if isinstance(common[k], Mapping)}
-    bad = sorted(set(sections) - set(LEARNER_ALGORITHMS))
+    bad = sorted(set(sections) - set(LEARNER_ALGORITHMS) - set(SECTION_FAMILIES))
     if bad:
         raise ValueError('unknown learning section(s): %s (a section must be named after an '
-                         'algorithm: %s)' % (', '.join('learning.' + b for b in bad),
-                                             ', '.join(LEARNER_ALGORITHMS)))
+                         'algorithm or family: %s)'
+                         % (', '.join('learning.' + b for b in bad),
+                            ', '.join(LEARNER_ALGORITHMS + tuple(SECTION_FAMILIES))))
     for name, section in sections.items():  # a typo in any section is an error, run or not
         unknown = sorted(set(section) - set(known))
         if unknown:
@@ -189,6 +197,9 @@ def learning_config_from_mapping(mapping, overrides=None):
                                 ', '.join(sorted(known))))
     algorithm = overrides.get('algorithm', common.get('algorithm'))
     values = dict(common)
+    for family, members in SECTION_FAMILIES.items():
+        if algorithm in members:
+            values.update(sections.get(family, {}))
     values.update(sections.get(algorithm, {}))
     values.update(overrides)
     unknown = sorted(set(values) - set(known))

@@ -13,10 +13,11 @@
 # limitations under the License.
 
 """
-G-AMDS on a robot arm: the arm via-point task of Miyashita et al. 2018 (sec. 4.2) on the arm.
+G-MDS and G-AMDS on a robot arm: the arm via-point task of Miyashita et al. 2018 (sec. 4.2).
 
-The learning loop of the ``g_amds`` algorithm, shared by the learner node and batch runs (same
-interface as ps_control.learning.PolicySearch, built by ``learning.make_search``). One iteration:
+The learning loop of the ``g_mds`` and ``g_amds`` algorithms, shared by the learner node and
+batch runs (same interface as ps_control.learning.PolicySearch, built by
+``learning.make_search``). One iteration:
 
 1. ``episode_policy(j)``: the search distribution N(mu_k, sigma^2 I) over the DMP weights (D
    joints x B basis functions) gives N samples, drawn from the seed and the iteration number
@@ -46,7 +47,9 @@ interface as ps_control.learning.PolicySearch, built by ``learning.make_search``
 3. ``update``: the paper's arm via-point cost (ps_control.tasks.via_point.ArmViaPoint, the same
    code as ``ps-control mds arm``) of the MEASURED movement: joint positions q_t, accelerations
    (qd_t+1 - qd_t) / dt, the end effector by the forward kinematics of the arm at the via-point
-   time, and the control cost of each sample's DMP weights; then the G-AMDS update
+   time, and the control cost of each sample's DMP weights; then the G-MDS update
+   (ps_control.core.mds, Algorithm 2: the mirror step of eq. 14 and the moment matching of
+   eq. 15) or the G-AMDS update
    (ps_control.core.amds) with one total cost per sample.
 
 The DMP is integrated at the task's control period dt over its horizon (the paper: 0.01 s, 50
@@ -59,26 +62,28 @@ import numpy as np
 from ps_control.checkpoint import (check_checkpoint_task, checkpoint_config, checkpoint_meta,
                                    read_checkpoint, write_checkpoint)
 from ps_control.core.amds import AcceleratedMirrorDescentSearch
+from ps_control.core.mds import MirrorDescentSearch
 from ps_control.core.search_distribution import GaussianDensity
 from ps_control.core.tracking_policy import inertia_scaled_gains, tracking_policy
 from ps_control.learning import saturation_share
+from ps_control.learning_config import MIRROR_DESCENT_ALGORITHMS
 from ps_control.tasks.planar_arm import PlanarArm
 from ps_control.tasks.via_point import ArmViaPoint
 
-ALGORITHM = 'g_amds'
+DEFAULT_ALGORITHM = 'g_amds'  # of the command line
 ROLLOUT_STREAM = 1  # run_batch: rollouts of update i draw from (seed, i, 1), samples (seed, i)
 
 
-def arm_model(task):
+def arm_model(task, algorithm=DEFAULT_ALGORITHM):
     """
-    Return the PlanarArm of ``task``, or raise ValueError if the task cannot run g_amds.
+    Return the PlanarArm of ``task``, or raise ValueError if the task cannot run ``algorithm``.
 
     The via-point cost uses the paper's arm kinematics (D links of length 1/D from the origin,
     q = 0 straight along x), so the task's robot must be that arm and start straight.
     """
     name = getattr(task, 'name', '?')
-    prefix = ('g_amds learns the via-point task of a planar arm (config/arm*.yaml); task %s '
-              'cannot run it: ' % name)
+    prefix = ('%s learns the via-point task of a planar arm (config/arm*.yaml); task %s '
+              'cannot run it: ' % (algorithm, name))
     try:
         arm = PlanarArm.from_urdf(task.urdf_path)
     except ValueError as error:
@@ -102,24 +107,31 @@ def via_point_task(task, config):
         return ArmViaPoint(task.du, config.dmp_basis, dt=task.dt,
                            duration=task.horizon * task.dt)
     except ValueError as error:
-        raise ValueError('g_amds on task %s (%d steps of %g s): %s'
-                         % (getattr(task, 'name', '?'), task.horizon, task.dt, error)) from None
+        raise ValueError('%s on task %s (%d steps of %g s): %s'
+                         % (config.algorithm, getattr(task, 'name', '?'), task.horizon, task.dt,
+                            error)) from None
 
 
 class ArmViaPointSearch:
-    """G-AMDS on the arm via-point task, one iteration per ``update`` (module docstring)."""
+    """G-MDS or G-AMDS on the arm via-point task, one iteration per ``update`` (module doc)."""
 
     def __init__(self, task, config):
-        if config.algorithm != ALGORITHM:
-            raise ValueError('ArmViaPointSearch runs g_amds, not %s' % config.algorithm)
+        if config.algorithm not in MIRROR_DESCENT_ALGORITHMS:
+            raise ValueError('ArmViaPointSearch runs %s, not %s'
+                             % (' or '.join(MIRROR_DESCENT_ALGORITHMS), config.algorithm))
         self.task = task
         self.config = config
-        self.arm = arm_model(task)
+        self.arm = arm_model(task, config.algorithm)
         self.via = via_point_task(task, config)
-        self.optimizer = AcceleratedMirrorDescentSearch.gaussian(
-            self.via.initial_params().ravel(), config.search_std, config.samples,
-            config.mirror_step, config.mirror_r, config.mirror_eps,
-            adapt_rate=config.search_adapt_rate)
+        start = self.via.initial_params().ravel()
+        if config.algorithm == 'g_mds':
+            self.optimizer = MirrorDescentSearch.gaussian(
+                start, config.search_std, config.samples, config.mirror_step,
+                adapt_rate=config.search_adapt_rate)
+        else:
+            self.optimizer = AcceleratedMirrorDescentSearch.gaussian(
+                start, config.search_std, config.samples, config.mirror_step, config.mirror_r,
+                config.mirror_eps, adapt_rate=config.search_adapt_rate)
         self.history = []
         self._cache = None  # (iteration, parameters (episodes, D, B), policies)
 
@@ -223,14 +235,14 @@ class ArmViaPointSearch:
 
     def update(self, states, actions):
         """
-        Run one G-AMDS update on the rollouts of this iteration's episode policies.
+        Run one G-MDS or G-AMDS update on the rollouts of this iteration's episode policies.
 
         states (M, T+1, dx), actions (M, T, du) before clipping: rollout j ran
         ``episode_policy(j)``. Returns and records the metrics: expected_reward (minus the mean
         cost of the sampled rollouts), mean_cost and via_error (the mean's rollout, with
         evaluate_mean), max_kl (KL of the update's weights on the samples to the uniform prior),
         mean_entropy (of the search distribution per parameter, nats), success_rate (sampled
-        rollouts within via_tolerance).
+        rollouts within via_tolerance), and for G-AMDS mixture_weight (lambda_k of eq. 16).
         """
         states, actions = self._check_rollouts(states, actions)
         _, params, _ = self._episodes()
@@ -251,41 +263,56 @@ class ArmViaPointSearch:
         std = np.broadcast_to(self.optimizer.density.std, self.optimizer.mean.shape)
         metrics.update({
             'max_kl': float(info['kl']),
-            'mixture_weight': float(info['lambda']),
             'mean_entropy': float(np.mean(0.5 * np.log(2.0 * np.pi * np.e * std ** 2))),
         })
+        if 'lambda' in info:
+            metrics['mixture_weight'] = float(info['lambda'])
         self.history.append(metrics)
         return metrics
 
     # -- checkpoints ---------------------------------------------------------------------------
+    def _densities(self):
+        """Return the optimiser's Gaussians by checkpoint prefix: density '', G-AMDS's z 'z_'."""
+        densities = {'': self.optimizer.density}
+        if isinstance(self.optimizer, AcceleratedMirrorDescentSearch):
+            densities['z_'] = self.optimizer.z
+        return densities
+
     def save(self, path):
-        """Write the search distribution, the z sequence, k and the history atomically."""
-        density, z = self.optimizer.density, self.optimizer.z
-        arrays = {'mean': density.mean, 'std': np.broadcast_to(density.std, density.mean.shape),
-                  'z_mean': z.mean, 'z_std': np.broadcast_to(z.std, z.mean.shape)}
+        """Write the search distribution (G-AMDS: also z and k) and the history atomically."""
+        densities, arrays = self._densities(), {}
+        for prefix, density in densities.items():
+            arrays[prefix + 'mean'] = density.mean
+            arrays[prefix + 'std'] = np.broadcast_to(density.std, density.mean.shape)
+        extra = {'k': int(self.optimizer.k)} if 'z_' in densities else {}
         write_checkpoint(path, arrays, checkpoint_meta(self.task, self.config,
-                                                       history=self.history,
-                                                       k=int(self.optimizer.k)))
+                                                       history=self.history, **extra))
 
     @classmethod
     def load(cls, path, task, overrides=None):
-        """Restore a g_amds run from ``save`` (ValueError naming the file if it is unusable)."""
+        """Restore a g_mds or g_amds run from ``save`` (ValueError naming the file if unusable)."""
         arrays, meta = read_checkpoint(path)
         try:
             check_checkpoint_task(meta, task)
             config = checkpoint_config(meta, overrides)
-            if config.algorithm != ALGORITHM:
-                raise ValueError('it holds a %s run, not g_amds' % config.algorithm)
+            if config.algorithm not in MIRROR_DESCENT_ALGORITHMS:
+                raise ValueError('it holds a %s run, not %s'
+                                 % (config.algorithm, ' or '.join(MIRROR_DESCENT_ALGORITHMS)))
             search = cls(task, config)
             dim = search.optimizer.mean.size
-            for name in ('mean', 'std', 'z_mean', 'z_std'):
-                if arrays[name].shape != (dim,):
-                    raise ValueError('%s has shape %s, the task needs (%d,)'
-                                     % (name, arrays[name].shape, dim))
             rate, floor = config.search_adapt_rate, search.optimizer.density.min_std
-            search.optimizer.density = GaussianDensity(arrays['mean'], arrays['std'], rate, floor)
-            search.optimizer.z = GaussianDensity(arrays['z_mean'], arrays['z_std'], rate, floor)
-            search.optimizer.k = int(meta['k'])
+            restored = {}
+            for prefix in search._densities():
+                for name in (prefix + 'mean', prefix + 'std'):
+                    if arrays[name].shape != (dim,):
+                        raise ValueError('%s has shape %s, the task needs (%d,)'
+                                         % (name, arrays[name].shape, dim))
+                restored[prefix] = GaussianDensity(arrays[prefix + 'mean'],
+                                                   arrays[prefix + 'std'], rate, floor)
+            search.optimizer.density = restored['']
+            if 'z_' in restored:
+                search.optimizer.z = restored['z_']
+                search.optimizer.k = int(meta['k'])
             search.history = list(meta['history'])
         except (KeyError, TypeError, ValueError) as error:
             raise ValueError('checkpoint %s is invalid: %s' % (path, error)) from None
@@ -346,11 +373,12 @@ def run_batch(search, simulator, iterations, seed=0, checkpoint=None, progress=N
 
 def main(argv=None):
     """
-    Command line: G-AMDS on an arm task with the batched simulator in this process, no ROS.
+    Command line: G-AMDS or G-MDS on an arm task with the batched simulator, no ROS.
 
-    ``python -m ps_control.mds_learning arm`` runs the same ArmViaPointSearch the learner node
-    runs (the task's learning.g_amds section) and prints the mean's measured cost and via-point
-    distance every --report updates, then the wall time.
+    ``python -m ps_control.mds_learning arm [--algorithm g_mds]`` runs the same
+    ArmViaPointSearch the learner node runs (the task's learning.mirror_descent and
+    learning.<algorithm> sections) and prints the mean's measured cost and via-point distance
+    every --report updates, then the wall time.
     """
     import argparse
     import os
@@ -364,14 +392,16 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog='python -m ps_control.mds_learning',
                                      description=main.__doc__.strip().splitlines()[0])
     parser.add_argument('task', help='arm task: arm, arm_2, arm_50 or a task YAML file')
+    parser.add_argument('--algorithm', choices=MIRROR_DESCENT_ALGORITHMS,
+                        help="default: %s, or the checkpoint's" % DEFAULT_ALGORITHM)
     parser.add_argument('--iterations', type=int_at_least(1),
-                        help='default: learning.g_amds.iterations')
+                        help='default: learning.<algorithm>.iterations')
     parser.add_argument('--seed', type=int_at_least(0), help='default: learning.seed')
     parser.add_argument('--report', type=int_at_least(1), default=50, help='print every N updates')
     parser.add_argument('--checkpoint', help='checkpoint file written after every update; an '
                                              'existing one is resumed (to --iterations)')
     args = parser.parse_args(argv)
-    overrides = {'algorithm': ALGORITHM}
+    overrides = {'algorithm': args.algorithm or DEFAULT_ALGORITHM}
     for name in ('iterations', 'seed'):
         if getattr(args, name) is not None:
             overrides[name] = getattr(args, name)
@@ -385,6 +415,9 @@ def main(argv=None):
             if args.seed is not None and args.seed != search.config.seed:
                 raise ValueError('checkpoint %s is of a run with seed %d, not %d'
                                  % (args.checkpoint, search.config.seed, args.seed))
+            if args.algorithm is not None and args.algorithm != search.config.algorithm:
+                raise ValueError('checkpoint %s is of a %s run, not %s'
+                                 % (args.checkpoint, search.config.algorithm, args.algorithm))
             config = search.config
             print('resuming %s after %d updates' % (args.checkpoint, search.iteration),
                   flush=True)

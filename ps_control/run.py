@@ -25,7 +25,8 @@ Example::
     ps-control run double_pendulum --algorithm saps --iterations 10 --samples 5 \\
         --plot dp.png --checkpoint dp.ckpt
     ps-control run double_pendulum --iterations 20 --checkpoint dp.ckpt --resume
-    ps-control run arm --algorithm g_amds --iterations 100   # G-AMDS on the via-point task
+    ps-control run arm --algorithm g_amds --iterations 100   # G-AMDS (or g_mds: G-MDS) on the
+                                                             # via-point task
 
 Everything after ``--ros-args`` goes to ROS (remaps, parameters, log levels).
 """
@@ -192,7 +193,7 @@ def main(argv=None):
 
         def progress(metrics):
             via = ''
-            if 'via_error' in metrics:  # g_amds: the rollout of the search mean
+            if 'via_error' in metrics:  # g_mds, g_amds: the rollout of the search mean
                 via = '  mean cost %12.5g  via-point error %.4f' % (
                     metrics['mean_cost'], metrics['via_error'])
             print('[%7.1f s] iteration %3d  expected reward %12.5g  max KL %8.3g  entropy '

@@ -25,6 +25,8 @@ import dataclasses
 
 import numpy as np
 from ps_control import checkpoint, learning, learning_config
+from ps_control.core.mds import MirrorDescentSearch
+from ps_control.learning_config import LearningConfig
 from ps_control.mds_learning import ArmViaPointSearch, rollout_episodes, run_batch
 from ps_control.tasks import load_task
 from ps_control.tasks.planar_arm import PlanarArm
@@ -34,10 +36,10 @@ import pytest
 pybullet = pytest.importorskip('pybullet')
 
 
-def g_amds(task_name='arm_2', **overrides):
-    """Return (task, config) of the task's learning.g_amds section with overrides."""
+def g_amds(task_name='arm_2', algorithm='g_amds', **overrides):
+    """Return (task, config) of the task's mirror-descent learning settings with overrides."""
     task = load_task(task_name)
-    return task, learning_config.load_learning_config(task, dict(overrides, algorithm='g_amds'))
+    return task, learning_config.load_learning_config(task, dict(overrides, algorithm=algorithm))
 
 
 def perfect_tracking(search):
@@ -204,8 +206,9 @@ def test_the_simulated_arm_follows_the_sampled_dmps_within_its_torque_limits(nam
     assert np.all(errors > 0.2)  # theta = 0 and its neighbours miss the via-point: work to do
 
 
-def test_g_amds_on_the_pybullet_arm_brings_the_end_effector_to_the_via_point():
-    task, config = g_amds('arm_2', iterations=40)
+@pytest.mark.parametrize('algorithm', ['g_amds', 'g_mds'])
+def test_mirror_descent_on_the_pybullet_arm_brings_the_end_effector_to_the_via_point(algorithm):
+    task, config = g_amds('arm_2', algorithm, iterations=40)
     search = learning.make_search(task, config)
     assert isinstance(search, ArmViaPointSearch)
     simulator = task.make_simulator(n_robots=search.episode_count)
@@ -226,6 +229,7 @@ def test_g_amds_on_the_pybullet_arm_brings_the_end_effector_to_the_via_point():
         assert 0.0 <= m['max_kl'] <= np.log(config.samples) + 1e-9
         assert 0.0 <= m['success_rate'] <= 1.0 and m['samples'] == config.samples
         assert m['saturation'] < 0.01  # the movement fits in the effort limits
+        assert ('mixture_weight' in m) == (algorithm == 'g_amds')  # G-AMDS's lambda_k
 
 
 def test_rollouts_record_what_the_episode_policies_do():
@@ -245,12 +249,13 @@ def test_rollouts_record_what_the_episode_policies_do():
         np.testing.assert_allclose(actions[j], commanded, atol=1e-4)  # before any clipping
 
 
-def test_g_amds_checkpoint_resumes_exactly(tmp_path):
-    task, config = g_amds('arm', iterations=4)
+@pytest.mark.parametrize('algorithm', ['g_amds', 'g_mds'])
+def test_mirror_descent_checkpoint_resumes_exactly(tmp_path, algorithm):
+    task, config = g_amds('arm', algorithm, iterations=4)
     straight = ArmViaPointSearch(task, config)
     for _ in range(4):
         straight.update(*perfect_tracking(straight))
-    path = str(tmp_path / 'g_amds.ckpt')
+    path = str(tmp_path / 'arm.ckpt')
     first = ArmViaPointSearch(task, config)
     for _ in range(2):
         first.update(*perfect_tracking(first))
@@ -262,10 +267,17 @@ def test_g_amds_checkpoint_resumes_exactly(tmp_path):
         resumed.update(*perfect_tracking(resumed))
     np.testing.assert_array_equal(resumed.mean, straight.mean)
     assert resumed.history == straight.history
-    assert resumed.optimizer.k == straight.optimizer.k == 5
-    with pytest.raises(ValueError, match='cannot resume a run of g_amds as gps'):
-        learning.PolicySearch.load(path, task, {'algorithm': 'gps'})
-    with pytest.raises(ValueError, match='holds a g_amds run'):
+    if algorithm == 'g_amds':  # the z sequence and k are restored too
+        assert resumed.optimizer.k == straight.optimizer.k == 5
+        np.testing.assert_array_equal(resumed.optimizer.z.mean, straight.optimizer.z.mean)
+    else:
+        assert 'z_mean' not in checkpoint.read_checkpoint(path)[0]
+    other = 'g_mds' if algorithm == 'g_amds' else 'g_amds'
+    for wrong in ('gps', other):
+        with pytest.raises(ValueError, match='cannot resume a run of %s as %s'
+                                             % (algorithm, wrong)):
+            learning.load_search(path, task, {'algorithm': wrong})
+    with pytest.raises(ValueError, match='holds a %s run' % algorithm):
         learning.PolicySearch.load(path, task)
     with pytest.raises(ValueError, match="another definition of task 'arm'"):
         ArmViaPointSearch.load(path, load_task('arm_2'))  # another robot: not resumed
@@ -292,9 +304,29 @@ def test_the_batch_command_resumes_its_checkpoint_exactly(tmp_path, capsys):
     np.testing.assert_array_equal(resumed.mean, uninterrupted.mean)
 
 
+def test_the_batch_command_runs_g_mds_and_keeps_a_checkpoint_to_its_algorithm(tmp_path,
+                                                                              capsys):
+    from ps_control import mds_learning
+    path = str(tmp_path / 'g_mds.npz')
+    assert mds_learning.main(['arm_2', '--algorithm', 'g_mds', '--iterations', '2',
+                              '--checkpoint', path]) == 0
+    saved = ArmViaPointSearch.load(path, load_task('arm_2'))
+    assert saved.config.algorithm == 'g_mds' and saved.iteration == 2
+    assert isinstance(saved.optimizer, MirrorDescentSearch)
+    with pytest.raises(SystemExit) as exit_info:
+        mds_learning.main(['arm_2', '--algorithm', 'g_amds', '--iterations', '3',
+                           '--checkpoint', path])
+    assert exit_info.value.code == 2
+    assert 'is of a g_mds run, not g_amds' in capsys.readouterr().err
+    assert mds_learning.main(['arm_2', '--iterations', '3', '--checkpoint', path]) == 0
+    assert ArmViaPointSearch.load(path, load_task('arm_2')).iteration == 3
+
+
 @pytest.mark.parametrize('argv, message', [
     (['nosuch'], "unknown task 'nosuch'"),
     (['double_pendulum', '--iterations', '1'], 'g_amds learns the via-point task'),
+    (['double_pendulum', '--algorithm', 'g_mds'], 'g_mds learns the via-point task'),
+    (['arm_2', '--algorithm', 'gps'], "argument --algorithm: invalid choice: 'gps'"),
     (['arm_2', '--iterations', '0'], 'argument --iterations: must be >= 1'),
     (['arm_2', '--report', '0'], 'argument --report: must be >= 1'),
 ])
@@ -328,11 +360,13 @@ def test_bad_input_is_a_clear_error(tmp_path):
                                          'double_pendulum.*not a planar serial arm'):
         learning.make_search(pendulum, config)
     with pytest.raises(ValueError, match='learning.algorithm must be one of gps, saps, esaps, '
-                                         "separate, g_amds, got 'g_mds'"):
-        learning_config.load_learning_config(pendulum, {'algorithm': 'g_mds'})
+                                         "separate, g_mds, g_amds, got 'amds'"):
+        learning_config.load_learning_config(pendulum, {'algorithm': 'amds'})
     with pytest.raises(ValueError,
                        match='PolicySearch runs gps, saps, esaps, separate, not g_amds'):
         learning.PolicySearch(load_task('arm'), config)
+    with pytest.raises(ValueError, match='ArmViaPointSearch runs g_mds or g_amds, not gps'):
+        ArmViaPointSearch(load_task('arm'), learning_config.load_learning_config(load_task('arm')))
     short = dataclasses.replace(load_task('arm'), horizon=10)
     with pytest.raises(ValueError, match=r'g_amds on task arm \(10 steps of 0.02 s\): via_time'):
         ArmViaPointSearch(short, config)
@@ -365,10 +399,21 @@ def test_the_algorithm_section_applies_only_to_its_algorithm():
     task = load_task('arm')
     gps = learning_config.load_learning_config(task)
     amds = learning_config.load_learning_config(task, {'algorithm': 'g_amds'})
+    mds = learning_config.load_learning_config(task, {'algorithm': 'g_mds'})
     assert gps.algorithm == 'gps' and gps.samples == task.learning['samples']
-    section = task.learning['g_amds']
-    assert amds.samples == section['samples'] and amds.iterations == section['iterations']
-    assert amds.search_std == section['search_std'] and amds.epsilon == gps.epsilon
+    family = task.learning['mirror_descent']
+    for config in (amds, mds):  # the family's section, then the algorithm's own
+        assert config.samples == family['samples'] and config.iterations == family['iterations']
+        assert config.search_std == family['search_std'] and config.epsilon == gps.epsilon
+    assert amds.mirror_step == task.learning['g_amds']['mirror_step'] == 133.33
+    assert mds.mirror_step == task.learning['g_mds']['mirror_step'] == 10.0
+    assert gps.mirror_step == LearningConfig().mirror_step  # no section applies to gps
+    # an algorithm's own section wins over its family's
+    mapping = {'mirror_descent': {'samples': 7, 'search_std': 2.0}, 'g_mds': {'samples': 5}}
+    mixed = learning_config.learning_config_from_mapping(mapping, {'algorithm': 'g_mds'})
+    assert (mixed.samples, mixed.search_std) == (5, 2.0)
+    assert learning_config.learning_config_from_mapping(
+        mapping, {'algorithm': 'g_amds'}).samples == 7
     # command-line overrides win over the section
     assert learning_config.load_learning_config(task, {'algorithm': 'g_amds',
                                                 'samples': 4}).samples == 4

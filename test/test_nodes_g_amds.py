@@ -52,14 +52,16 @@ def graph():
     yield from open_graph()
 
 
-def run_learning(graph, iterations, **learner):
-    """Build the arm's nodes in the graph's context, run G-AMDS; return the learner node."""
-    values = {'algorithm': 'g_amds', 'iterations': iterations}
+def run_learning(graph, iterations, algorithm='g_amds', **learner):
+    """Build the arm's nodes in the graph's context, run G-AMDS (G-MDS); return the learner."""
+    values = {'algorithm': algorithm, 'iterations': iterations}
     values.update(learner)
     return graph.learn(TASK, values, timeout=240.0)[1]
 
 
-def test_g_amds_through_the_nodes_reduces_the_measured_via_point_cost(graph, tmp_path):
+@pytest.mark.parametrize('algorithm', ['g_amds', 'g_mds'])
+def test_mirror_descent_through_the_nodes_reduces_the_measured_via_point_cost(
+        graph, tmp_path, algorithm):
     probe = graph.node('policy_and_metrics_probe')
     policies, plotted = [], []
     task = load_task(TASK)
@@ -70,13 +72,15 @@ def test_g_amds_through_the_nodes_reduces_the_measured_via_point_cost(graph, tmp
     probe.create_subscription(Float64, 'ps_control/metrics/via_error',
                               lambda m: plotted.append(m.data), common.METRICS_QOS)
     checkpoint = str(tmp_path / 'arm.ckpt')
-    learner = run_learning(graph, 6, checkpoint=checkpoint)
+    learner = run_learning(graph, 6, algorithm, checkpoint=checkpoint)
     history = learner.done.result()
     search = learner.search
     assert isinstance(search, ArmViaPointSearch) and search.episode_count == 11
+    assert search.config.algorithm == algorithm
     assert [m['iteration'] for m in history] == list(range(1, 7))
     # the measured movement of the mean gets closer to the via-point, and cheaper (batch runs
-    # of config/arm_2.yaml: cost x 0.47 and distance x 0.69 after 6 updates)
+    # of config/arm_2.yaml, mean of updates 5 and 6: G-AMDS cost x 0.47 and distance x 0.69,
+    # G-MDS x 0.31 and x 0.56)
     first, last = history[0], history[-2:]
     assert np.mean([m['mean_cost'] for m in last]) < 0.6 * first['mean_cost']
     assert np.mean([m['via_error'] for m in last]) < 0.8 * first['via_error']
@@ -130,8 +134,12 @@ def test_g_amds_on_a_task_that_is_no_arm_is_refused():
                                              'arm.*double_pendulum'):
             build_nodes('double_pendulum', learner={'algorithm': 'g_amds', 'iterations': 1},
                         context=graph.context)
+        with pytest.raises(ValueError, match='g_mds learns the via-point task of a planar '
+                                             'arm.*double_pendulum'):
+            build_nodes('double_pendulum', learner={'algorithm': 'g_mds', 'iterations': 1},
+                        context=graph.context)
         with pytest.raises(ValueError, match='algorithm must be one of'):
-            build_nodes(TASK, learner={'algorithm': 'g_mds', 'iterations': 1},
+            build_nodes(TASK, learner={'algorithm': 'amds', 'iterations': 1},
                         context=graph.context)
     finally:
         graph.close()

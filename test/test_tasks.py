@@ -23,6 +23,7 @@ import os
 import numpy as np
 from ps_control.core import QuadraticReward
 from ps_control.learning_config import LEARNER_ALGORITHMS, LearningConfig
+from ps_control.learning_config import MIRROR_DESCENT_ALGORITHMS
 from ps_control.sim.urdf import read_urdf
 from ps_control.tasks import known_tasks, load_task
 from ps_control.tasks.params import flatten, read_parameters
@@ -91,14 +92,18 @@ def test_every_learning_parameter_is_in_the_task_file(name):
     """No hyper-parameter of the learning loop is left to a default hidden in code."""
     learning = load_task(name).learning
     common = {key for key, value in learning.items() if not isinstance(value, Mapping)}
-    g_amds = set(learning.get('g_amds', {}))
-    g_amds_only = set(load_task('arm').learning['g_amds'])  # the G-AMDS learner's own settings
+    arm = load_task('arm').learning
+    mirror_descent_only = set().union(*(arm[section] for section in (
+        'mirror_descent',) + MIRROR_DESCENT_ALGORITHMS))  # the G-(A)MDS learner's own settings
     for field in fields(LearningConfig):
-        if field.name not in g_amds_only:
+        if field.name not in mirror_descent_only:
             assert field.name in common, 'learning.%s missing in %s' % (field.name, name)
-        elif 'g_amds' in learning:
-            assert field.name in g_amds | common, 'learning.g_amds.%s missing in %s' % (
-                field.name, name)
+    if 'mirror_descent' in learning:  # each algorithm's settings, as config/arm.yaml gives them
+        for algorithm in MIRROR_DESCENT_ALGORITHMS:
+            needed = set(arm['mirror_descent']) | set(arm[algorithm])
+            given = common | set(learning['mirror_descent']) | set(learning[algorithm])
+            assert needed <= given, 'learning settings %s missing for %s in %s' % (
+                sorted(needed - given), algorithm, name)
 
 
 @pytest.mark.parametrize('name', TASKS)

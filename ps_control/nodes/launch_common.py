@@ -19,7 +19,7 @@ The launch description shared by launch/*.launch.py (needs the ROS 2 launch and 
 
 * use_sim_time (auto): the nodes follow ``/clock`` (the simulator's, or gz_ros2_control's);
   auto is true in simulation and false with hardware:=true (a real robot publishes no clock);
-* algorithm (''): gps, saps, esaps, separate or (arm tasks) g_amds ('' keeps the task's
+* algorithm (''): gps, saps, esaps, separate or (arm tasks) g_mds, g_amds ('' keeps the task's
   learning config);
 * iterations / samples (0: the learning config), seed (0);
 * num_workers (1): simulator + controller pairs, in namespaces worker_<i> when more than one,
@@ -54,7 +54,8 @@ PACKAGE = 'ps_control'
 
 ARGUMENTS = (
     ('use_sim_time', 'auto', 'Follow /clock (auto: true, false with hardware:=true).'),
-    ('algorithm', '', 'gps, saps, esaps, separate or g_amds (empty: the task learning config).'),
+    ('algorithm', '', 'gps, saps, esaps, separate, g_mds or g_amds (empty: the task learning '
+                      'config).'),
     ('iterations', '0', 'Learning iterations (0: the task learning config).'),
     ('samples', '0', 'Episodes per iteration (0: the task learning config).'),
     ('seed', '0', 'Seed of the learner, simulators and controllers.'),

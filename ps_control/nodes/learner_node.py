@@ -21,13 +21,13 @@ controller, and in simulation a simulator, in a namespace of its own: ``worker_0
 the transitions the controllers report into states (N, T+1, dx) and the policy's actions before
 clipping (N, T, du), and hand them to the learner's ``update``: ps_control.learning.PolicySearch
 (gps, saps, esaps, separate: ``samples`` episodes of one policy) or
-ps_control.mds_learning.ArmViaPointSearch (g_amds: one policy per episode, each a sampled DMP
-movement tracked by a PD policy, published to the worker before its episode), the loops the
-batch runs use too (the node has no fitting or algorithm code of its own). Then it checkpoints
-(atomic write) and publishes the new policy on every worker's ``ps_control/policy`` and the
-metrics as std_msgs/Float64 topics ``ps_control/metrics/<name>`` (expected_reward, max_kl,
-mean_entropy, success_rate, ... for rqt_plot) and one diagnostic_msgs/DiagnosticArray on
-``diagnostics`` (WARN when the policy was kept: the update found no feasible multipliers, or
+ps_control.mds_learning.ArmViaPointSearch (g_mds, g_amds: one policy per episode, each a sampled
+DMP movement tracked by a linear-Gaussian policy, published to the worker before its episode),
+the loops the batch runs use too (the node has no fitting or algorithm code of its own). Then it
+checkpoints (atomic write) and publishes the new policy on every worker's ``ps_control/policy``
+and the metrics as std_msgs/Float64 topics ``ps_control/metrics/<name>`` (expected_reward,
+max_kl, mean_entropy, success_rate, ... for rqt_plot) and one diagnostic_msgs/DiagnosticArray
+on ``diagnostics`` (WARN when the policy was kept: the update found no feasible multipliers, or
 its search stopped too far over the KL bound).
 
 An episode on a worker: in lockstep, start the episode (the controller arms) and then reset the
