@@ -63,10 +63,12 @@ ros_wheels = [
 
 # The ament linters the tests in test/ use (ament_copyright and ament_xmllint have no wheel:
 # the tests fall back to equivalent checks of their own), the flake8 plugins ament_flake8
-# depends on, pytest and a per-test timeout against hung DDS tests.
+# depends on, pytest and a per-test timeout against hung DDS tests, and colcon, with which
+# test/test_install.py builds the package as a ROS 2 user does.
 test_requires = [
     'pytest',
     'pytest-timeout',
+    'colcon-common-extensions',
     'ros-ament-lint',
     'ros-ament-flake8',
     'ros-ament-pep257',

@@ -15,15 +15,25 @@
 """
 Where the package's data directories (config/, urdf/) are.
 
-In the source tree they sit next to the ps_control Python package; when the package is installed
-with colcon they are in share/ps_control/, found through ament_index_python when it is
-importable. The source tree wins when both exist, so a developer's edits are what runs.
+In the source tree (a checkout, or an editable pip install of one) they sit next to the
+ps_control Python package, beside its package.xml. When the package is installed with colcon
+they are in share/ps_control/, found through ament_index_python; installed by plain pip
+(``pip install .``) they are in <sys.prefix>/share/ps_control/, where setup.py's data_files
+put them. The source tree wins when it exists, so a developer's edits are what runs.
 """
 
 import os
+import sys
 
 PACKAGE = 'ps_control'
-_SOURCE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+_PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _source_root():
+    """Return the checkout holding this ps_control package, or None (an installed copy)."""
+    if os.path.isfile(os.path.join(_PACKAGE_PARENT, 'package.xml')):
+        return _PACKAGE_PARENT
+    return None
 
 
 def _share_root():
@@ -40,10 +50,8 @@ def data_dir(name):
 
     Raises ValueError if neither the source tree nor the installed share directory has it.
     """
-    candidates = [os.path.join(_SOURCE_ROOT, name)]
-    share = _share_root()
-    if share is not None:
-        candidates.append(os.path.join(share, name))
+    roots = [_source_root(), _share_root(), os.path.join(sys.prefix, 'share', PACKAGE)]
+    candidates = [os.path.join(root, name) for root in roots if root is not None]
     for path in candidates:
         if os.path.isdir(path):
             return path
