@@ -21,7 +21,7 @@ checkpoints, cached iLQR references, trial results.
 
 import json
 import os
-import tempfile
+import secrets
 
 
 def write_bytes_atomically(path, data):
@@ -30,12 +30,13 @@ def write_bytes_atomically(path, data):
 
     The temporary file is flushed to disk and renamed over ``path`` (``os.replace``, atomic on
     POSIX and Windows); on any failure it is removed and ``path`` is left as it was. Missing
-    parent directories are created.
+    parent directories are created. The file gets the permissions of any file created with
+    ``open``: 0o666 less the umask (``tempfile.mkstemp`` would give 0o600).
     """
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix='.%s-' % os.path.basename(path),
-                               suffix='.tmp')
+    tmp = os.path.join(directory, '.%s-%s.tmp' % (os.path.basename(path), secrets.token_hex(8)))
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, 'O_BINARY', 0), 0o666)
     try:
         with os.fdopen(fd, 'wb') as handle:
             handle.write(data)

@@ -79,7 +79,10 @@ def checkpoint_meta(task, config, **entries):
 
 
 def check_checkpoint_task(meta, task):
-    """Raise ValueError if checkpoint ``meta`` was written for another definition of ``task``."""
+    """Raise ValueError if checkpoint ``meta`` was written for another task or its definition."""
+    name = getattr(task, 'name', None)
+    if meta.get('task') != name:
+        raise ValueError('it holds a run of task %r, not %r' % (meta.get('task'), name))
     if meta.get('task_fingerprint') != task.fingerprint():
         raise ValueError('it was written for another definition of task %r (its robot, reward, '
                          'limits or initial state have changed since)' % (meta.get('task'),))

@@ -22,6 +22,8 @@ Sub-commands are imported lazily so that ``ps-control mds`` never needs PyBullet
 * ``ps-control mds TASK ...``    mirror descent search experiments, ps_control.mds_experiments
 * ``ps-control run TASK ...``    simulator, controller and learner nodes in one process,
   ps_control.run
+* ``ps-control evaluate TASK CHECKPOINT``  a learnt policy on the simulated robot,
+  ps_control.evaluate
 """
 
 import importlib
@@ -31,13 +33,14 @@ SUBCOMMANDS = {
     'train': ('ps_control.train', 'Thesis experiments: GPS, SAPS, ESAPS on pendulum swing-ups.'),
     'mds': ('ps_control.mds_experiments', 'Mirror descent search experiments (G-AMDS, ...).'),
     'run': ('ps_control.run', 'Simulator, controller and learner nodes in one process.'),
+    'evaluate': ('ps_control.evaluate', "A checkpoint's policy on the simulated robot."),
 }
 
 
 def _usage():
     lines = ['usage: ps-control {%s} ...' % ','.join(SUBCOMMANDS), '']
     for name, (_, text) in SUBCOMMANDS.items():
-        lines.append('  %-6s %s' % (name, text))
+        lines.append('  %-8s %s' % (name, text))
     return '\n'.join(lines)
 
 

@@ -493,7 +493,33 @@ def saturation_share(actions, limits):
     return float(np.mean(np.abs(actions) >= np.asarray(limits, dtype=float) * (1.0 - 1e-6)))
 
 
-# -- learner construction (every kind of learner) -------------------------------------------------
+# -- every kind of learner ------------------------------------------------------------------------
+def evaluate_policy(search, sim, n, rng):
+    """
+    Return the true-system metrics of ``search.policy`` on fresh rollouts: sampled and mean.
+
+    Iteration i's rollouts are of the policy before update i, so the history never shows the
+    policy a run ends with. Here it runs ``n`` times from initial states drawn with ``rng``:
+    'sampled', u ~ pi_t (the controller node with explore true), and 'mean_action', u = K_t x
+    + k_t (explore false), from the same initial states. ``ps-control train`` passes the
+    generator the iteration after the last would use, so with n = samples the 'sampled'
+    rollouts are that iteration's. Each is a dict of the learner's ``sample_metrics`` over the
+    rollouts that stayed finite, 'diverged' (how many did not) and 'success_rate' over all n (a
+    diverged rollout does not succeed). Works for every learner (``make_search``).
+    """
+    x0 = search.task.sample_initial_states(n, rng)
+    result = {}
+    for name, noise in (('sampled', True), ('mean_action', False)):
+        rollouts = sim.rollout(search.policy, x0, rng, noise=noise)
+        valid = rollouts.valid()
+        metrics = search.sample_metrics(valid.states, valid.actions) if valid.n else {
+            'expected_reward': float('nan'), 'success_rate': 0.0}
+        metrics['success_rate'] *= valid.n / rollouts.n
+        metrics['diverged'] = int(rollouts.n - valid.n)
+        result[name] = metrics
+    return result
+
+
 def make_search(task, config):
     """Return a new learner for ``config.algorithm``: PolicySearch or ArmViaPointSearch."""
     if config.algorithm in MIRROR_DESCENT_ALGORITHMS:

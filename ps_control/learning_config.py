@@ -31,6 +31,9 @@ LEARNER_ALGORITHMS = ALGORITHMS + MIRROR_DESCENT_ALGORITHMS  # everything make_s
 # learning sections named after a family of algorithms: they apply to each of its members,
 # before the member's own section
 SECTION_FAMILIES = {'mirror_descent': MIRROR_DESCENT_ALGORITHMS}
+# learning.mirror_step when the task file leaves it out: G-MDS's h (Miyashita et al. 2018, sec. 4:
+# 10) and the G-AMDS s whose x-step has that temperature with 10 samples (ps_control.core.amds)
+DEFAULT_MIRROR_STEPS = {'g_mds': 10.0, 'g_amds': 133.33}
 
 
 @dataclass(frozen=True)
@@ -70,18 +73,20 @@ class LearningConfig:
     ps_control.core.action_limits; not in the thesis); 0: off. It changes the reward the update
     maximises, not the reward recorded.
 
-    G-MDS and G-AMDS only (ps_control.mds_learning; defaults are the paper's G-AMDS settings):
+    G-MDS and G-AMDS only (ps_control.mds_learning; defaults are the paper's settings):
     dmp_basis basis functions per joint, search_std the sampling standard deviation of the DMP
-    weights, mirror_step the mirror-descent step: G-MDS's h (eq. 14; the paper's 10) or
-    G-AMDS's s, with mirror_r (r) and mirror_eps (eps) the accelerated mirror descent constants
-    (s = 133.33 gives the x-step G-MDS's temperature 10 with 10 samples; the reference code's
-    s = 10 leaves late updates nearly blind to the costs, see ps_control.core.amds),
+    weights, mirror_step the mirror-descent step: G-MDS's h (eq. 14) or G-AMDS's s, by default
+    DEFAULT_MIRROR_STEPS of the algorithm, with mirror_r (r) and mirror_eps (eps) the
+    accelerated mirror descent constants (s = 133.33 gives the x-step G-MDS's temperature 10
+    with 10 samples; the reference code's s = 10 leaves late updates nearly blind to the costs,
+    see ps_control.core.amds),
     search_adapt_rate the optional diagonal covariance adaptation (0: off, as in the paper),
     evaluate_mean one extra rollout per iteration of the search mean (the paper's evaluation);
     the computed-torque tracking controller: natural frequency (rad / s) and damping ratio of
     every joint's error, the fraction tracking_feedforward of the inverse-dynamics feed-forward
-    M(q) qdd + C(q, qd) qd, and its action noise std (N m); via_tolerance (m) defines a
-    successful rollout.
+    M(q) qdd + C(q, qd) qd, and its action noise std (N m), by default the values of every
+    config/arm*.yaml (measured there, not the paper's); via_tolerance (m) defines a successful
+    rollout.
     """
 
     algorithm: str = 'esaps'
@@ -109,14 +114,14 @@ class LearningConfig:
     seed: int = 0
     dmp_basis: int = 100
     search_std: float = 1.0
-    mirror_step: float = 133.33
+    mirror_step: float = None  # None: DEFAULT_MIRROR_STEPS of the algorithm
     mirror_r: float = 3.0
     mirror_eps: float = 0.3
     search_adapt_rate: float = 0.0
     evaluate_mean: bool = True
-    tracking_frequency: float = 10.0
+    tracking_frequency: float = 35.0
     tracking_damping_ratio: float = 1.0
-    tracking_feedforward: float = 0.0
+    tracking_feedforward: float = 1.0
     tracking_action_std: float = 1e-6
     via_tolerance: float = 0.02
 
@@ -124,6 +129,9 @@ class LearningConfig:
         if self.algorithm not in LEARNER_ALGORITHMS:
             raise ValueError('learning.algorithm must be one of %s, got %r'
                              % (', '.join(LEARNER_ALGORITHMS), self.algorithm))
+        if self.mirror_step is None:  # frozen: set once, here
+            object.__setattr__(self, 'mirror_step', DEFAULT_MIRROR_STEPS.get(
+                self.algorithm, DEFAULT_MIRROR_STEPS['g_amds']))
         for name in ('iterations', 'samples', 'prior_iterations', 'prior_max_rollouts',
                      'prior_max_clusters', 'prior_min_cluster_samples', 'dmp_basis'):
             if not isinstance(getattr(self, name), (int, np.integer)) or getattr(self, name) < 1:

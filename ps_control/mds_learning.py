@@ -214,6 +214,26 @@ class ArmViaPointSearch:
         effector = self.via.effector(q[..., self.via.via_index, :])
         return costs, np.linalg.norm(self.via.via_point - effector, axis=-1)
 
+    def sample_metrics(self, states, actions):
+        """
+        Return the true-system metrics of rollouts (M, T+1, dx), (M, T, du) of ``policy``.
+
+        ``policy`` runs the search mean's DMP, so each rollout is scored as the mean's: the
+        paper's cost of the measured movement (expected_reward is minus its mean), via_error
+        (the mean distance of the end effector from the via-point), success_rate (the share
+        within via_tolerance) and saturation, as ``update`` scores an iteration's rollouts.
+        """
+        states, actions = np.asarray(states, dtype=float), np.asarray(actions, dtype=float)
+        params = np.broadcast_to(self.mean, (states.shape[0],) + self.via.param_shape)
+        costs, errors = self.measured_costs(states, params)
+        return {
+            'expected_reward': -float(costs.mean()),
+            'reward_std': float(costs.std()),
+            'via_error': float(errors.mean()),
+            'success_rate': float(np.mean(errors <= self.config.via_tolerance)),
+            'saturation': saturation_share(actions, self.task.torque_limits),
+        }
+
     def _check_rollouts(self, states, actions):
         states = np.asarray(states, dtype=float)
         actions = np.asarray(actions, dtype=float)
@@ -395,7 +415,8 @@ def main(argv=None):
     parser.add_argument('--algorithm', choices=MIRROR_DESCENT_ALGORITHMS,
                         help="default: %s, or the checkpoint's" % DEFAULT_ALGORITHM)
     parser.add_argument('--iterations', type=int_at_least(1),
-                        help='default: learning.<algorithm>.iterations')
+                        help="default: the task's learning settings (learning.mirror_descent, "
+                             'learning.<algorithm>)')
     parser.add_argument('--seed', type=int_at_least(0), help='default: learning.seed')
     parser.add_argument('--report', type=int_at_least(1), default=50, help='print every N updates')
     parser.add_argument('--checkpoint', help='checkpoint file written after every update; an '

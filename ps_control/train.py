@@ -19,7 +19,7 @@ For each algorithm and trial a PolicySearch (ps_control.learning) runs on the ta
 model: every iteration samples N rollouts of the current policy in one batched simulation,
 updates the policy, prints a progress line and checkpoints the trial, so an interrupted run
 resumes where it stopped (rerun the same command). Each trial ends by running the policy it
-learnt on fresh rollouts (``evaluate_final_policy``). Trials run in parallel processes. At the
+learnt on fresh rollouts (``evaluate_policy``). Trials run in parallel processes. At the
 end it writes results JSON and two figures like the thesis's: the expected reward per iteration
 (mean and spread over trials, the exact-model iLQR optimum of ps_control.ilqr_reference as a
 dashed line) and the maximum per-step policy KL per iteration.
@@ -42,7 +42,7 @@ from ps_control import plotting
 from ps_control.atomic_file import write_json_atomically
 from ps_control.cli_types import int_at_least, positive_float
 from ps_control.ilqr_reference import ilqr_reference
-from ps_control.learning import PolicySearch
+from ps_control.learning import evaluate_policy, PolicySearch
 from ps_control.learning_config import ALGORITHMS, load_learning_config
 from ps_control.tasks import known_tasks, load_task
 
@@ -63,7 +63,7 @@ def run_trial(task_name, algorithm, trial, iterations, samples, seed, out_dir, o
     Run (or resume) one trial and return its record, the dict written to its result JSON.
 
     The record holds 'history' (the metrics of each iteration, a list of dicts) and
-    'final_policy' (``evaluate_final_policy`` with ``final_rollouts`` rollouts, default
+    'final_policy' (``evaluate_policy`` with ``final_rollouts`` rollouts, default
     ``samples``), besides 'task', 'algorithm' and 'trial'. The trial's random stream is derived
     from (seed, trial) only, so a trial gives the same numbers whichever process runs it; the
     checkpoint holds everything needed to continue.
@@ -111,8 +111,8 @@ def run_trial(task_name, algorithm, trial, iterations, samples, seed, out_dir, o
                           % (task.name, algorithm, trial, metrics['iteration'], note),
                           flush=True)
         final_rollouts = samples if final_rollouts is None else final_rollouts
-        final = evaluate_final_policy(search, sim, final_rollouts,
-                                      np.random.default_rng([seed, trial, search.iteration]))
+        final = evaluate_policy(search, sim, final_rollouts,
+                                np.random.default_rng([seed, trial, search.iteration]))
     finally:
         sim.close()
     if not quiet:
@@ -127,32 +127,6 @@ def run_trial(task_name, algorithm, trial, iterations, samples, seed, out_dir, o
     return record
 
 
-def evaluate_final_policy(search, sim, n, rng):
-    """
-    Return the true-system metrics of ``search.policy`` on fresh rollouts: sampled and mean.
-
-    Iteration i's rollouts are of the policy before update i, so the history never shows the
-    policy the trial ends with. Here it runs ``n`` times from initial states drawn with ``rng``:
-    'sampled', u ~ pi_t (the controller node with explore true), and 'mean_action', u = K_t x
-    + k_t (explore false), from the same initial states. ``run_trial`` passes the generator the
-    iteration after the last would use, so with n = samples the 'sampled' rollouts are that
-    iteration's. Each is a dict of ``PolicySearch.sample_metrics`` over the rollouts that stayed
-    finite, 'diverged' (how many did not) and 'success_rate' over all n (a diverged rollout does
-    not swing up).
-    """
-    x0 = search.task.sample_initial_states(n, rng)
-    result = {}
-    for name, noise in (('sampled', True), ('mean_action', False)):
-        rollouts = sim.rollout(search.policy, x0, rng, noise=noise)
-        valid = rollouts.valid()
-        metrics = search.sample_metrics(valid.states, valid.actions) if valid.n else {
-            'expected_reward': float('nan'), 'success_rate': 0.0}
-        metrics['success_rate'] *= valid.n / rollouts.n
-        metrics['diverged'] = int(rollouts.n - valid.n)
-        result[name] = metrics
-    return result
-
-
 # Seconds per double-pendulum iteration relative to GPS (10-trial figure run, mean: GPS 0.25 s,
 # SAPS 0.92 s, ESAPS 0.98 s; separate not measured there); orders the trials longest first.
 ITERATION_COST = {'gps': 1.0, 'saps': 3.7, 'separate': 3.7, 'esaps': 3.9}
@@ -164,7 +138,7 @@ def summarise(task_name, histories, reference, finals=None):
 
     'final_reward_mean' / '_std' and 'final_success_rate' are of the last iteration's rollouts
     over the trials (the curves' end); with ``finals`` (per algorithm, the trials'
-    ``evaluate_final_policy`` dicts) also the trials' mean success rate and reward of the
+    ``evaluate_policy`` dicts) also the trials' mean success rate and reward of the
     policies they end with: 'final_policy_success_rate' and 'final_policy_reward_mean'
     (sampled actions), 'final_policy_mean_action_success_rate' and
     'final_policy_mean_action_reward_mean' (mean actions).

@@ -60,3 +60,16 @@ def test_a_value_json_cannot_hold_is_refused_before_anything_is_written(tmp_path
     with pytest.raises(TypeError):
         write_json_atomically(path, {'value': object()})
     assert os.listdir(str(tmp_path)) == []
+
+
+def test_the_file_has_the_permissions_open_would_give(tmp_path):
+    """0o666 less the umask, as for any file a program creates, not mkstemp's owner-only 0o600."""
+    old = os.umask(0o022)
+    try:
+        write_json_atomically(str(tmp_path / 'shared.json'), [1])
+        os.umask(0o077)
+        write_bytes_atomically(str(tmp_path / 'private.bin'), b'x')
+    finally:
+        os.umask(old)
+    assert os.stat(str(tmp_path / 'shared.json')).st_mode & 0o777 == 0o644
+    assert os.stat(str(tmp_path / 'private.bin')).st_mode & 0o777 == 0o600

@@ -120,17 +120,25 @@ def test_the_installed_command_runs_the_nodes(workspace, tmp_path):
     assert 'iteration   1' in result.stdout and plot.is_file()
 
 
-def test_data_is_found_in_the_checkout_the_ament_index_or_the_pip_prefix(tmp_path, monkeypatch):
-    """The checkout first; a stray config/ beside an installed package is not taken for it."""
+def test_data_is_found_in_the_checkout_the_ament_index_or_the_pip_prefixes(tmp_path,
+                                                                           monkeypatch):
+    """In this order; a stray config/ beside an installed package is not taken for its own."""
     from ps_control.tasks import paths
     assert paths.data_dir('config') == os.path.join(ROOT, 'config')  # this checkout
-    site = tmp_path / 'site-packages'
-    (site / 'config').mkdir(parents=True)  # another distribution's folder, no package.xml
-    prefix = tmp_path / 'prefix'
-    (prefix / 'share' / PACKAGE / 'config').mkdir(parents=True)
-    monkeypatch.setattr(paths, '_PACKAGE_PARENT', str(site))
+    site_packages = tmp_path / 'site-packages'
+    (site_packages / 'config').mkdir(parents=True)  # another distribution's, no package.xml
+    index, prefix, user = (tmp_path / name / 'share' / PACKAGE
+                           for name in ('ament', 'prefix', 'user'))
+    for share in (index, prefix, user):
+        (share / 'config').mkdir(parents=True)
+    monkeypatch.setattr(paths, '_PACKAGE_PARENT', str(site_packages))
+    monkeypatch.setattr(paths, '_share_root', lambda: str(index))
+    monkeypatch.setattr(paths.sys, 'prefix', str(tmp_path / 'prefix'))
+    monkeypatch.setattr(paths.site, 'USER_BASE', str(tmp_path / 'user'))
+    assert paths.data_dir('config') == str(index / 'config')  # colcon, ament index
     monkeypatch.setattr(paths, '_share_root', lambda: None)
-    monkeypatch.setattr(paths.sys, 'prefix', str(prefix))
-    assert paths.data_dir('config') == str(prefix / 'share' / PACKAGE / 'config')  # pip install
+    assert paths.data_dir('config') == str(prefix / 'config')  # pip install
+    (prefix / 'config').rmdir()
+    assert paths.data_dir('config') == str(user / 'config')  # pip install --user
     with pytest.raises(ValueError, match='cannot find the urdf directory of ps_control'):
         paths.data_dir('urdf')

@@ -614,13 +614,13 @@ class _DivergingSim:
 
 
 def test_the_final_policy_evaluation_counts_a_diverged_rollout_as_a_failure():
-    from ps_control.train import evaluate_final_policy
+    from ps_control.learning import evaluate_policy
     task = LinearTask()
     search = PolicySearch(task, LearningConfig(algorithm='gps', samples=4))
     task.success = lambda states: np.ones(states.shape[0], dtype=bool)  # every finite one
     task.sample_initial_states = lambda n, rng: rng.normal(0.0, 0.05, size=(n, task.dx))
     sim = _DivergingSim(task)
-    final = evaluate_final_policy(search, sim, 4, np.random.default_rng(0))
+    final = evaluate_policy(search, sim, 4, np.random.default_rng(0))
     assert sim.noise == [True, False]  # sampled, then the mean action
     for mode in ('sampled', 'mean_action'):
         assert final[mode]['diverged'] == 1

@@ -279,7 +279,7 @@ def test_mirror_descent_checkpoint_resumes_exactly(tmp_path, algorithm):
             learning.load_search(path, task, {'algorithm': wrong})
     with pytest.raises(ValueError, match='holds a %s run' % algorithm):
         learning.PolicySearch.load(path, task)
-    with pytest.raises(ValueError, match="another definition of task 'arm'"):
+    with pytest.raises(ValueError, match="holds a run of task 'arm', not 'arm_2'"):
         ArmViaPointSearch.load(path, load_task('arm_2'))  # another robot: not resumed
     arrays, meta = checkpoint.read_checkpoint(path)
     arrays['mean'] = arrays['mean'][:7]
@@ -344,7 +344,7 @@ def test_the_batch_command_leaves_a_foreign_or_corrupt_checkpoint_alone(tmp_path
     kept = path.read_bytes()
     with pytest.raises(SystemExit):  # a checkpoint of the 10-link arm, not arm_2
         mds_learning.main(['arm_2', '--iterations', '1', '--checkpoint', str(path)])
-    assert "another definition of task 'arm'" in capsys.readouterr().err
+    assert "holds a run of task 'arm', not 'arm_2'" in capsys.readouterr().err
     assert path.read_bytes() == kept
     path.write_bytes(kept[:100])
     with pytest.raises(SystemExit):
@@ -407,7 +407,14 @@ def test_the_algorithm_section_applies_only_to_its_algorithm():
         assert config.search_std == family['search_std'] and config.epsilon == gps.epsilon
     assert amds.mirror_step == task.learning['g_amds']['mirror_step'] == 133.33
     assert mds.mirror_step == task.learning['g_mds']['mirror_step'] == 10.0
-    assert gps.mirror_step == LearningConfig().mirror_step  # no section applies to gps
+    # without a section, each algorithm gets its own step, and the tracking settings of the
+    # shipped arm files
+    bare = {name: learning_config.learning_config_from_mapping({}, {'algorithm': name})
+            for name in ('g_mds', 'g_amds')}
+    assert (bare['g_mds'].mirror_step, bare['g_amds'].mirror_step) == (10.0, 133.33)
+    for name in ('tracking_frequency', 'tracking_damping_ratio', 'tracking_feedforward',
+                 'tracking_action_std'):
+        assert getattr(bare['g_mds'], name) == family[name] == getattr(LearningConfig(), name)
     # an algorithm's own section wins over its family's
     mapping = {'mirror_descent': {'samples': 7, 'search_std': 2.0}, 'g_mds': {'samples': 5}}
     mixed = learning_config.learning_config_from_mapping(mapping, {'algorithm': 'g_mds'})

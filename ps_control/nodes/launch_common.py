@@ -82,7 +82,8 @@ def _flag(context, name, unset=None):
     if unset is not None and value == unset:
         return None
     if value not in ('true', 'false', '1', '0'):
-        raise ValueError('launch argument %s must be true or false, got %r' % (name, value))
+        raise ValueError('launch argument %s must be true or false%s, got %r'
+                         % (name, '' if unset is None else ' or %r' % unset, value))
     return value in ('true', '1')
 
 

@@ -19,10 +19,12 @@ In the source tree (a checkout, or an editable pip install of one) they sit next
 ps_control Python package, beside its package.xml. When the package is installed with colcon
 they are in share/ps_control/, found through ament_index_python; installed by plain pip
 (``pip install .``) they are in <sys.prefix>/share/ps_control/, where setup.py's data_files
-put them. The source tree wins when it exists, so a developer's edits are what runs.
+put them (<site.USER_BASE>/share/ps_control/ with ``pip install --user``). The source tree
+wins when it exists, so a developer's edits are what runs.
 """
 
 import os
+import site
 import sys
 
 PACKAGE = 'ps_control'
@@ -51,6 +53,8 @@ def data_dir(name):
     Raises ValueError if neither the source tree nor the installed share directory has it.
     """
     roots = [_source_root(), _share_root(), os.path.join(sys.prefix, 'share', PACKAGE)]
+    if site.USER_BASE:  # pip install --user
+        roots.append(os.path.join(site.USER_BASE, 'share', PACKAGE))
     candidates = [os.path.join(root, name) for root in roots if root is not None]
     for path in candidates:
         if os.path.isdir(path):

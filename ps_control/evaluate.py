@@ -1,0 +1,102 @@
+# Copyright 2026 ps_control contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+
+"""
+``ps-control evaluate``: run the policy of a learner checkpoint on the simulated robot.
+
+Any learner's checkpoint will do: a trial of ``ps-control train``
+(<out>/<task>/<algorithm>/trial_<i>.npz), ``ps-control run --checkpoint``, the
+learner node's ``checkpoint`` parameter, ``python -m ps_control.mds_learning --checkpoint``. Its
+policy (``policy`` of the restored learner: the time-varying linear-Gaussian policy of GPS,
+SAPS, ESAPS and the separate bounds, or the tracking policy of the mirror-descent search mean)
+runs from --rollouts initial states of the task, once with sampled actions and once with the
+mean action (``ps_control.learning.evaluate_policy``), and the command prints the reward,
+success share, saturation and diverged rollouts of each. With --gui the rollouts run side by
+side in the PyBullet GUI, paced at real time, for a person to watch (a display is needed).
+
+    ps-control evaluate quad_pendulum results/quad_pendulum/esaps/trial_00.npz
+    ps-control evaluate double_pendulum dp.ckpt --rollouts 5 --gui
+"""
+
+import argparse
+import sys
+
+import numpy as np
+
+from ps_control.cli_types import int_at_least
+from ps_control.learning import evaluate_policy, load_search
+from ps_control.tasks import load_task
+
+EVALUATION_STREAM = 2  # initial states and noise from the generator of (seed, 2)
+
+
+def parse_args(argv):
+    """Parse the command line of ``ps-control evaluate``."""
+    parser = argparse.ArgumentParser(
+        prog='ps-control evaluate',
+        description='Run the policy of a learner checkpoint on the simulated robot and print '
+                    'how it does (sampled and mean actions).')
+    parser.add_argument('task', help='the task the checkpoint learnt: a name (e.g. '
+                                     'quad_pendulum) or a task YAML file')
+    parser.add_argument('checkpoint', help='learner checkpoint file')
+    parser.add_argument('--rollouts', type=int_at_least(1), default=100,
+                        help='rollouts from initial states of the task (default 100)')
+    parser.add_argument('--seed', type=int_at_least(0), default=0,
+                        help='seed of the initial states and the action noise (default 0)')
+    parser.add_argument('--gui', action='store_true',
+                        help='show the rollouts in the PyBullet GUI at real time')
+    return parser.parse_args(argv)
+
+
+def format_report(search, path, n, seed, result):
+    """Return the printed report of ``evaluate_policy``'s ``result`` as text."""
+    config = search.config
+    lines = ['%s: %s on %s after %d iterations; %d rollouts (seed %d)'
+             % (path, config.algorithm, search.task.name, search.iteration, n, seed),
+             '%-12s %12s %9s %11s %9s' % ('actions', 'reward', 'success', 'saturation',
+                                          'diverged')]
+    for name, label in (('sampled', 'sampled'), ('mean_action', 'mean')):
+        metrics = result[name]
+        line = '%-12s %12.5g %9.3f %11s %9d' % (
+            label, metrics['expected_reward'], metrics['success_rate'],
+            '%.3f' % metrics['saturation'] if 'saturation' in metrics else '-',
+            metrics['diverged'])
+        if 'via_error' in metrics:
+            line += '   via-point distance %.4f m' % metrics['via_error']
+        lines.append(line)
+    return '\n'.join(lines)
+
+
+def main(argv=None):
+    """Run ``ps-control evaluate``; return the exit status (2 for bad input)."""
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        task = load_task(args.task)
+        search = load_search(args.checkpoint, task)
+    except (OSError, ValueError) as error:
+        print('ps-control evaluate: %s' % error, file=sys.stderr)
+        return 2
+    simulator = task.make_simulator(n_robots=args.rollouts, gui=args.gui, realtime=args.gui)
+    try:
+        result = evaluate_policy(search, simulator, args.rollouts,
+                                 np.random.default_rng([args.seed, EVALUATION_STREAM]))
+    finally:
+        simulator.close()
+    print(format_report(search, args.checkpoint, args.rollouts, args.seed, result))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

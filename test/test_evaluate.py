@@ -1,0 +1,117 @@
+# Copyright 2026 ps_control contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+
+"""ps-control evaluate: a checkpoint's policy on the simulated robot, and what it prints."""
+
+import numpy as np
+from ps_control import evaluate
+from ps_control.learning import evaluate_policy, load_search, make_search
+from ps_control.learning_config import load_learning_config
+from ps_control.tasks import load_task
+import pytest
+
+pytest.importorskip('pybullet')
+
+
+def saved_search(tmp_path, task_name, algorithm, **overrides):
+    """Save a new learner of the task (its initial policy) and return (checkpoint path, search)."""
+    task = load_task(task_name)
+    search = make_search(task, load_learning_config(task, dict(overrides, algorithm=algorithm)))
+    path = str(tmp_path / ('%s_%s.npz' % (task_name, algorithm)))
+    search.save(path)
+    return path, search
+
+
+def test_evaluate_prints_the_metrics_of_the_checkpoints_policy(tmp_path, capsys):
+    path, search = saved_search(tmp_path, 'double_pendulum', 'esaps')
+    assert evaluate.main(['double_pendulum', path, '--rollouts', '6', '--seed', '3']) == 0
+    out = capsys.readouterr().out
+    # the same rollouts evaluated directly: the printed figures are theirs
+    simulator = search.task.make_simulator(n_robots=6)
+    try:
+        expected = evaluate_policy(load_search(path, search.task), simulator, 6,
+                                   np.random.default_rng([3, evaluate.EVALUATION_STREAM]))
+    finally:
+        simulator.close()
+    assert 'esaps on double_pendulum after 0 iterations; 6 rollouts (seed 3)' in out
+    for line, name in zip(out.splitlines()[2:4], ('sampled', 'mean_action')):
+        fields = line.split()
+        assert float(fields[1]) == pytest.approx(expected[name]['expected_reward'], rel=1e-4)
+        assert float(fields[2]) == pytest.approx(expected[name]['success_rate'], abs=1e-3)
+        assert float(fields[3]) == pytest.approx(expected[name]['saturation'], abs=1e-3)
+        assert int(fields[4]) == expected[name]['diverged']
+    assert expected['sampled'] != expected['mean_action']  # two different runs were printed
+
+
+def test_evaluate_scores_a_mirror_descent_checkpoint_by_the_via_point(tmp_path, capsys):
+    path, _ = saved_search(tmp_path, 'arm_2', 'g_mds')
+    assert evaluate.main(['arm_2', path, '--rollouts', '2']) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert 'g_mds on arm_2 after 0 iterations' in lines[0]
+    distance = float(lines[2].split('via-point distance')[1].split()[0])
+    assert distance > 0.3  # theta = 0 misses the via-point by about 0.33 m
+
+
+def test_the_mean_policys_metrics_are_those_update_gives_the_mean_rollout():
+    """ArmViaPointSearch.sample_metrics scores a rollout of ``policy`` as ``update`` does."""
+    task = load_task('arm_2')
+    search = make_search(task, load_learning_config(task, {'algorithm': 'g_amds'}))
+    _, params, _ = search._episodes()
+    traj = search.via.rollout(params)  # every episode tracking its DMP exactly
+    states = np.concatenate([traj.y, traj.yd], axis=-1)
+    actions = np.zeros((params.shape[0], task.horizon, task.du))
+    mean_only = search.sample_metrics(states[-1:], actions[-1:])  # the last: the mean's
+    metrics = search.update(states, actions)
+    assert mean_only['expected_reward'] == pytest.approx(-metrics['mean_cost'], rel=1e-12)
+    assert mean_only['via_error'] == pytest.approx(metrics['via_error'], rel=1e-12)
+    assert mean_only['success_rate'] == float(metrics['via_error'] <= search.config.via_tolerance)
+
+
+def test_gui_shows_the_rollouts_at_real_time(tmp_path, monkeypatch, capsys):
+    path, search = saved_search(tmp_path, 'double_pendulum', 'gps')
+    calls = []
+
+    class RecordingTask:
+        """The task, with a simulator factory that records its options (no display here)."""
+
+        def __getattr__(self, name):
+            return getattr(search.task, name)
+
+        def make_simulator(self, **options):
+            calls.append(options)
+            return search.task.make_simulator(n_robots=options['n_robots'])
+
+    monkeypatch.setattr(evaluate, 'load_task', lambda name: RecordingTask())
+    assert evaluate.main(['double_pendulum', path, '--rollouts', '2', '--gui']) == 0
+    assert calls == [{'n_robots': 2, 'gui': True, 'realtime': True}]
+    assert evaluate.main(['double_pendulum', path, '--rollouts', '2']) == 0
+    assert calls[-1] == {'n_robots': 2, 'gui': False, 'realtime': False}
+
+
+@pytest.mark.parametrize('task, content, message', [
+    ('arm_2', None, "holds a run of task 'double_pendulum', not 'arm_2'"),
+    ('double_pendulum', b'not a checkpoint', 'is corrupt'),
+    ('double_pendulum', 'missing', 'No such file'),
+    ('nosuch', None, "unknown task 'nosuch'"),
+])
+def test_bad_input_is_named_and_exits_with_status_2(tmp_path, capsys, task, content, message):
+    path, _ = saved_search(tmp_path, 'double_pendulum', 'gps')
+    if content == 'missing':
+        path = str(tmp_path / 'missing.npz')
+    elif content is not None:
+        with open(path, 'wb') as handle:
+            handle.write(content)
+    assert evaluate.main([task, path]) == 2
+    assert message in capsys.readouterr().err
