@@ -16,7 +16,7 @@
 """ps-control evaluate: a checkpoint's policy on the simulated robot, and what it prints."""
 
 import numpy as np
-from ps_control import evaluate
+from ps_control import cli, evaluate
 from ps_control.learning import evaluate_policy, load_search, make_search
 from ps_control.learning_config import load_learning_config
 from ps_control.tasks import load_task
@@ -113,5 +113,5 @@ def test_bad_input_is_named_and_exits_with_status_2(tmp_path, capsys, task, cont
     elif content is not None:
         with open(path, 'wb') as handle:
             handle.write(content)
-    assert evaluate.main([task, path]) == 2
+    assert cli.main(['evaluate', task, path]) == 2  # the ps-control command's sub-command
     assert message in capsys.readouterr().err
