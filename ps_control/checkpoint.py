@@ -24,6 +24,8 @@ on the task definition and algorithm it was started with.
 from dataclasses import asdict, replace
 import io
 import json
+import os
+import zipfile
 
 import numpy as np
 
@@ -49,6 +51,11 @@ def read_checkpoint(path):
     FileNotFoundError if it is missing; ValueError naming the file if it is corrupt or has
     another version.
     """
+    if os.path.isdir(path):
+        raise ValueError('checkpoint %s is a folder, not a checkpoint file' % (path,))
+    if os.path.exists(path) and not zipfile.is_zipfile(path):
+        raise ValueError('checkpoint %s is corrupt or not a ps_control checkpoint (not an .npz '
+                         'archive)' % (path,))
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {name: data[name] for name in data.files}
@@ -70,12 +77,13 @@ def checkpoint_meta(task, config, **entries):
     """
     Return the ``meta`` of a learner checkpoint: version, settings, task, and ``entries``.
 
-    The task is recorded by name and by ``task.fingerprint()`` (the robot, reward, limits and
+    The task is recorded by name, horizon (a run may shorten the task file's: ``ps-control
+    run --horizon``) and ``task.fingerprint()`` (the robot, reward, limits, horizon, dt and
     initial state), which ``check_checkpoint_task`` compares on resuming.
     """
     return dict({'version': CHECKPOINT_VERSION, 'config': asdict(config),
-                 'task': getattr(task, 'name', None), 'task_fingerprint': task.fingerprint()},
-                **entries)
+                 'task': getattr(task, 'name', None), 'horizon': int(task.horizon),
+                 'task_fingerprint': task.fingerprint()}, **entries)
 
 
 def check_checkpoint_task(meta, task):
@@ -83,9 +91,27 @@ def check_checkpoint_task(meta, task):
     name = getattr(task, 'name', None)
     if meta.get('task') != name:
         raise ValueError('it holds a run of task %r, not %r' % (meta.get('task'), name))
+    if 'horizon' in meta and meta['horizon'] != task.horizon:
+        raise ValueError('it holds a run of %d time steps, not %d (the horizon it ran with is '
+                         'kept: give that horizon, or none)' % (meta['horizon'], task.horizon))
     if meta.get('task_fingerprint') != task.fingerprint():
         raise ValueError('it was written for another definition of task %r (its robot, reward, '
-                         'limits or initial state have changed since)' % (meta.get('task'),))
+                         'limits, dt or initial state have changed since)' % (meta.get('task'),))
+
+
+def checkpoint_task(path, task):
+    """
+    Return ``task`` with the horizon the checkpoint at ``path`` ran with, if it recorded one.
+
+    For restoring a run without knowing the horizon it was given (``ps-control evaluate``, a
+    resumed learner node without its ``horizon`` parameter); everything else about the task is
+    still checked against the checkpoint when the learner is restored.
+    """
+    _, meta = read_checkpoint(path)
+    horizon = meta.get('horizon')
+    if horizon is None or horizon == task.horizon:
+        return task
+    return replace(task, horizon=int(horizon))
 
 
 def checkpoint_config(meta, overrides=None):

@@ -35,6 +35,7 @@ import sys
 
 import numpy as np
 
+from ps_control.checkpoint import checkpoint_task
 from ps_control.cli_types import int_at_least
 from ps_control.learning import evaluate_policy, load_search
 from ps_control.tasks import load_task
@@ -83,7 +84,7 @@ def main(argv=None):
     """Run ``ps-control evaluate``; return the exit status (2 for bad input)."""
     args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
-        task = load_task(args.task)
+        task = checkpoint_task(args.checkpoint, load_task(args.task))  # its horizon
         search = load_search(args.checkpoint, task)
     except (OSError, ValueError) as error:
         print('ps-control evaluate: %s' % error, file=sys.stderr)

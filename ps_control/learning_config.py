@@ -73,7 +73,8 @@ class LearningConfig:
     ps_control.core.action_limits; not in the thesis); 0: off. It changes the reward the update
     maximises, not the reward recorded.
 
-    G-MDS and G-AMDS only (ps_control.mds_learning; defaults are the paper's settings):
+    G-MDS and G-AMDS only (ps_control.mds_learning; defaults are the paper's settings, except
+    where said):
     dmp_basis basis functions per joint, search_std the sampling standard deviation of the DMP
     weights, mirror_step the mirror-descent step: G-MDS's h (eq. 14) or G-AMDS's s, by default
     DEFAULT_MIRROR_STEPS of the algorithm, with mirror_r (r) and mirror_eps (eps) the

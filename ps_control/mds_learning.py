@@ -416,7 +416,7 @@ def main(argv=None):
                         help="default: %s, or the checkpoint's" % DEFAULT_ALGORITHM)
     parser.add_argument('--iterations', type=int_at_least(1),
                         help="default: the task's learning settings (learning.mirror_descent, "
-                             'learning.<algorithm>)')
+                             "learning.<algorithm>), or resuming, the checkpoint's")
     parser.add_argument('--seed', type=int_at_least(0), help='default: learning.seed')
     parser.add_argument('--report', type=int_at_least(1), default=50, help='print every N updates')
     parser.add_argument('--checkpoint', help='checkpoint file written after every update; an '
@@ -442,6 +442,9 @@ def main(argv=None):
             config = search.config
             print('resuming %s after %d updates' % (args.checkpoint, search.iteration),
                   flush=True)
+            if search.iteration >= config.iterations:
+                print('nothing to do: the run has its %d updates (give more with --iterations)'
+                      % config.iterations, flush=True)
         else:
             search = make_search(task, config)
     except ValueError as error:

@@ -126,7 +126,8 @@ def parse_args(argv):
     parser.add_argument('--samples', type=int_at_least(2), default=None,
                         help='episodes per iteration (default: the learning config)')
     parser.add_argument('--horizon', type=int_at_least(1), default=None,
-                        help='episode length in steps (default: the task horizon)')
+                        help='episode length in steps (default: the task horizon; with '
+                             "--resume the checkpoint's)")
     parser.add_argument('--num-workers', type=int_at_least(1), default=1,
                         help='simulator + controller pairs collecting episodes side by side')
     parser.add_argument('--seed', type=int_at_least(0), default=0,

@@ -15,8 +15,11 @@
 
 """ps-control evaluate: a checkpoint's policy on the simulated robot, and what it prints."""
 
+import dataclasses
+
 import numpy as np
 from ps_control import cli, evaluate
+from ps_control.checkpoint import checkpoint_task, read_checkpoint, write_checkpoint
 from ps_control.learning import evaluate_policy, load_search, make_search
 from ps_control.learning_config import load_learning_config
 from ps_control.tasks import load_task
@@ -100,16 +103,39 @@ def test_gui_shows_the_rollouts_at_real_time(tmp_path, monkeypatch, capsys):
     assert calls[-1] == {'n_robots': 2, 'gui': False, 'realtime': False}
 
 
+def test_a_checkpoint_keeps_the_horizon_its_run_had(tmp_path, capsys):
+    """ps-control run --horizon 10: evaluate (and resume) on 10 steps, named if it differs."""
+    task = load_task('double_pendulum')
+    short = dataclasses.replace(task, horizon=10)
+    search = make_search(short, load_learning_config(short, {'algorithm': 'gps'}))
+    path = str(tmp_path / 'short.npz')
+    search.save(path)
+    with pytest.raises(ValueError, match='holds a run of 10 time steps, not %d' % task.horizon):
+        load_search(path, task)
+    assert checkpoint_task(path, task) == short
+    assert load_search(path, checkpoint_task(path, task)).policy.K.shape[0] == 10
+    assert evaluate.main(['double_pendulum', path, '--rollouts', '2']) == 0
+    assert 'gps on double_pendulum after 0 iterations' in capsys.readouterr().out
+    arrays, meta = read_checkpoint(path)  # written before the horizon was recorded
+    del meta['horizon']
+    write_checkpoint(path, arrays, meta)
+    assert checkpoint_task(path, task) is task
+
+
 @pytest.mark.parametrize('task, content, message', [
     ('arm_2', None, "holds a run of task 'double_pendulum', not 'arm_2'"),
     ('double_pendulum', b'not a checkpoint', 'is corrupt'),
     ('double_pendulum', 'missing', 'No such file'),
+    ('double_pendulum', 'folder', 'is a folder, not a checkpoint file'),
+    ('double_pendulum', b'{"summary": 1}', 'not a ps_control checkpoint (not an .npz archive)'),
     ('nosuch', None, "unknown task 'nosuch'"),
 ])
 def test_bad_input_is_named_and_exits_with_status_2(tmp_path, capsys, task, content, message):
     path, _ = saved_search(tmp_path, 'double_pendulum', 'gps')
     if content == 'missing':
         path = str(tmp_path / 'missing.npz')
+    elif content == 'folder':
+        path = str(tmp_path)
     elif content is not None:
         with open(path, 'wb') as handle:
             handle.write(content)

@@ -138,7 +138,10 @@ def test_data_is_found_in_the_checkout_the_ament_index_or_the_pip_prefixes(tmp_p
     assert paths.data_dir('config') == str(index / 'config')  # colcon, ament index
     monkeypatch.setattr(paths, '_share_root', lambda: None)
     assert paths.data_dir('config') == str(prefix / 'config')  # pip install
+    monkeypatch.setattr(paths, '_PACKAGE_PARENT', str(tmp_path / 'user' / 'lib'))
+    assert paths.data_dir('config') == str(user / 'config')  # this copy is from --user
+    monkeypatch.setattr(paths, '_PACKAGE_PARENT', str(site_packages))
     (prefix / 'config').rmdir()
-    assert paths.data_dir('config') == str(user / 'config')  # pip install --user
+    assert paths.data_dir('config') == str(user / 'config')  # pip install --user only
     with pytest.raises(ValueError, match='cannot find the urdf directory of ps_control'):
         paths.data_dir('urdf')

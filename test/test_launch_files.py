@@ -304,7 +304,7 @@ def test_explore_reaches_the_controllers_only_when_given(launch_common):
 
 @pytest.mark.parametrize('values, message', [
     ({'use_sim_time': 'maybe'}, "use_sim_time must be true or false or 'auto', got 'maybe'"),
-    ({'explore': 'mean'}, "explore must be true or false or '', got 'mean'"),
+    ({'explore': 'mean'}, "explore must be true or false or empty, got 'mean'"),
     ({'num_workers': '0'}, 'num_workers must be >= 1'),
     ({'num_workers': 'two'}, 'num_workers must be an integer'),
     ({'rviz': 'yes'}, 'rviz must be true or false'),

@@ -234,7 +234,9 @@ def test_a_checkpoint_with_no_iterations_left_is_served_without_learning(tmp_pat
         graph.close()
     graph = Graph()
     try:
-        workers, learner = run_learning(graph, 1, checkpoint=checkpoint, resume=True)
+        # without its horizon parameter: the run's (30 steps, not the task file's) is taken
+        workers, learner = run_learning(graph, 1, checkpoint=checkpoint, resume=True, horizon=0)
+        assert learner.task.horizon == SHORT['horizon'] < load_task(TASK).horizon
         controller = workers[0][1]
         assert graph.spin_until(lambda: controller.digest == policy_digest(learnt))
         assert len(learner.done.result()) == 1  # nothing learnt

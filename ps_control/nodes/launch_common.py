@@ -83,7 +83,8 @@ def _flag(context, name, unset=None):
         return None
     if value not in ('true', 'false', '1', '0'):
         raise ValueError('launch argument %s must be true or false%s, got %r'
-                         % (name, '' if unset is None else ' or %r' % unset, value))
+                         % (name, {None: '', '': ' or empty'}.get(unset, ' or %r' % unset),
+                            value))
     return value in ('true', '1')
 
 

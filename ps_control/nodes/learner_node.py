@@ -54,6 +54,7 @@ from diagnostic_msgs.msg import DiagnosticStatus
 from diagnostic_msgs.msg import KeyValue
 import numpy as np
 from ps_control import learning, learning_config
+from ps_control.checkpoint import checkpoint_task
 from ps_control.nodes import common
 from ps_control.nodes.messages import policy_digest
 from ps_control.nodes.messages import policy_to_msg
@@ -175,7 +176,8 @@ class LearnerNode(Node):
                                  'Episodes per iteration (0: as the learning config says).',
                                  low=0)
         horizon = common.declare(self, 'horizon', 0,
-                                 'Episode length in steps (0: the task horizon).', low=0)
+                                 'Episode length in steps (0: the task horizon; resuming, the '
+                                 "checkpoint's).", low=0)
         seed = common.declare(self, 'seed', -1,
                               'Seed of the learning loop (-1: as the learning config says).',
                               low=-1)
@@ -223,6 +225,8 @@ class LearnerNode(Node):
             if not self.checkpoint or not os.path.exists(self.checkpoint):
                 raise ValueError('resume: true needs an existing checkpoint file, got %r'
                                  % self.checkpoint)
+            if not horizon:  # the horizon the checkpoint's run had
+                self.task = checkpoint_task(self.checkpoint, self.task)
             resumed = {k: v for k, v in overrides.items() if k in ('iterations', 'samples')}
             self.search = learning.load_search(self.checkpoint, self.task, resumed)
             if algorithm and algorithm != self.search.config.algorithm:

@@ -52,9 +52,12 @@ def data_dir(name):
 
     Raises ValueError if neither the source tree nor the installed share directory has it.
     """
-    roots = [_source_root(), _share_root(), os.path.join(sys.prefix, 'share', PACKAGE)]
-    if site.USER_BASE:  # pip install --user
-        roots.append(os.path.join(site.USER_BASE, 'share', PACKAGE))
+    prefixes = [sys.prefix]
+    if site.USER_BASE:  # pip install --user; first if this copy of the package is from there
+        user_first = _PACKAGE_PARENT.startswith(os.path.join(site.USER_BASE, ''))
+        prefixes.insert(0 if user_first else 1, site.USER_BASE)
+    roots = [_source_root(), _share_root()] + [os.path.join(prefix, 'share', PACKAGE)
+                                               for prefix in prefixes]
     candidates = [os.path.join(root, name) for root in roots if root is not None]
     for path in candidates:
         if os.path.isdir(path):
