@@ -24,10 +24,12 @@ SAPS, ESAPS and the separate bounds, or the tracking policy of the mirror-descen
 runs from --rollouts initial states of the task, once with sampled actions and once with the
 mean action (``ps_control.learning.evaluate_policy``), and the command prints the reward,
 success share, saturation and diverged rollouts of each. With --gui the rollouts run side by
-side in the PyBullet GUI, paced at real time, for a person to watch (a display is needed).
+side in the PyBullet GUI, paced at real time, for a person to watch (a display is needed);
+--plot draws the joint angles and applied torques of the rollouts over time.
 
     ps-control evaluate quad_pendulum results/quad_pendulum/esaps/trial_00.npz
     ps-control evaluate double_pendulum dp.ckpt --rollouts 5 --gui
+    ps-control evaluate double_pendulum dp.ckpt --plot dp_rollouts.png
 """
 
 import argparse
@@ -35,6 +37,7 @@ import sys
 
 import numpy as np
 
+from ps_control import plotting
 from ps_control.checkpoint import checkpoint_task
 from ps_control.cli_types import int_at_least
 from ps_control.learning import evaluate_policy, load_search
@@ -58,6 +61,8 @@ def parse_args(argv):
                         help='seed of the initial states and the action noise (default 0)')
     parser.add_argument('--gui', action='store_true',
                         help='show the rollouts in the PyBullet GUI at real time')
+    parser.add_argument('--plot', metavar='PNG',
+                        help='also draw the joint angles and torques of the rollouts over time')
     return parser.parse_args(argv)
 
 
@@ -91,12 +96,31 @@ def main(argv=None):
         return 2
     simulator = task.make_simulator(n_robots=args.rollouts, gui=args.gui, realtime=args.gui)
     try:
-        result = evaluate_policy(search, simulator, args.rollouts,
-                                 np.random.default_rng([args.seed, EVALUATION_STREAM]))
+        result, runs = evaluate_policy(search, simulator, args.rollouts,
+                                       np.random.default_rng([args.seed, EVALUATION_STREAM]),
+                                       return_rollouts=True)
     finally:
         simulator.close()
     print(format_report(search, args.checkpoint, args.rollouts, args.seed, result))
+    if args.plot:
+        print('wrote %s' % plot_rollouts(args.plot, search, runs))
     return 0
+
+
+def plot_rollouts(path, search, runs):
+    """Draw the finite rollouts of ``runs`` (evaluate_policy's) joint by joint; return path."""
+    task = search.task
+    labels = {'sampled': 'sampled actions', 'mean_action': 'mean action'}
+    drawn = {}
+    for name, rollouts in runs.items():
+        valid = rollouts.valid()
+        if valid.n:
+            drawn['%s (%d)' % (labels[name], valid.n)] = (valid.states, valid.torques)
+    return plotting.plot_trajectories(
+        path, task.dt, task.joint_names, drawn, goal=task.goal,
+        joint_limits=(task.joint_lower, task.joint_upper), torque_limits=task.torque_limits,
+        title='%s, %s after %d iterations' % (task.name, search.config.algorithm,
+                                              search.iteration))
 
 
 if __name__ == '__main__':

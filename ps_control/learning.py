@@ -494,7 +494,7 @@ def saturation_share(actions, limits):
 
 
 # -- every kind of learner ------------------------------------------------------------------------
-def evaluate_policy(search, sim, n, rng):
+def evaluate_policy(search, sim, n, rng, return_rollouts=False):
     """
     Return the true-system metrics of ``search.policy`` on fresh rollouts: sampled and mean.
 
@@ -505,19 +505,20 @@ def evaluate_policy(search, sim, n, rng):
     generator the iteration after the last would use, so with n = samples the 'sampled'
     rollouts are that iteration's. Each is a dict of the learner's ``sample_metrics`` over the
     rollouts that stayed finite, 'diverged' (how many did not) and 'success_rate' over all n (a
-    diverged rollout does not succeed). Works for every learner (``make_search``).
+    diverged rollout does not succeed). Works for every learner (``make_search``). With
+    ``return_rollouts`` it returns (that dict, the simulator's Rollouts by the same names).
     """
     x0 = search.task.sample_initial_states(n, rng)
-    result = {}
+    result, runs = {}, {}
     for name, noise in (('sampled', True), ('mean_action', False)):
-        rollouts = sim.rollout(search.policy, x0, rng, noise=noise)
+        rollouts = runs[name] = sim.rollout(search.policy, x0, rng, noise=noise)
         valid = rollouts.valid()
         metrics = search.sample_metrics(valid.states, valid.actions) if valid.n else {
             'expected_reward': float('nan'), 'success_rate': 0.0}
         metrics['success_rate'] *= valid.n / rollouts.n
         metrics['diverged'] = int(rollouts.n - valid.n)
         result[name] = metrics
-    return result
+    return (result, runs) if return_rollouts else result
 
 
 def make_search(task, config):

@@ -17,7 +17,8 @@ Figures shared by the experiments: learning curves over trials, saved as PNG (Ag
 
 :func:`plot_curves` draws, for several methods, the mean over trials with a +- one standard
 deviation band (the thin lines of the paper's Fig. 3-5 and the shaded bands of the thesis'
-Fig. 6.x), optionally on a log scale and with a horizontal reference line.
+Fig. 6.x), optionally on a log scale and with a horizontal reference line;
+:func:`plot_trajectories` draws what rollouts of a policy did, joint by joint.
 """
 
 import os
@@ -89,4 +90,58 @@ def plot_curves(path, x, curves, xlabel='', ylabel='', title=None, log_y=False,
         ax.set_title(title)
     ax.grid(True, which='both', alpha=0.3)
     ax.legend()
+    return save_figure(fig, path)
+
+
+def plot_trajectories(path, dt, joint_names, runs, goal=None, joint_limits=None,
+                      torque_limits=None, title=None, max_joints=12):
+    """
+    Plot joint angles and applied torques over time, one row per joint, and save a PNG.
+
+    runs: mapping from a label to (states (N, T+1, 2 du), torques (N, T, du)) of N rollouts
+    (positions first in the state); each is drawn as its mean with a band from its lowest to
+    highest value at each time. goal (2 du,) is drawn dotted on the angles, joint_limits (lower
+    (du,), upper (du,)) and torque_limits (du,) dashed where finite. Rows beyond ``max_joints``
+    are left out (said in the title). Returns ``path``.
+    """
+    du = len(joint_names)
+    rows = min(du, max_joints)
+    fig, axes = plt.subplots(rows, 2, figsize=(9.0, 1.9 * rows + 0.8), sharex=True,
+                             squeeze=False)
+    for index, (label, (states, torques)) in enumerate(runs.items()):
+        colour = COLOURS[index % len(COLOURS)]
+        states, torques = np.asarray(states, dtype=float), np.asarray(torques, dtype=float)
+        for column, (values, times) in enumerate((
+                (states[..., :du], dt * np.arange(states.shape[1])),
+                (torques, dt * np.arange(torques.shape[1])))):
+            for j in range(rows):
+                ax = axes[j, column]
+                ax.plot(times, values[:, :, j].mean(axis=0), color=colour, linewidth=1.4,
+                        label=label if j == 0 else None)
+                ax.fill_between(times, values[:, :, j].min(axis=0), values[:, :, j].max(axis=0),
+                                color=colour, alpha=0.15, linewidth=0)
+    for j in range(rows):
+        angle, torque = axes[j]
+        angle.set_ylabel('%s (rad)' % joint_names[j])
+        torque.set_ylabel('torque (N m)')
+        if goal is not None:
+            angle.axhline(goal[j], color='k', linestyle=':', linewidth=1.0,
+                          label='goal' if j == 0 else None)
+        bounds = [] if joint_limits is None else [joint_limits[0][j], joint_limits[1][j]]
+        for bound in bounds:
+            if np.isfinite(bound):
+                angle.axhline(bound, color='gray', linestyle='--', linewidth=0.8)
+        if torque_limits is not None and np.isfinite(torque_limits[j]):
+            for bound in (-torque_limits[j], torque_limits[j]):
+                torque.axhline(bound, color='gray', linestyle='--', linewidth=0.8)
+        for ax in (angle, torque):
+            ax.grid(True, alpha=0.3)
+    axes[-1, 0].set_xlabel('time (s)')
+    axes[-1, 1].set_xlabel('time (s)')
+    axes[0, 0].legend(fontsize='small')
+    heading = title or ''
+    if rows < du:
+        heading += '%s(first %d of %d joints)' % (' ' if heading else '', rows, du)
+    if heading:
+        fig.suptitle(heading)
     return save_figure(fig, path)

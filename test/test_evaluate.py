@@ -18,7 +18,7 @@
 import dataclasses
 
 import numpy as np
-from ps_control import cli, evaluate
+from ps_control import cli, evaluate, plotting
 from ps_control.checkpoint import checkpoint_task, read_checkpoint, write_checkpoint
 from ps_control.learning import evaluate_policy, load_search, make_search
 from ps_control.learning_config import load_learning_config
@@ -141,3 +141,31 @@ def test_bad_input_is_named_and_exits_with_status_2(tmp_path, capsys, task, cont
             handle.write(content)
     assert cli.main(['evaluate', task, path]) == 2  # the ps-control command's sub-command
     assert message in capsys.readouterr().err
+
+
+def test_plot_draws_the_rollouts_joint_by_joint(tmp_path, capsys, monkeypatch):
+    path, _ = saved_search(tmp_path, 'double_pendulum', 'gps')
+    figures = []
+    original = plotting.save_figure
+
+    def keep(fig, target, dpi=120):
+        figures.append([(ax.get_ylabel(), len(ax.lines)) for ax in fig.axes])
+        figures[-1].append(fig._suptitle.get_text())
+        return original(fig, target, dpi)
+
+    monkeypatch.setattr(plotting, 'save_figure', keep)
+    png = tmp_path / 'rollouts.png'
+    assert evaluate.main(['double_pendulum', path, '--rollouts', '3', '--plot', str(png)]) == 0
+    assert 'wrote %s' % png in capsys.readouterr().out
+    assert png.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+    axes = figures[0]
+    # two joints x (angle, torque); angles: 2 runs + the goal; torques: 2 runs + 2 limits
+    labels = [label for label, _ in axes[:4]]
+    assert labels == ['joint_1 (rad)', 'torque (N m)', 'joint_2 (rad)', 'torque (N m)']
+    assert axes[1][1] == 4 and axes[0][1] >= 3
+    assert axes[-1] == 'double_pendulum, gps after 0 iterations'
+    many = {'run': (np.zeros((2, 6, 28)), np.zeros((2, 5, 14)))}
+    plotting.plot_trajectories(str(tmp_path / 'many.png'), 0.1, ['q%d' % i for i in range(14)],
+                               many, title='arm')
+    assert figures[-1][-1] == 'arm (first 12 of 14 joints)'
+    assert len(figures[-1]) == 12 * 2 + 1
