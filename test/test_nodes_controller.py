@@ -115,7 +115,7 @@ def test_start_without_a_policy_is_refused(graph):
     assert 'no policy' in response.message
 
 
-def test_episode_clips_every_torque_and_reports_state_and_action(graph):
+def test_episode_clips_every_torque_and_reports_state_action_and_torque(graph):
     robot = Robot(graph)
     K = np.zeros((2, 4))
     K[1, 0] = 10.0  # u_2 = 10 q_1 - 4 = 3 - 4 = -1 at q_1 = 0.3: inside the limits
@@ -128,10 +128,13 @@ def test_episode_clips_every_torque_and_reports_state_and_action(graph):
     assert robot.spin_publishing(lambda: len(robot.transitions) >= 7)
     steps = [t[1] for t in robot.transitions]
     assert steps == list(range(7))  # T = 6 steps and the terminal tick
-    for episode, step, status, x, u in robot.transitions[:6]:
+    for episode, step, status, x, u, torque in robot.transitions[:6]:
         assert episode == 1 and status == 0
         np.testing.assert_allclose(x, STATE)
         np.testing.assert_allclose(u, [100.0, -1.0])  # the policy's action, before clipping
+        np.testing.assert_allclose(torque, [10.0, -1.0])  # what it applied: the clipped action
+    # the terminal tick (lockstep off): the hold command, zero by default, is what was applied
+    np.testing.assert_array_equal(robot.transitions[6][5], [0.0, 0.0])
     # the commands went out clipped (100 to the limit, -1 as is); between episodes the hold
     # torque is zero
     assert [10.0, -1.0] in robot.commands
@@ -201,7 +204,7 @@ def test_stale_joint_states_give_zero_torque_said_once(graph, capfd):
                             and robot.commands[-1] == [0.0, 0.0])
     assert robot.commands[-4:] == [[0.0, 0.0]] * 4
     fallback = [t for t in robot.transitions if t[2] == 1]
-    assert fallback and all(np.all(t[4] == 0.0) for t in fallback)
+    assert fallback and all(np.all(t[4] == 0.0) and np.all(t[5] == 0.0) for t in fallback)
     log = capfd.readouterr().err
     assert log.count('stale') == 1, log
     # fresh states again: control resumes, and that is said once too
@@ -253,15 +256,16 @@ def test_joint_state_decoding_is_the_same_in_order_and_by_lookup():
 def test_refilled_transition_message_decodes_to_the_new_tick():
     # the controller reuses one transition message: refilling it must replace every number
     # and keep the layout transition_to_msg made
-    msg = transition_to_msg(1, 0, 0.0, np.zeros(4), np.zeros(2))
+    msg = transition_to_msg(1, 0, 0.0, np.zeros(4), np.zeros(2), np.zeros(2))
     layout = [(d.label, d.size, d.stride) for d in msg.layout.dim]
-    x, u = np.array([0.5, -1.5, 2.0, 3.0]), np.array([-7.0, 4.0])
-    fill_transition(msg, 3, 41, STATUS_FALLBACK, x, u)
+    x, u, torque = np.array([0.5, -1.5, 2.0, 3.0]), np.array([-17.0, 4.0]), np.array([-10.0, 4.0])
+    fill_transition(msg, 3, 41, STATUS_FALLBACK, x, u, torque)
     assert [(d.label, d.size, d.stride) for d in msg.layout.dim] == layout
-    episode, step, status, x_out, u_out = transition_from_msg(msg, 4, 2)
+    episode, step, status, x_out, u_out, torque_out = transition_from_msg(msg, 4, 2)
     assert (episode, step, status) == (3, 41, 1)
     np.testing.assert_array_equal(x_out, x)
     np.testing.assert_array_equal(u_out, u)
+    np.testing.assert_array_equal(torque_out, torque)
 
 
 def test_realtime_priority_range_and_scheduling():
@@ -322,7 +326,8 @@ def test_a_non_finite_action_gives_zero_torque_and_an_error(graph, capfd):
     assert robot.spin_publishing(lambda: len(robot.transitions) >= 3, position=[2.0, 2.0])
     assert robot.commands and all(np.all(np.isfinite(c)) for c in robot.commands)
     assert all(c == [0.0, 0.0] for c in robot.commands)
-    assert all(t[2] == STATUS_FALLBACK and np.all(t[4] == 0.0) for t in robot.transitions)
+    assert all(t[2] == STATUS_FALLBACK and np.all(t[4] == 0.0) and np.all(t[5] == 0.0)
+               for t in robot.transitions)
     assert 'non-finite action at step 0 of episode 1' in capfd.readouterr().err
 
 

@@ -126,17 +126,22 @@ def test_indefinite_covariance_is_rejected():
 
 def test_transition_round_trip_and_rejection():
     x = np.array([0.1, -0.2, 0.3, 0.4])
-    u = np.array([1.5, float('nan')])
-    msg = messages.transition_to_msg(7, 12, messages.STATUS_FALLBACK, x, u)
-    episode, step, status, x2, u2 = messages.transition_from_msg(msg, 4, 2)
+    u = np.array([12.5, float('nan')])
+    torque = np.array([10.0, float('nan')])
+    msg = messages.transition_to_msg(7, 12, messages.STATUS_FALLBACK, x, u, torque)
+    assert msg.layout.dim[0].label == 'episode,step,status,state[4],action[2],torque[2]'
+    episode, step, status, x2, u2, torque2 = messages.transition_from_msg(msg, 4, 2)
     assert (episode, step, status) == (7, 12, 1)
     np.testing.assert_array_equal(x2, x)
-    assert u2[0] == 1.5 and np.isnan(u2[1])
+    assert u2[0] == 12.5 and np.isnan(u2[1])
+    assert torque2[0] == 10.0 and np.isnan(torque2[1])
     with pytest.raises(ValueError, match='layout'):
         messages.transition_from_msg(msg, 6, 3)
     msg.data = list(msg.data)[:-1]
-    with pytest.raises(ValueError, match='holds 8 numbers, expected 9'):
+    with pytest.raises(ValueError, match='holds 10 numbers, expected 11'):
         messages.transition_from_msg(msg, 4, 2)
+    with pytest.raises(ValueError, match=r'torque has shape \(3,\), the action \(2,\)'):
+        messages.transition_to_msg(0, 0, 0, x, u, np.zeros(3))
 
 
 def _joint_state(names, position, velocity):

@@ -137,7 +137,7 @@ class ControllerNode(Node):
         # one command and one transition message, refilled every tick (publish serializes them)
         self.command_msg = Float64MultiArray()
         self.transition_msg = transition_to_msg(0, 0, STATUS_OK, np.zeros(self.dx),
-                                                np.zeros(self.du))
+                                                np.zeros(self.du), np.zeros(self.du))
         self.command_pub = self.create_publisher(Float64MultiArray, common.COMMANDS,
                                                  common.COMMAND_QOS)
         self.transition_pub = self.create_publisher(Float64MultiArray, common.TRANSITIONS,
@@ -283,10 +283,9 @@ class ControllerNode(Node):
         if self.step >= self.policy.T:
             # terminal tick: report x_T; in lockstep nothing is applied
             u = np.full(self.du, np.nan) if self.lockstep else self._hold(valid)
-            if not self.lockstep:
-                self._publish(u)
+            torque = u if self.lockstep else self._publish(u)
             status = STATUS_OK if valid else STATUS_FALLBACK
-            self._publish_transition(status, x, u)
+            self._publish_transition(status, x, u, torque)
             self.mode = IDLE
             if self.next_policy is not None:
                 self._set_policy(self.next_policy)
@@ -304,8 +303,8 @@ class ControllerNode(Node):
         else:
             action = np.zeros(self.du)
             status = STATUS_FALLBACK
-        self._publish(np.clip(action, -self.limits, self.limits))
-        self._publish_transition(status, x, action)
+        torque = self._publish(np.clip(action, -self.limits, self.limits))
+        self._publish_transition(status, x, action, torque)
         self.step += 1
 
     def _hold(self, valid):
@@ -314,16 +313,18 @@ class ControllerNode(Node):
         return np.zeros(self.du)
 
     def _publish(self, u):
+        """Send the effort command u (within the limits); return what was sent."""
         # The policy's action is checked above and the damping is a finite parameter, so this is
         # the last guard only, should a future path forget its check.
         if not np.all(np.isfinite(u)):
             u = np.zeros(self.du)
         self.command_msg.data = u.tolist()
         self.command_pub.publish(self.command_msg)
+        return u
 
-    def _publish_transition(self, status, x, u):
+    def _publish_transition(self, status, x, u, torque):
         self.transition_pub.publish(fill_transition(self.transition_msg, self.episode,
-                                                    self.step, status, x, u))
+                                                    self.step, status, x, u, torque))
 
 
 def checked_effort_limits(limits, joints, task):

@@ -125,7 +125,7 @@ class Worker:
 
     def _on_transition(self, msg):
         try:
-            episode, step, status, x, u = transition_from_msg(msg, self.dx, self.du)
+            episode, step, status, x, u, _ = transition_from_msg(msg, self.dx, self.du)
         except ValueError as error:
             self.bad_messages += 1
             if self.bad_messages == 1:

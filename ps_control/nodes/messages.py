@@ -24,11 +24,14 @@ length, dimensions against the controller's dx / du, finiteness and the covarian
 LinearGaussianPolicy's validation) and raises ValueError saying what is wrong.
 
 Transition (``ps_control/transitions``, std_msgs/Float64MultiArray): one tick of the controller,
-``[episode, step, status, x_0..x_{dx-1}, u_0..u_{du-1}]`` with one dimension labelled
-``episode,step,status,state[dx],action[du]``. status is 0 (the policy acted on a valid state)
-or 1 (the safe fallback command was sent); u is the policy's action before clipping (the torque
-applied is its clip to the effort limits; the learner fits its model to u), zero on a fallback
-tick and NaN on the terminal tick (step == T) of a lockstep episode where nothing is applied.
+``[episode, step, status, x_0..x_{dx-1}, u_0..u_{du-1}, tau_0..tau_{du-1}]`` with one dimension
+labelled ``episode,step,status,state[dx],action[du],torque[du]``: the state the controller read,
+the policy's action u before clipping and the torque tau it applied (the command it sent). status
+is 0 (the policy acted on a valid state) or 1 (the safe fallback command was sent). tau is u
+clipped to the effort limits on a policy tick; u is what the learner fits its model to (the
+clipping is part of the system it learns). On a fallback tick u and tau are zero; on the terminal
+tick (step == T) u and tau are NaN in lockstep, where nothing is applied, and the hold command
+otherwise.
 """
 
 import hashlib
@@ -119,49 +122,56 @@ def policy_from_msg(msg, dx=None, du=None):
 
 def transition_label(dx, du):
     """Return the layout label of a transition message for dimensions dx, du."""
-    return 'episode,step,status,state[%d],action[%d]' % (dx, du)
+    return 'episode,step,status,state[%d],action[%d],torque[%d]' % (dx, du, du)
 
 
-def transition_to_msg(episode, step, status, x, u):
+def transition_to_msg(episode, step, status, x, u, torque):
     """Encode one controller tick as a Float64MultiArray."""
-    x = np.asarray(x, dtype=float)
-    u = np.asarray(u, dtype=float)
+    x, u, torque = (np.asarray(v, dtype=float) for v in (x, u, torque))
+    if torque.shape != u.shape:
+        raise ValueError('torque has shape %s, the action %s' % (torque.shape, u.shape))
     msg = Float64MultiArray()
-    size = TRANSITION_HEADER + x.size + u.size
+    size = TRANSITION_HEADER + x.size + 2 * u.size
     msg.layout.dim = [MultiArrayDimension(label=transition_label(x.size, u.size), size=size,
                                           stride=size)]
-    return fill_transition(msg, episode, step, status, x, u)
+    return fill_transition(msg, episode, step, status, x, u, torque)
 
 
-def fill_transition(msg, episode, step, status, x, u):
+def fill_transition(msg, episode, step, status, x, u, torque):
     """
     Overwrite the numbers of a transition message made by transition_to_msg for the same dx, du.
 
-    x and u are numpy arrays. The per-tick encoder of the controller: it reuses one message and
-    its layout instead of building both every tick (the message is serialized when published,
-    so reusing it is safe).
+    x, u and torque are numpy arrays. The per-tick encoder of the controller: it reuses one
+    message and its layout instead of building both every tick (the message is serialized when
+    published, so reusing it is safe).
     """
-    msg.data = [float(episode), float(step), float(status)] + x.tolist() + u.tolist()
+    msg.data = ([float(episode), float(step), float(status)] + x.tolist() + u.tolist()
+                + torque.tolist())
     return msg
 
 
 def transition_from_msg(msg, dx, du):
-    """Decode a transition message into (episode, step, status, x, u); ValueError if malformed."""
+    """
+    Decode a transition message into (episode, step, status, x, u, torque).
+
+    ValueError if it is malformed: another layout, length or a non-finite header.
+    """
     label = transition_label(dx, du)
     dims = list(msg.layout.dim)
     if len(dims) != 1 or dims[0].label != label:
         raise ValueError('transition message layout is %s, expected one dimension labelled %r'
                          % ([d.label for d in dims], label))
     data = np.asarray(msg.data, dtype=float)
-    if data.size != TRANSITION_HEADER + dx + du:
+    if data.size != TRANSITION_HEADER + dx + 2 * du:
         raise ValueError('transition message holds %d numbers, expected %d'
-                         % (data.size, TRANSITION_HEADER + dx + du))
+                         % (data.size, TRANSITION_HEADER + dx + 2 * du))
     head = data[:TRANSITION_HEADER]
     if not np.isfinite(head).all():
         raise ValueError('transition message header %s is not finite' % head.tolist())
     x = data[TRANSITION_HEADER:TRANSITION_HEADER + dx]
-    u = data[TRANSITION_HEADER + dx:]
-    return int(head[0]), int(head[1]), int(head[2]), x, u
+    u = data[TRANSITION_HEADER + dx:TRANSITION_HEADER + dx + du]
+    torque = data[TRANSITION_HEADER + dx + du:]
+    return int(head[0]), int(head[1]), int(head[2]), x, u, torque
 
 
 def joint_state_to_msg(stamp, joints, x, effort):
