@@ -25,7 +25,11 @@ runs from --rollouts initial states of the task, once with sampled actions and o
 mean action (``ps_control.learning.evaluate_policy``), and the command prints the reward,
 success share, saturation and diverged rollouts of each. With --gui the rollouts run side by
 side in the PyBullet GUI, paced at real time, for a person to watch (a display is needed);
---plot draws the joint angles and applied torques of the rollouts over time.
+--plot draws the joint angles and applied torques of the rollouts over time. --on runs the
+policy on another robot model (another task file with the same joints and dt, e.g. with heavier
+links in its URDF) from that task's initial states, scored by the checkpoint's task (its reward,
+success test and effort limits): how much model errors cost, before trying the policy on the
+real robot.
 
     ps-control evaluate quad_pendulum results/quad_pendulum/esaps/trial_00.npz
     ps-control evaluate double_pendulum dp.ckpt --rollouts 5 --gui
@@ -63,14 +67,30 @@ def parse_args(argv):
                         help='show the rollouts in the PyBullet GUI at real time')
     parser.add_argument('--plot', metavar='PNG',
                         help='also draw the joint angles and torques of the rollouts over time')
+    parser.add_argument('--on', metavar='TASK',
+                        help="run the policy on another task's robot and initial states (same "
+                             'joints and dt; e.g. a copy of the task file with another URDF, to '
+                             "see how model errors hurt); it is scored by the checkpoint's task")
     return parser.parse_args(argv)
 
 
-def format_report(search, path, n, seed, result):
+def check_same_interface(task, robot):
+    """Raise ValueError unless ``robot`` (a task) can run ``task``'s policies: joints and dt."""
+    if tuple(robot.joint_names) != tuple(task.joint_names):
+        raise ValueError('--on %s drives the joints %s, the policy %s'
+                         % (robot.name, list(robot.joint_names), list(task.joint_names)))
+    if robot.dt != task.dt:
+        raise ValueError('--on %s steps at dt = %g s, the policy at %g s'
+                         % (robot.name, robot.dt, task.dt))
+
+
+def format_report(search, path, n, seed, result, robot=None):
     """Return the printed report of ``evaluate_policy``'s ``result`` as text."""
     config = search.config
-    lines = ['%s: %s on %s after %d iterations; %d rollouts (seed %d)'
-             % (path, config.algorithm, search.task.name, search.iteration, n, seed),
+    lines = ['%s: %s on %s after %d iterations; %d rollouts (seed %d)%s'
+             % (path, config.algorithm, search.task.name, search.iteration, n, seed,
+                '' if robot is None else ' on the robot of %s (%s)' % (robot.name,
+                                                                       robot.source)),
              '%-12s %12s %9s %11s %9s' % ('actions', 'reward', 'success', 'saturation',
                                           'diverged')]
     for name, label in (('sampled', 'sampled'), ('mean_action', 'mean')):
@@ -91,25 +111,30 @@ def main(argv=None):
     try:
         task = checkpoint_task(args.checkpoint, load_task(args.task))  # its horizon
         search = load_search(args.checkpoint, task)
+        robot = None if args.on is None else load_task(args.on)
+        if robot is not None:
+            check_same_interface(task, robot)
     except (OSError, ValueError) as error:
         print('ps-control evaluate: %s' % error, file=sys.stderr)
         return 2
-    simulator = task.make_simulator(n_robots=args.rollouts, gui=args.gui, realtime=args.gui)
+    simulator = (robot or task).make_simulator(n_robots=args.rollouts, gui=args.gui,
+                                               realtime=args.gui)
     try:
         result, runs = evaluate_policy(search, simulator, args.rollouts,
                                        np.random.default_rng([args.seed, EVALUATION_STREAM]),
-                                       return_rollouts=True)
+                                       return_rollouts=True, start=robot)
     finally:
         simulator.close()
-    print(format_report(search, args.checkpoint, args.rollouts, args.seed, result))
+    print(format_report(search, args.checkpoint, args.rollouts, args.seed, result, robot))
     if args.plot:
-        print('wrote %s' % plot_rollouts(args.plot, search, runs))
+        print('wrote %s' % plot_rollouts(args.plot, search, runs, robot))
     return 0
 
 
-def plot_rollouts(path, search, runs):
+def plot_rollouts(path, search, runs, robot=None):
     """Draw the finite rollouts of ``runs`` (evaluate_policy's) joint by joint; return path."""
     task = search.task
+    limits = robot or task  # the limits of the robot that ran
     labels = {'sampled': 'sampled actions', 'mean_action': 'mean action'}
     drawn = {}
     for name, rollouts in runs.items():
@@ -118,9 +143,11 @@ def plot_rollouts(path, search, runs):
             drawn['%s (%d)' % (labels[name], valid.n)] = (valid.states, valid.torques)
     return plotting.plot_trajectories(
         path, task.dt, task.joint_names, drawn, goal=task.goal,
-        joint_limits=(task.joint_lower, task.joint_upper), torque_limits=task.torque_limits,
-        title='%s, %s after %d iterations' % (task.name, search.config.algorithm,
-                                              search.iteration))
+        joint_limits=(limits.joint_lower, limits.joint_upper),
+        torque_limits=limits.torque_limits,
+        title='%s, %s after %d iterations%s' % (task.name, search.config.algorithm,
+                                                search.iteration,
+                                                '' if robot is None else ', on ' + robot.name))
 
 
 if __name__ == '__main__':

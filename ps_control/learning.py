@@ -494,7 +494,7 @@ def saturation_share(actions, limits):
 
 
 # -- every kind of learner ------------------------------------------------------------------------
-def evaluate_policy(search, sim, n, rng, return_rollouts=False):
+def evaluate_policy(search, sim, n, rng, return_rollouts=False, start=None):
     """
     Return the true-system metrics of ``search.policy`` on fresh rollouts: sampled and mean.
 
@@ -507,8 +507,10 @@ def evaluate_policy(search, sim, n, rng, return_rollouts=False):
     rollouts that stayed finite, 'diverged' (how many did not) and 'success_rate' over all n (a
     diverged rollout does not succeed). Works for every learner (``make_search``). With
     ``return_rollouts`` it returns (that dict, the simulator's Rollouts by the same names).
+    ``start``: the task whose initial state distribution is sampled (default the learner's; with
+    ``sim`` another robot's, see ``ps-control evaluate --on``); the scores are the learner's.
     """
-    x0 = search.task.sample_initial_states(n, rng)
+    x0 = (search.task if start is None else start).sample_initial_states(n, rng)
     result, runs = {}, {}
     for name, noise in (('sampled', True), ('mean_action', False)):
         rollouts = runs[name] = sim.rollout(search.policy, x0, rng, noise=noise)

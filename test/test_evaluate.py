@@ -169,3 +169,41 @@ def test_plot_draws_the_rollouts_joint_by_joint(tmp_path, capsys, monkeypatch):
                                many, title='arm')
     assert figures[-1][-1] == 'arm (first 12 of 14 joints)'
     assert len(figures[-1]) == 12 * 2 + 1
+
+
+def _task_copy(tmp_path, name, replacements):
+    """Write a copy of config/<name>.yaml with text replaced; return its path."""
+    from ps_control.tasks import task_path
+    text = open(task_path(name)).read()
+    for old, new in replacements:
+        assert old in text, old
+        text = text.replace(old, new)
+    path = tmp_path / ('%s_copy.yaml' % name)
+    path.write_text(text)
+    return str(path)
+
+
+def test_on_runs_the_policy_on_another_robot_scored_by_its_own_task(tmp_path, capsys):
+    """A robustness check: the policy on a pendulum with 1.5 times heavier links."""
+    from ps_control.tasks import load_task as load
+    path, search = saved_search(tmp_path, 'double_pendulum', 'gps')
+    urdf = open(search.task.urdf_path).read()
+    assert urdf.count('<mass value="1"/>') == 3
+    heavy_urdf = tmp_path / 'heavy.urdf'
+    heavy_urdf.write_text(urdf.replace('<mass value="1"/>', '<mass value="1.5"/>'))
+    heavy = _task_copy(tmp_path, 'double_pendulum',
+                       [("urdf: 'double_pendulum.urdf'", "urdf: '%s'" % heavy_urdf)])
+    assert load(heavy).fingerprint() != search.task.fingerprint()  # another robot
+    assert evaluate.main(['double_pendulum', path, '--rollouts', '3']) == 0
+    nominal = capsys.readouterr().out.splitlines()
+    assert evaluate.main(['double_pendulum', path, '--rollouts', '3', '--on', heavy]) == 0
+    moved = capsys.readouterr().out.splitlines()
+    assert moved[0].endswith('on the robot of double_pendulum (%s)' % heavy)
+    assert moved[2].split()[1] != nominal[2].split()[1]  # the heavier links move otherwise
+    quad = 'quad_pendulum'
+    assert evaluate.main(['double_pendulum', path, '--on', quad]) == 2
+    assert "drives the joints ['joint_1', 'joint_2', 'joint_3', 'joint_4']" in (
+        capsys.readouterr().err)
+    slow = _task_copy(tmp_path, 'double_pendulum', [('dt: 0.05', 'dt: 0.1')])
+    assert evaluate.main(['double_pendulum', path, '--on', slow]) == 2
+    assert 'steps at dt = 0.1 s, the policy at 0.05 s' in capsys.readouterr().err
