@@ -48,14 +48,15 @@ def read_checkpoint(path):
     """
     Return (arrays, meta) of a checkpoint written by ``write_checkpoint``.
 
-    FileNotFoundError if it is missing; ValueError naming the file if it is corrupt or has
-    another version.
+    OSError (FileNotFoundError, PermissionError, ...) if it cannot be read; ValueError naming
+    the file if it is a folder, corrupt or of another version.
     """
     if os.path.isdir(path):
         raise ValueError('checkpoint %s is a folder, not a checkpoint file' % (path,))
-    if os.path.exists(path) and not zipfile.is_zipfile(path):
-        raise ValueError('checkpoint %s is corrupt or not a ps_control checkpoint (not an .npz '
-                         'archive)' % (path,))
+    with open(path, 'rb') as handle:  # OSError (missing, unreadable) as it is
+        if not zipfile.is_zipfile(handle):
+            raise ValueError('checkpoint %s is corrupt or not a ps_control checkpoint (not an '
+                             '.npz archive)' % (path,))
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {name: data[name] for name in data.files}
@@ -96,19 +97,21 @@ def check_checkpoint_task(meta, task):
                          'kept: give that horizon, or none)' % (meta['horizon'], task.horizon))
     if meta.get('task_fingerprint') != task.fingerprint():
         raise ValueError('it was written for another definition of task %r (its robot, reward, '
-                         'limits, dt or initial state have changed since)' % (meta.get('task'),))
+                         'limits, horizon, dt or initial state have changed since)'
+                         % (meta.get('task'),))
 
 
 def checkpoint_task(path, task):
     """
-    Return ``task`` with the horizon the checkpoint at ``path`` ran with, if it recorded one.
+    Return ``task`` with the horizon the checkpoint at ``path`` ran with.
 
     For restoring a run without knowing the horizon it was given (``ps-control evaluate``, a
     resumed learner node without its ``horizon`` parameter); everything else about the task is
-    still checked against the checkpoint when the learner is restored.
+    still checked against the checkpoint when the learner is restored. A checkpoint written
+    before the horizon was recorded gives it by its policy's length, if it holds a policy.
     """
-    _, meta = read_checkpoint(path)
-    horizon = meta.get('horizon')
+    arrays, meta = read_checkpoint(path)
+    horizon = meta.get('horizon', arrays['K'].shape[0] if 'K' in arrays else None)
     if horizon is None or horizon == task.horizon:
         return task
     return replace(task, horizon=int(horizon))

@@ -27,9 +27,9 @@ success share, saturation and diverged rollouts of each. With --gui the rollouts
 side in the PyBullet GUI, paced at real time, for a person to watch (a display is needed);
 --plot draws the joint angles and applied torques of the rollouts over time. --on runs the
 policy on another robot model (another task file with the same joints and dt, e.g. with heavier
-links in its URDF) from that task's initial states, scored by the checkpoint's task (its reward,
-success test and effort limits): how much model errors cost, before trying the policy on the
-real robot.
+links in its URDF, or weaker motors) from that task's initial states: the torques that robot
+applied, within its effort limits, are scored by the checkpoint's task (its reward and success
+test). It shows how much model errors cost, before trying the policy on the real robot.
 
     ps-control evaluate quad_pendulum results/quad_pendulum/esaps/trial_00.npz
     ps-control evaluate double_pendulum dp.ckpt --rollouts 5 --gui
@@ -70,7 +70,8 @@ def parse_args(argv):
     parser.add_argument('--on', metavar='TASK',
                         help="run the policy on another task's robot and initial states (same "
                              'joints and dt; e.g. a copy of the task file with another URDF, to '
-                             "see how model errors hurt); it is scored by the checkpoint's task")
+                             'see how model errors hurt); the torques it applies are scored by '
+                             "the checkpoint's task")
     return parser.parse_args(argv)
 
 
@@ -127,7 +128,11 @@ def main(argv=None):
         simulator.close()
     print(format_report(search, args.checkpoint, args.rollouts, args.seed, result, robot))
     if args.plot:
-        print('wrote %s' % plot_rollouts(args.plot, search, runs, robot))
+        try:
+            print('wrote %s' % plot_rollouts(args.plot, search, runs, robot))
+        except OSError as error:
+            print('ps-control evaluate: cannot write the plot: %s' % error, file=sys.stderr)
+            return 1
     return 0
 
 
@@ -136,18 +141,24 @@ def plot_rollouts(path, search, runs, robot=None):
     task = search.task
     limits = robot or task  # the limits of the robot that ran
     labels = {'sampled': 'sampled actions', 'mean_action': 'mean action'}
-    drawn = {}
+    drawn, diverged = {}, []
     for name, rollouts in runs.items():
         valid = rollouts.valid()
         if valid.n:
             drawn['%s (%d)' % (labels[name], valid.n)] = (valid.states, valid.torques)
+        if valid.n < rollouts.n:
+            diverged.append('%s %d of %d' % (labels[name], rollouts.n - valid.n, rollouts.n))
+    note = '\ndiverged, not drawn: %s' % ', '.join(diverged) if diverged else ''
+    T = next(iter(runs.values())).T
     return plotting.plot_trajectories(
         path, task.dt, task.joint_names, drawn, goal=task.goal,
         joint_limits=(limits.joint_lower, limits.joint_upper),
         torque_limits=limits.torque_limits,
-        title='%s, %s after %d iterations%s' % (task.name, search.config.algorithm,
-                                                search.iteration,
-                                                '' if robot is None else ', on ' + robot.name))
+        title='%s, %s after %d iterations%s%s' % (task.name, search.config.algorithm,
+                                                  search.iteration,
+                                                  '' if robot is None else ', on ' + robot.name,
+                                                  note),
+        duration=T * task.dt)
 
 
 if __name__ == '__main__':

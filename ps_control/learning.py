@@ -190,15 +190,16 @@ class PolicySearch:
         cov = np.atleast_2d(cov) + self.config.state_covariance_floor * np.eye(x0.shape[1])
         return GaussianState(x0.mean(0), cov)
 
-    def sample_metrics(self, states, actions):
+    def sample_metrics(self, states, actions, limits=None):
         """
         Return the true-system metrics of rollouts of the current policy.
 
         The reward is that of the applied torques, the policy's ``actions`` clipped to the
         effort limits (what the motors did); saturation is the share of action components at or
-        beyond their limit.
+        beyond their limit. ``limits``: the effort limits of the robot that ran the rollouts
+        (default the task's; another robot's with ``ps-control evaluate --on``).
         """
-        limits = np.asarray(self.task.torque_limits, dtype=float)
+        limits = np.asarray(self.task.torque_limits if limits is None else limits, dtype=float)
         torques = np.clip(actions, -limits, limits)
         rewards = np.asarray(self.task.reward(states, torques), dtype=float)
         return {
@@ -508,14 +509,16 @@ def evaluate_policy(search, sim, n, rng, return_rollouts=False, start=None):
     diverged rollout does not succeed). Works for every learner (``make_search``). With
     ``return_rollouts`` it returns (that dict, the simulator's Rollouts by the same names).
     ``start``: the task whose initial state distribution is sampled (default the learner's; with
-    ``sim`` another robot's, see ``ps-control evaluate --on``); the scores are the learner's.
+    ``sim`` another robot's, see ``ps-control evaluate --on``). The scores are the learner's
+    (its reward and success test) of the torques ``sim`` applied, within its effort limits.
     """
     x0 = (search.task if start is None else start).sample_initial_states(n, rng)
     result, runs = {}, {}
     for name, noise in (('sampled', True), ('mean_action', False)):
         rollouts = runs[name] = sim.rollout(search.policy, x0, rng, noise=noise)
         valid = rollouts.valid()
-        metrics = search.sample_metrics(valid.states, valid.actions) if valid.n else {
+        metrics = search.sample_metrics(valid.states, valid.actions,
+                                        sim.effort_limits) if valid.n else {
             'expected_reward': float('nan'), 'success_rate': 0.0}
         metrics['success_rate'] *= valid.n / rollouts.n
         metrics['diverged'] = int(rollouts.n - valid.n)

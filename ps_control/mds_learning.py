@@ -214,14 +214,15 @@ class ArmViaPointSearch:
         effector = self.via.effector(q[..., self.via.via_index, :])
         return costs, np.linalg.norm(self.via.via_point - effector, axis=-1)
 
-    def sample_metrics(self, states, actions):
+    def sample_metrics(self, states, actions, limits=None):
         """
         Return the true-system metrics of rollouts (M, T+1, dx), (M, T, du) of ``policy``.
 
         ``policy`` runs the search mean's DMP, so each rollout is scored as the mean's: the
         paper's cost of the measured movement (expected_reward is minus its mean), via_error
         (the mean distance of the end effector from the via-point), success_rate (the share
-        within via_tolerance) and saturation, as ``update`` scores an iteration's rollouts.
+        within via_tolerance) and saturation (at ``limits``, default the task's effort limits), as
+        ``update`` scores an iteration's rollouts.
         """
         states, actions = np.asarray(states, dtype=float), np.asarray(actions, dtype=float)
         params = np.broadcast_to(self.mean, (states.shape[0],) + self.via.param_shape)
@@ -231,7 +232,8 @@ class ArmViaPointSearch:
             'reward_std': float(costs.std()),
             'via_error': float(errors.mean()),
             'success_rate': float(np.mean(errors <= self.config.via_tolerance)),
-            'saturation': saturation_share(actions, self.task.torque_limits),
+            'saturation': saturation_share(
+                actions, self.task.torque_limits if limits is None else limits),
         }
 
     def _check_rollouts(self, states, actions):

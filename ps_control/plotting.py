@@ -94,7 +94,7 @@ def plot_curves(path, x, curves, xlabel='', ylabel='', title=None, log_y=False,
 
 
 def plot_trajectories(path, dt, joint_names, runs, goal=None, joint_limits=None,
-                      torque_limits=None, title=None, max_joints=12):
+                      torque_limits=None, title=None, max_joints=12, duration=None):
     """
     Plot joint angles and applied torques over time, one row per joint, and save a PNG.
 
@@ -102,7 +102,8 @@ def plot_trajectories(path, dt, joint_names, runs, goal=None, joint_limits=None,
     (positions first in the state); each is drawn as its mean with a band from its lowest to
     highest value at each time. goal (2 du,) is drawn dotted on the angles, joint_limits (lower
     (du,), upper (du,)) and torque_limits (du,) dashed where finite. Rows beyond ``max_joints``
-    are left out (said in the title). Returns ``path``.
+    are left out (said in the title). duration (s) fixes the time axis (it also holds when
+    ``runs`` is empty). Returns ``path``.
     """
     du = len(joint_names)
     rows = min(du, max_joints)
@@ -136,9 +137,12 @@ def plot_trajectories(path, dt, joint_names, runs, goal=None, joint_limits=None,
                 torque.axhline(bound, color='gray', linestyle='--', linewidth=0.8)
         for ax in (angle, torque):
             ax.grid(True, alpha=0.3)
+            if duration is not None:
+                ax.set_xlim(0.0, duration)
     axes[-1, 0].set_xlabel('time (s)')
     axes[-1, 1].set_xlabel('time (s)')
-    axes[0, 0].legend(fontsize='small')
+    if axes[0, 0].get_legend_handles_labels()[0]:
+        axes[0, 0].legend(fontsize='small')
     heading = title or ''
     if rows < du:
         heading += '%s(first %d of %d joints)' % (' ' if heading else '', rows, du)

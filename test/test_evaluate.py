@@ -119,6 +119,10 @@ def test_a_checkpoint_keeps_the_horizon_its_run_had(tmp_path, capsys):
     arrays, meta = read_checkpoint(path)  # written before the horizon was recorded
     del meta['horizon']
     write_checkpoint(path, arrays, meta)
+    assert checkpoint_task(path, task) == short  # by its policy's length
+    assert load_search(path, checkpoint_task(path, task)).iteration == 0
+    del arrays['K']  # and with no policy in it, the task as it is
+    write_checkpoint(path, arrays, meta)
     assert checkpoint_task(path, task) is task
 
 
@@ -204,6 +208,62 @@ def test_on_runs_the_policy_on_another_robot_scored_by_its_own_task(tmp_path, ca
     assert evaluate.main(['double_pendulum', path, '--on', quad]) == 2
     assert "drives the joints ['joint_1', 'joint_2', 'joint_3', 'joint_4']" in (
         capsys.readouterr().err)
+    # weaker motors: the torques the robot applied (within its 5 N m) are what is scored
+    weak_urdf = tmp_path / 'weak.urdf'
+    assert urdf.count('effort="10"') == 2
+    weak_urdf.write_text(urdf.replace('effort="10"', 'effort="5"'))
+    weak = _task_copy(tmp_path, 'double_pendulum', [
+        ("urdf: 'double_pendulum.urdf'", "urdf: '%s'" % weak_urdf),
+        ('torque_limits: [10.0, 10.0]  # must', 'torque_limits: [5.0, 5.0]  # must')])
+    robot = load(weak)
+    simulator = robot.make_simulator(n_robots=4)
+    try:
+        result, runs = evaluate_policy(search, simulator, 4, np.random.default_rng(0),
+                                       return_rollouts=True, start=robot)
+    finally:
+        simulator.close()
+    applied = runs['sampled'].torques
+    assert np.abs(applied).max() <= 5.0 + 1e-12
+    expected = search.sample_metrics(runs['sampled'].states, runs['sampled'].actions, [5.0, 5.0])
+    assert result['sampled']['saturation'] == expected['saturation'] > 0.0
+    rewards = search.task.reward(runs['sampled'].states, applied)
+    assert result['sampled']['expected_reward'] == pytest.approx(np.mean(rewards), rel=1e-12)
     slow = _task_copy(tmp_path, 'double_pendulum', [('dt: 0.05', 'dt: 0.1')])
     assert evaluate.main(['double_pendulum', path, '--on', slow]) == 2
     assert 'steps at dt = 0.1 s, the policy at 0.05 s' in capsys.readouterr().err
+
+
+def test_the_plot_says_which_rollouts_diverged_and_keeps_the_time_axis(tmp_path, monkeypatch):
+    from ps_control.sim.simulator import Rollouts
+    _, search = saved_search(tmp_path, 'double_pendulum', 'gps')
+    T, n = search.task.horizon, 2
+    nan = Rollouts(np.full((n, T + 1, 4), np.nan), np.full((n, T, 2), np.nan),
+                   np.full((n, T, 2), np.nan), np.ones(n, dtype=bool), np.ones(n, dtype=int))
+    figures = []
+    original = plotting.save_figure
+
+    def keep(fig, target, dpi=120):
+        figures.append((fig._suptitle.get_text(), fig.axes[0].get_xlim()))
+        return original(fig, target, dpi)
+
+    monkeypatch.setattr(plotting, 'save_figure', keep)
+    evaluate.plot_rollouts(str(tmp_path / 'none.png'), search,
+                           {'sampled': nan, 'mean_action': nan})
+    title, xlim = figures[0]
+    assert 'diverged, not drawn: sampled actions 2 of 2, mean action 2 of 2' in title
+    assert xlim == (0.0, T * search.task.dt)
+
+
+def test_an_unreadable_checkpoint_is_not_called_corrupt(tmp_path, monkeypatch):
+    path, _ = saved_search(tmp_path, 'double_pendulum', 'gps')
+    import builtins
+    real_open = builtins.open
+
+    def refuse(file, *args, **kwargs):
+        if str(file) == path:
+            raise PermissionError(13, 'Permission denied', path)
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, 'open', refuse)
+    with pytest.raises(PermissionError):
+        read_checkpoint(path)

@@ -600,6 +600,7 @@ class _DivergingSim:
 
     def __init__(self, task):
         self.task = task
+        self.effort_limits = np.asarray(task.torque_limits, dtype=float)
         self.noise = []
 
     def rollout(self, policy, x0, rng, noise=True):

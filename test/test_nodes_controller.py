@@ -116,7 +116,7 @@ def test_start_without_a_policy_is_refused(graph):
 
 
 def test_episode_clips_every_torque_and_reports_state_action_and_torque(graph):
-    robot = Robot(graph)
+    robot = Robot(graph, fallback_damping=2.0)  # hold -2 qdot = [-1, -2] between episodes
     K = np.zeros((2, 4))
     K[1, 0] = 10.0  # u_2 = 10 q_1 - 4 = 3 - 4 = -1 at q_1 = 0.3: inside the limits
     policy = constant_policy([100.0, -4.0], T=6, K=K)
@@ -133,16 +133,37 @@ def test_episode_clips_every_torque_and_reports_state_action_and_torque(graph):
         np.testing.assert_allclose(x, STATE)
         np.testing.assert_allclose(u, [100.0, -1.0])  # the policy's action, before clipping
         np.testing.assert_allclose(torque, [10.0, -1.0])  # what it applied: the clipped action
-    # the terminal tick (lockstep off): the hold command, zero by default, is what was applied
-    np.testing.assert_array_equal(robot.transitions[6][5], [0.0, 0.0])
+    # the terminal tick (lockstep off): the hold command is what was applied
+    np.testing.assert_allclose(robot.transitions[6][5], [-1.0, -2.0])
     # the commands went out clipped (100 to the limit, -1 as is); between episodes the hold
-    # torque is zero
+    # torque
     assert [10.0, -1.0] in robot.commands
     assert all(abs(c[0]) <= 10.0 and abs(c[1]) <= 10.0 for c in robot.commands)
     n = len(robot.commands)
     assert robot.spin_publishing(lambda: len(robot.commands) >= n + 3)
-    assert robot.commands[-1] == [0.0, 0.0]
+    np.testing.assert_allclose(robot.commands[-1], [-1.0, -2.0])
     assert robot.controller.mode == 'idle'
+
+
+def test_lockstep_terminal_tick_reports_the_state_and_applies_nothing(graph):
+    """In lockstep the tick after the last step sends no command: action and torque are NaN."""
+    robot = Robot(graph, lockstep=True, fallback_damping=2.0)
+    robot.send_policy(constant_policy([30.0, 1.0], T=2))
+    assert robot.ready()
+    assert graph.call(robot.start, Trigger.Request()).success
+    commands = len(robot.commands)
+    for _ in range(3):  # steps 0 and 1, then the terminal tick (as stamped states would do)
+        robot.controller._act(True)
+    assert graph.spin_until(lambda: len(robot.transitions) >= 3)
+    for _, step, status, x, u, torque in robot.transitions[:2]:
+        np.testing.assert_allclose(u, [30.0, 1.0])
+        np.testing.assert_allclose(torque, [10.0, 1.0])
+    _, step, status, x, u, torque = robot.transitions[2]
+    assert step == 2 and status == 0
+    np.testing.assert_allclose(x, STATE)
+    assert np.isnan(u).all() and np.isnan(torque).all()
+    assert graph.spin_until(lambda: len(robot.commands) >= commands + 2)
+    assert robot.commands[commands:] == [[10.0, 1.0]] * 2  # and none for the terminal tick
 
 
 def test_second_start_while_running_is_refused(graph):

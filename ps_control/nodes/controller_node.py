@@ -19,9 +19,9 @@ Every tick of a timer on the node clock (sim time with use_sim_time, so it follo
 it reads the newest ``joint_states``, samples u_t ~ N(K_t x + k_t, cov_t) (the mean with
 ``explore: false``), clips every torque to the effort limits, publishes the torques on
 ``effort_controller/commands`` (std_msgs/Float64MultiArray in joint order, the ros2_control
-forward_command_controller convention) and the state it used with the policy's action u_t
-(before clipping: the applied torque is its clip) on ``ps_control/transitions``. The learner
-fits its dynamics model to the policy's actions (ps_control.learning explains why).
+forward_command_controller convention) and, on ``ps_control/transitions``, the state it used,
+the policy's action u_t before clipping and the torque it sent (ps_control.nodes.messages). The
+learner fits its dynamics model to the policy's actions (ps_control.learning explains why).
 
 Episodes: ``ps_control/start_episode`` (std_srvs/Trigger) arms the controller; the next tick is
 step 0 and the episode ends after the policy's T steps with a terminal tick that reports x_T.
