@@ -25,7 +25,8 @@ runs from --rollouts initial states of the task, once with sampled actions and o
 mean action (``ps_control.learning.evaluate_policy``), and the command prints the reward,
 success share, saturation and diverged rollouts of each. With --gui the rollouts run side by
 side in the PyBullet GUI, paced at real time, for a person to watch (a display is needed);
---plot draws the joint angles and applied torques of the rollouts over time. --on runs the
+--plot draws the joint angles and applied torques of the rollouts over time, --json writes the
+figures (for scripts, e.g. a sweep over model errors). --on runs the
 policy on another robot model (another task file with the same joints and dt, e.g. with heavier
 links in its URDF, or weaker motors) from that task's initial states: the torques that robot
 applied, within its effort limits, are scored by the checkpoint's task (its reward and success
@@ -42,6 +43,7 @@ import sys
 import numpy as np
 
 from ps_control import plotting
+from ps_control.atomic_file import write_json_atomically
 from ps_control.checkpoint import checkpoint_task
 from ps_control.cli_types import int_at_least
 from ps_control.learning import evaluate_policy, load_search
@@ -67,6 +69,8 @@ def parse_args(argv):
                         help='show the rollouts in the PyBullet GUI at real time')
     parser.add_argument('--plot', metavar='PNG',
                         help='also draw the joint angles and torques of the rollouts over time')
+    parser.add_argument('--json', metavar='FILE',
+                        help='also write the figures printed, and what they are of, as JSON')
     parser.add_argument('--on', metavar='TASK',
                         help="run the policy on another task's robot and initial states (same "
                              'joints and dt; e.g. a copy of the task file with another URDF, to '
@@ -127,12 +131,19 @@ def main(argv=None):
     finally:
         simulator.close()
     print(format_report(search, args.checkpoint, args.rollouts, args.seed, result, robot))
-    if args.plot:
-        try:
+    try:
+        if args.plot:
             print('wrote %s' % plot_rollouts(args.plot, search, runs, robot))
-        except OSError as error:
-            print('ps-control evaluate: cannot write the plot: %s' % error, file=sys.stderr)
-            return 1
+        if args.json:
+            write_json_atomically(args.json, dict(
+                result, checkpoint=args.checkpoint, task=task.name,
+                algorithm=search.config.algorithm, iteration=search.iteration,
+                horizon=task.horizon, rollouts=args.rollouts, seed=args.seed,
+                on=None if robot is None else robot.source))
+            print('wrote %s' % args.json)
+    except OSError as error:
+        print('ps-control evaluate: cannot write %s' % error, file=sys.stderr)
+        return 1
     return 0
 
 

@@ -16,6 +16,7 @@
 """ps-control evaluate: a checkpoint's policy on the simulated robot, and what it prints."""
 
 import dataclasses
+import json
 
 import numpy as np
 from ps_control import cli, evaluate, plotting
@@ -56,6 +57,18 @@ def test_evaluate_prints_the_metrics_of_the_checkpoints_policy(tmp_path, capsys)
         assert float(fields[3]) == pytest.approx(expected[name]['saturation'], abs=1e-3)
         assert int(fields[4]) == expected[name]['diverged']
     assert expected['sampled'] != expected['mean_action']  # two different runs were printed
+    # --json: the same figures for scripts, and what they are of
+    report = tmp_path / 'eval.json'
+    assert evaluate.main(['double_pendulum', path, '--rollouts', '6', '--seed', '3',
+                          '--json', str(report)]) == 0
+    saved = json.loads(report.read_text())
+    assert saved['sampled'] == pytest.approx(expected['sampled'])
+    assert saved['mean_action'] == pytest.approx(expected['mean_action'])
+    assert (saved['algorithm'], saved['iteration'], saved['rollouts'], saved['seed'],
+            saved['horizon'], saved['on']) == ('esaps', 0, 6, 3, search.task.horizon, None)
+    assert evaluate.main(['double_pendulum', path, '--rollouts', '2', '--json',
+                          str(tmp_path)]) == 1  # a folder: cannot be written, said in a line
+    assert 'cannot write' in capsys.readouterr().err
 
 
 def test_evaluate_scores_a_mirror_descent_checkpoint_by_the_via_point(tmp_path, capsys):
