@@ -75,13 +75,14 @@ def _overrides(values):
 
 
 def build_nodes(task_name, num_workers=1, lockstep=True, learner=None, context=None,
-                seed=0, with_learner=True, explore=None):
+                seed=0, with_learner=True, explore=None, gui=False):
     """
     Construct the nodes of one system: per worker a simulator and a controller, and a learner.
 
     Parameters come from config/<task>.yaml (node sections), then the arguments: ``learner``
     is a dict of learner parameter overrides; ``explore`` (None: the task file's) the
-    controllers' choice between sampled and mean actions. Workers live in namespaces
+    controllers' choice between sampled and mean actions; ``gui`` opens the PyBullet GUI of the
+    first worker's simulator (PyBullet allows one per process). Workers live in namespaces
     worker_<i> when there are several, each with its own clock (``/clock`` remapped into the
     namespace). Returns (workers, learner_node): workers is a list of (simulator, controller).
     """
@@ -90,7 +91,8 @@ def build_nodes(task_name, num_workers=1, lockstep=True, learner=None, context=N
     clock_remap = ['--ros-args', '-r', '/clock:=clock'] if num_workers > 1 else []
     for index, namespace in enumerate(worker_namespaces(num_workers)):
         sim_params = node_parameters(task_name, 'simulator')
-        sim_params.update(task_name=task_name, lockstep=lockstep, seed=seed + index)
+        sim_params.update(task_name=task_name, lockstep=lockstep, seed=seed + index,
+                          gui=bool(gui) and index == 0)
         ctl_params = node_parameters(task_name, 'controller')
         ctl_params.update(task_name=task_name, lockstep=lockstep, seed=seed + 1000 + index,
                           use_sim_time=True)
@@ -144,6 +146,9 @@ def parse_args(argv):
                              'default: the task file)')
     parser.add_argument('--real-time', action='store_true',
                         help='simulate at real time instead of in lockstep')
+    parser.add_argument('--gui', action='store_true',
+                        help="show the first worker's robot in the PyBullet GUI (needs a "
+                             'display; with --real-time at the speed of the real robot)')
     parser.add_argument('--executor', default='events', choices=('events', 'single'))
     args = parser.parse_args(argv)
     if args.resume and not args.checkpoint:
@@ -185,7 +190,8 @@ def main(argv=None):
     try:
         workers, learner_node = build_nodes(args.task, args.num_workers, not args.real_time,
                                             learner, seed=args.seed,
-                                            explore=False if args.mean_action else None)
+                                            explore=False if args.mean_action else None,
+                                            gui=args.gui)
         nodes = [node for pair in workers for node in pair] + [learner_node]
         executor = common.make_executor(kind=args.executor)
         for node in nodes:

@@ -302,6 +302,18 @@ def test_explore_reaches_the_controllers_only_when_given(launch_common):
     assert [c['explore'] for c in controllers(explore='true')] == [True]
 
 
+def test_gui_reaches_the_first_simulator_only(launch_common):
+    def simulators(**values):
+        actions = launch_common.launch_setup(arguments(launch_common, **values),
+                                             'double_pendulum')
+        return [a.kwargs['parameters'][1]['gui'] for a in actions
+                if a.kwargs['executable'] == 'simulator_node']
+    assert simulators() == [False]
+    assert simulators(gui='true', num_workers='3') == [True, False, False]
+    with pytest.raises(ValueError, match='gui must be true or false'):
+        simulators(gui='window')
+
+
 @pytest.mark.parametrize('values, message', [
     ({'use_sim_time': 'maybe'}, "use_sim_time must be true or false or 'auto', got 'maybe'"),
     ({'explore': 'mean'}, "explore must be true or false or empty, got 'mean'"),

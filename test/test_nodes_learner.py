@@ -256,6 +256,26 @@ def test_mean_action_reaches_every_controller(graph):
     assert run.parse_args([TASK, '--mean-action']).mean_action
 
 
+def test_gui_opens_the_first_workers_pybullet_gui_only(graph, monkeypatch):
+    """One PyBullet GUI per process, so the first worker only; without a display, recorded."""
+    requested = []
+    original = common.make_simulator
+
+    def recording(task, urdf=None, gui=False):
+        requested.append(gui)
+        return original(task, urdf)
+
+    monkeypatch.setattr(common, 'make_simulator', recording)
+    workers, _ = build_nodes(TASK, num_workers=2, context=graph.context, with_learner=False,
+                             gui=True)
+    default, _ = build_nodes(TASK, context=graph.context, with_learner=False)
+    for node in [n for pair in workers + default for n in pair]:
+        graph.add(node)
+    assert requested == [True, False, False]
+    assert [sim.get_parameter('gui').value for sim, _ in workers] == [True, False]
+    assert run.parse_args([TASK, '--gui']).gui and not run.parse_args([TASK]).gui
+
+
 def test_training_resumes_from_the_checkpoint_of_a_killed_learner(tmp_path):
     checkpoint = str(tmp_path / 'run.ckpt')
     command = [sys.executable, '-m', 'ps_control.cli', 'run', TASK, '--algorithm', 'gps',

@@ -97,12 +97,12 @@ def declare_task(node):
     return tasks.load_task(name)
 
 
-def make_simulator(task, urdf=None):
+def make_simulator(task, urdf=None, gui=False):
     """Return the task's simulator, or one of the same step for another URDF file."""
     if urdf is None or urdf == task.urdf_path:
-        return task.make_simulator()
+        return task.make_simulator(gui=gui)
     return Simulator(urdf, task.dt, substeps=task.substeps, gravity=task.gravity,
-                     divergence_bound=task.divergence_bound)
+                     divergence_bound=task.divergence_bound, gui=gui)
 
 
 def make_executor(context=None, kind='events'):

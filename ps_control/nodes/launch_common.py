@@ -29,6 +29,7 @@ The launch description shared by launch/*.launch.py (needs the ROS 2 launch and 
 * explore (''): the controller samples its actions (true) or applies the mean (false); '' keeps
   the task file's controller setting;
 * rviz (false): RViz with rviz/ps_control.rviz and robot_state_publisher;
+* gui (false): the first worker's simulator shows its robot in the PyBullet GUI;
 * hardware (false): no simulator; the controller and the learner talk to a real robot's
   ros2_control topics (``joint_states`` from the joint_state_broadcaster,
   ``effort_controller/commands`` to a forward_command_controller with the effort interface),
@@ -66,6 +67,7 @@ ARGUMENTS = (
     ('explore', '', 'Controller: sample actions (true) or apply the mean (false); empty: the '
                     'task file.'),
     ('rviz', 'false', 'Start RViz (rviz/ps_control.rviz) and robot_state_publisher.'),
+    ('gui', 'false', "Show the first worker's simulated robot in the PyBullet GUI."),
     ('hardware', 'false', 'Real robot: no simulator; talk to its ros2_control topics.'),
 )
 
@@ -113,6 +115,7 @@ def launch_setup(context, task):
         raise ValueError('no task file %s for task %r' % (config, task_name))
     _flag(context, 'rviz')  # checked here for a clear error; IfCondition gates the nodes
     hardware = _flag(context, 'hardware')
+    gui = _flag(context, 'gui')
     use_sim_time = _flag(context, 'use_sim_time', unset='auto')
     if use_sim_time is None:
         use_sim_time = not hardware
@@ -133,7 +136,8 @@ def launch_setup(context, task):
             actions.append(Node(
                 package=PACKAGE, executable='simulator_node', name='simulator',
                 namespace=namespace, output='screen', remappings=remappings,
-                parameters=[config, dict(common, seed=seed + index)]))
+                parameters=[config, dict(common, seed=seed + index,
+                                         gui=gui and index == 0)]))
         actions.append(Node(
             package=PACKAGE, executable='controller_node', name='controller',
             namespace=namespace, output='screen', remappings=remappings,

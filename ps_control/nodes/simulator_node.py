@@ -74,8 +74,11 @@ class SimulatorNode(Node):
                                             'Publish the simulated time on /clock.')
         seed = common.declare(self, 'seed', 0, 'Seed of the initial-state sampling.', low=0)
         self.rng = np.random.default_rng(seed)
+        gui = common.declare(self, 'gui', False,
+                             'Show the robot in the PyBullet GUI for a person to watch (needs a '
+                             'display; one GUI per process).')
 
-        self.sim = common.make_simulator(self.task, urdf or None)
+        self.sim = common.make_simulator(self.task, urdf or None, gui=gui)
         self.joints = list(self.sim.joint_names)
         self.dt_ns = int(round(self.sim.dt * 1e9))
         self.now_ns = 0
