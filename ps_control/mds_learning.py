@@ -227,10 +227,15 @@ class ArmViaPointSearch:
         states, actions = np.asarray(states, dtype=float), np.asarray(actions, dtype=float)
         params = np.broadcast_to(self.mean, (states.shape[0],) + self.via.param_shape)
         costs, errors = self.measured_costs(states, params)
+        metrics = self._rollout_summary(costs, errors, actions, limits)
+        metrics['via_error'] = float(errors.mean())
+        return metrics
+
+    def _rollout_summary(self, costs, errors, actions, limits=None):
+        """Return expected_reward, reward_std, success_rate and saturation of scored rollouts."""
         return {
             'expected_reward': -float(costs.mean()),
             'reward_std': float(costs.std()),
-            'via_error': float(errors.mean()),
             'success_rate': float(np.mean(errors <= self.config.via_tolerance)),
             'saturation': saturation_share(
                 actions, self.task.torque_limits if limits is None else limits),
@@ -270,15 +275,9 @@ class ArmViaPointSearch:
         _, params, _ = self._episodes()
         costs, errors = self.measured_costs(states, params)
         n = self.n_samples
-        metrics = {
-            'iteration': self.iteration + 1,
-            'samples': n,
-            'expected_reward': -float(costs[:n].mean()),
-            'reward_std': float(costs[:n].std()),
-            'sample_via_error': float(errors[:n].mean()),
-            'success_rate': float(np.mean(errors[:n] <= self.config.via_tolerance)),
-            'saturation': saturation_share(actions, self.task.torque_limits),
-        }
+        metrics = {'iteration': self.iteration + 1, 'samples': n,
+                   **self._rollout_summary(costs[:n], errors[:n], actions),
+                   'sample_via_error': float(errors[:n].mean())}
         if self.config.evaluate_mean:
             metrics.update({'mean_cost': float(costs[n]), 'via_error': float(errors[n])})
         info = self.optimizer.update(params[:n].reshape(n, -1), costs[:n])
