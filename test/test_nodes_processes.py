@@ -81,3 +81,25 @@ def test_learner_collects_episodes_from_node_processes(graph):
                 codes.append(child.wait())
             child.stderr.close()
     assert codes == [0, 0]
+
+
+@pytest.mark.parametrize('module, parameters, reason', [
+    ('ps_control.nodes.learner_node', ['algorithm:=esap'], 'algorithm must be one of'),
+    ('ps_control.nodes.learner_node', ['iterations:=-3'], 'iterations'),
+    ('ps_control.nodes.controller_node', ['task_name:=double_pendlum'], 'double_pendlum'),
+    ('ps_control.nodes.controller_node', ['effort_limits:=[20.0, 20.0]'], 'above the URDF'),
+    ('ps_control.nodes.simulator_node', ['task_name:=no_such_task'], 'no_such_task'),
+])
+def test_executables_refuse_bad_parameters_in_one_line(module, parameters, reason):
+    child = start(module, *(['task_name:=double_pendulum'] + parameters))
+    try:
+        _, stderr = child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGKILL)
+    message = stderr.decode().strip()
+    program = module.rsplit('.', 1)[1]
+    assert child.returncode == 2, message
+    assert 'Traceback' not in message, message
+    last = message.splitlines()[-1]
+    assert last.startswith(program + ': ') and reason in last, message

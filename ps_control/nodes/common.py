@@ -29,6 +29,7 @@ from rcl_interfaces.msg import FloatingPointRange
 from rcl_interfaces.msg import IntegerRange
 from rcl_interfaces.msg import ParameterDescriptor
 import rclpy
+from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import DurabilityPolicy
@@ -166,19 +167,37 @@ def set_realtime_priority(priority, logger=None):
     return True
 
 
-def run_node(factory, args=None, setup=None):
+def construct_node(factory, program):
+    """
+    Return factory(), or None after printing why the configuration is refused.
+
+    A node refuses bad parameters and task files by raising ValueError (or rclpy's
+    ParameterException for a value outside its descriptor's range) while it is built; the
+    standalone executables print that as one line, ``<program>: <reason>``, not a traceback.
+    """
+    try:
+        return factory()
+    except (ValueError, ParameterException) as error:
+        print('%s: %s' % (program, error), file=sys.stderr)
+        return None
+
+
+def run_node(factory, args=None, setup=None, program=None):
     """
     Run one node until shutdown: the body of every node's main().
 
-    rclpy.init(args=args); factory() builds the node; setup(node), if given, runs next in the
+    rclpy.init(args=args); factory() builds the node (a refused configuration: one line on
+    stderr and exit status 2, see construct_node); setup(node), if given, runs next in the
     thread that spins; spin it with make_executor(); destroy it and shut down on exit (Ctrl-C,
-    external shutdown or an error).
+    external shutdown or an error). ``program`` names the executable in error messages.
     """
     rclpy.init(args=args)
     node = None
     executor = None
     try:
-        node = factory()
+        node = construct_node(factory, program or factory.__name__)
+        if node is None:
+            return 2
         if setup is not None:
             setup(node)
         executor = make_executor()

@@ -352,8 +352,8 @@ def main(args=None):
     """Run the controller node (SCHED_FIFO if its realtime_priority parameter asks for it)."""
     def setup(node):
         common.set_realtime_priority(node.realtime_priority, node.get_logger())
-    return common.run_node(ControllerNode, args, setup)
+    return common.run_node(ControllerNode, args, setup, 'controller_node')
 
 
 if __name__ == '__main__':
-    main()
+    raise SystemExit(main())

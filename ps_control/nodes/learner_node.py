@@ -547,7 +547,9 @@ def main(args=None):
     executor = None
     status = 0
     try:
-        node = LearnerNode()
+        node = common.construct_node(LearnerNode, 'learner_node')
+        if node is None:
+            return 2
         executor = common.make_executor()
         executor.add_node(node)
         executor.create_task(node.run)
@@ -564,4 +566,4 @@ def main(args=None):
 
 
 if __name__ == '__main__':
-    main()
+    raise SystemExit(main())

@@ -184,8 +184,8 @@ class SimulatorNode(Node):
 
 def main(args=None):
     """Run the simulator node."""
-    return common.run_node(SimulatorNode, args)
+    return common.run_node(SimulatorNode, args, program='simulator_node')
 
 
 if __name__ == '__main__':
-    main()
+    raise SystemExit(main())
