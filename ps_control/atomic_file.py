@@ -19,6 +19,7 @@ Used for everything a run may be stopped in the middle of writing and later read
 checkpoints, cached iLQR references, trial results.
 """
 
+import errno
 import json
 import os
 import secrets
@@ -33,6 +34,8 @@ def write_bytes_atomically(path, data):
     parent directories are created. The file gets the permissions of any file created with
     ``open``: 0o666 less the umask (``tempfile.mkstemp`` would give 0o600).
     """
+    if os.path.isdir(path):
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     tmp = os.path.join(directory, '.%s-%s.tmp' % (os.path.basename(path), secrets.token_hex(8)))

@@ -235,5 +235,16 @@ def learning_config_from_mapping(mapping, overrides=None):
 
 
 def load_learning_config(task, overrides=None):
-    """Return the LearningConfig of ``task`` (its ``learning`` mapping) with ``overrides``."""
-    return learning_config_from_mapping(getattr(task, 'learning', None), overrides)
+    """
+    Return the LearningConfig of ``task`` (its ``learning`` mapping) with ``overrides``.
+
+    The task file's own settings are checked first, whatever the overrides replace, and its
+    errors name the file (``task.source``).
+    """
+    mapping = getattr(task, 'learning', None)
+    try:
+        learning_config_from_mapping(mapping)
+    except ValueError as error:
+        source = getattr(task, 'source', None)
+        raise ValueError('%s%s' % ('%s: ' % source if source else '', error)) from None
+    return learning_config_from_mapping(mapping, overrides)

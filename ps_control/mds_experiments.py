@@ -46,6 +46,7 @@ from ps_control.core.amds import AcceleratedMirrorDescentSearch, matched_step
 from ps_control.core.ereps import EpisodicREPS
 from ps_control.core.mds import MirrorDescentSearch
 from ps_control.core.pi2 import EXPLORATION, PI2
+from ps_control.output_paths import check_output_folder
 from ps_control.tasks.via_point import make_task, planar_arm_points
 
 METHODS = {'gamds': 'G-AMDS', 'gmds': 'G-MDS', 'pi2': 'PI2', 'ereps': 'eREPS', 'mds': 'MDS',
@@ -305,6 +306,10 @@ def main(argv=None):
         parser.error('--adapt-cov must be in [0, 1], got %r' % args.adapt_cov)
     if args.task == 'point' and args.dof is not None:
         parser.error('--dof applies to the arm only (the point task has 2 DOF)')
+    try:
+        check_output_folder(args.out, '--out')
+    except ValueError as error:
+        parser.error(str(error))
     dof = 10 if args.dof is None else args.dof
     updates = args.updates or PAPER_UPDATES[args.task]
     task = make_task(args.task, dof, args.basis)

@@ -29,6 +29,7 @@ matplotlib.use('Agg')
 
 import matplotlib.pyplot as plt  # noqa: E402 (the backend must be chosen first)
 import numpy as np  # noqa: E402
+from ps_control.output_paths import figure_path  # noqa: E402
 
 COLOURS = ('tab:red', 'tab:green', 'tab:orange', 'tab:blue', 'tab:purple', 'tab:brown',
            'tab:pink', 'tab:gray', 'tab:olive', 'tab:cyan')
@@ -40,7 +41,13 @@ def new_figure(width=6.4, height=4.4):
 
 
 def save_figure(fig, path, dpi=120):
-    """Save ``fig`` as PNG at ``path`` (creating its directory) and close it."""
+    """
+    Save ``fig`` at ``path`` (creating its directory), close it and return the file written.
+
+    PNG unless ``path`` has another suffix matplotlib knows (.pdf, .svg, ...); without a suffix
+    '.png' is appended (``output_paths.figure_path``), as matplotlib does.
+    """
+    path = figure_path(path)
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     fig.tight_layout()
@@ -63,7 +70,8 @@ def plot_curves(path, x, curves, xlabel='', ylabel='', title=None, log_y=False,
     x: (n,) abscissae; curves: mapping from method label to values (trials, n) (one trial may be
     given as (n,)); band: 'std' for mean +- one standard deviation, None for the mean only. On a
     log scale the lower band edge is clipped to the smallest positive value so it stays visible.
-    reference: optional y value drawn as a dashed horizontal line. Returns ``path``.
+    reference: optional y value drawn as a dashed horizontal line. Returns the file written
+    (``save_figure``).
     """
     x = np.asarray(x, dtype=float)
     fig, ax = new_figure()
@@ -72,7 +80,9 @@ def plot_curves(path, x, curves, xlabel='', ylabel='', title=None, log_y=False,
         if mean.shape != x.shape:
             raise ValueError('curve %r has %d points, x has %d' % (label, mean.size, x.size))
         colour = COLOURS[index % len(COLOURS)]
-        ax.plot(x, mean, color=colour, label=label, linewidth=1.6)
+        # a single point is no line: mark it, or the curve is invisible
+        ax.plot(x, mean, color=colour, label=label, linewidth=1.6,
+                marker='o' if x.size == 1 else None)
         if band == 'std':
             low, high = mean - std, mean + std
             if log_y:

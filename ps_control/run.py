@@ -42,6 +42,7 @@ from ps_control.nodes.learner_node import ALGORITHMS
 from ps_control.nodes.learner_node import LearnerNode
 from ps_control.nodes.learner_node import worker_namespaces
 from ps_control.nodes.simulator_node import SimulatorNode
+from ps_control.output_paths import check_output_file, figure_path
 from ps_control.tasks import load_task
 from ps_control.tasks import task_path
 from ps_control.tasks.params import flatten
@@ -149,7 +150,9 @@ def parse_args(argv):
     parser.add_argument('--gui', action='store_true',
                         help="show the first worker's robot in the PyBullet GUI (needs a "
                              'display; with --real-time at the speed of the real robot)')
-    parser.add_argument('--executor', default='events', choices=('events', 'single'))
+    parser.add_argument('--executor', default='events', choices=('events', 'single'),
+                        help="rclpy executor: 'events' (EventsExecutor where rclpy has it, "
+                             "else 'single'; default) or 'single' (SingleThreadedExecutor)")
     args = parser.parse_args(argv)
     if args.resume and not args.checkpoint:
         parser.error('--resume needs --checkpoint')
@@ -176,10 +179,11 @@ def main(argv=None):
     args = parse_args(argv)
     try:
         task = load_task(args.task)
+        plot = check_output_file(figure_path(args.plot or '%s_learning_curve.png' % task.name),
+                                 '--plot')
     except ValueError as error:
         print('ps-control run: %s' % error, file=sys.stderr)
         return 2
-    plot = args.plot or '%s_learning_curve.png' % task.name
     # the learner node's parameters: '' and 0 mean "from the task's learning config"
     learner = {'algorithm': args.algorithm or '', 'iterations': args.iterations or 0,
                'samples': args.samples or 0, 'horizon': args.horizon or 0,

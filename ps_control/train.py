@@ -44,6 +44,7 @@ from ps_control.cli_types import int_at_least, positive_float
 from ps_control.ilqr_reference import ilqr_reference
 from ps_control.learning import evaluate_policy, PolicySearch
 from ps_control.learning_config import ALGORITHMS, load_learning_config
+from ps_control.output_paths import check_output_folder
 from ps_control.tasks import known_tasks, load_task
 
 
@@ -90,9 +91,11 @@ def run_trial(task_name, algorithm, trial, iterations, samples, seed, out_dir, o
             rollouts = sim.rollout(search.policy, task.sample_initial_states(samples, rng), rng)
             valid = rollouts.valid()
             if valid.n < max(2, samples // 2):
-                raise RuntimeError('%s %s trial %d iteration %d: %d of %d rollouts diverged'
+                raise RuntimeError('%s %s trial %d iteration %d: %d of %d rollouts diverged (a '
+                                   "state beyond the task's divergence_bound %g, or NaN), more "
+                                   'than half of them'
                                    % (task.name, algorithm, trial, search.iteration + 1,
-                                      rollouts.n - valid.n, rollouts.n))
+                                      rollouts.n - valid.n, rollouts.n, task.divergence_bound))
             metrics = search.update(valid.states, valid.actions)
             metrics['diverged'] = int(rollouts.n - valid.n)
             metrics['seconds'] = time.time() - start
@@ -196,8 +199,9 @@ def parse_arguments(argv):
     parser.add_argument('task', help='task name (%s) or a task YAML file'
                         % ', '.join(known_tasks()))
     parser.add_argument('--algo', nargs='+', default=['gps', 'saps', 'esaps'],
-                        help='algorithms (%s)' % ', '.join(ALGORITHMS))
-    parser.add_argument('--trials', type=int_at_least(1), default=10)
+                        help='algorithms (%s; default gps saps esaps)' % ', '.join(ALGORITHMS))
+    parser.add_argument('--trials', type=int_at_least(1), default=10,
+                        help='independent trials per algorithm (default 10)')
     parser.add_argument('--iterations', type=int_at_least(1), default=None,
                         help='default: learning.iterations of the task file')
     parser.add_argument('--samples', type=int_at_least(2), default=None,
@@ -210,8 +214,11 @@ def parse_arguments(argv):
     parser.add_argument('--final-rollouts', type=int_at_least(1), default=None,
                         help='fresh rollouts of the final policy of each trial, with its '
                              'noise and with its mean action (default: --samples)')
-    parser.add_argument('--seed', type=int_at_least(0), default=0)
-    parser.add_argument('--jobs', type=int_at_least(1), default=os.cpu_count() or 1)
+    parser.add_argument('--seed', type=int_at_least(0), default=0,
+                        help='trial i runs with seed + i (default 0)')
+    parser.add_argument('--jobs', type=int_at_least(1), default=os.cpu_count() or 1,
+                        help='trials run in parallel processes (default: the number of CPUs, '
+                             '%d here)' % (os.cpu_count() or 1))
     parser.add_argument('--out', default='results', help='output folder (default ./results)')
     parser.add_argument('--no-ilqr', action='store_true', help='skip the iLQR reference')
     args = parser.parse_args(argv)
@@ -219,8 +226,10 @@ def parse_arguments(argv):
     if unknown:
         parser.error('unknown algorithm(s) %s; choose from %s'
                      % (', '.join(unknown), ', '.join(ALGORITHMS)))
-    if os.path.exists(args.out) and not os.path.isdir(args.out):
-        parser.error('--out %s is a file, not a folder' % args.out)
+    try:
+        check_output_folder(args.out, '--out')
+    except ValueError as error:
+        parser.error(str(error))
     return args
 
 
@@ -237,7 +246,7 @@ def main(argv=None):
             load_learning_config(task, dict(overrides, algorithm=algorithm,
                                             iterations=iterations, samples=samples))
     except ValueError as error:
-        print('ps-control train: %s: %s' % (args.task, error), file=sys.stderr)
+        print('ps-control train: %s' % error, file=sys.stderr)  # it names the file
         return 2
     # longest trials first, so that no long trial starts last and runs alone at the end
     jobs = sorted(((a, trial) for a in args.algo for trial in range(args.trials)),
@@ -262,8 +271,11 @@ def main(argv=None):
             except Exception as error:  # one failed trial must not discard the others
                 failed.append('%s trial %d: %s: %s' % (algorithm, trial,
                                                        type(error).__name__, error))
-                hint = ('' if isinstance(error, CheckpointError) else
-                        ' (rerun the command to resume it from its last checkpoint)')
+                checkpoint = trial_paths(args.out, task.name, algorithm, trial)[0]
+                hint = ('' if isinstance(error, CheckpointError)
+                        or not os.path.exists(checkpoint) else
+                        ' (rerun the command to resume it from its last checkpoint, %s)'
+                        % checkpoint)
                 print('ps-control train: %s%s' % (failed[-1], hint), file=sys.stderr,
                       flush=True)
         reference = None

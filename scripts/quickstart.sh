@@ -19,7 +19,7 @@
 # print progress and write quad_pendulum_learning_curve.png. Extra arguments go to
 # `ps-control run`.
 #
-#   bash scripts/quickstart.sh [--episodes N ...]
+#   bash scripts/quickstart.sh [--iterations N] [--samples N] [...]
 
 set -euo pipefail
 # shellcheck source=scripts/setup_venv.sh

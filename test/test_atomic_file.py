@@ -73,3 +73,11 @@ def test_the_file_has_the_permissions_open_would_give(tmp_path):
         os.umask(old)
     assert os.stat(str(tmp_path / 'shared.json')).st_mode & 0o777 == 0o644
     assert os.stat(str(tmp_path / 'private.bin')).st_mode & 0o777 == 0o600
+
+
+def test_a_folder_in_the_way_is_named_without_the_temporary_file(tmp_path):
+    (tmp_path / 'taken').mkdir()
+    with pytest.raises(IsADirectoryError) as error:
+        write_bytes_atomically(str(tmp_path / 'taken'), b'x')
+    assert str(tmp_path / 'taken') in str(error.value) and '.tmp' not in str(error.value)
+    assert os.listdir(tmp_path) == ['taken']

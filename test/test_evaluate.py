@@ -67,8 +67,8 @@ def test_evaluate_prints_the_metrics_of_the_checkpoints_policy(tmp_path, capsys)
     assert (saved['algorithm'], saved['iteration'], saved['rollouts'], saved['seed'],
             saved['horizon'], saved['on']) == ('esaps', 0, 6, 3, search.task.horizon, None)
     assert evaluate.main(['double_pendulum', path, '--rollouts', '2', '--json',
-                          str(tmp_path)]) == 1  # a folder: cannot be written, said in a line
-    assert 'cannot write' in capsys.readouterr().err
+                          str(tmp_path)]) == 2  # a folder: refused before the rollouts
+    assert 'is a folder, not a file' in capsys.readouterr().err
 
 
 def test_evaluate_scores_a_mirror_descent_checkpoint_by_the_via_point(tmp_path, capsys):
@@ -142,7 +142,7 @@ def test_a_checkpoint_keeps_the_horizon_its_run_had(tmp_path, capsys):
 @pytest.mark.parametrize('task, content, message', [
     ('arm_2', None, "holds a run of task 'double_pendulum', not 'arm_2'"),
     ('double_pendulum', b'not a checkpoint', 'is corrupt'),
-    ('double_pendulum', 'missing', 'No such file'),
+    ('double_pendulum', 'missing', 'checkpoint file %s not found'),
     ('double_pendulum', 'folder', 'is a folder, not a checkpoint file'),
     ('double_pendulum', b'{"summary": 1}', 'not a ps_control checkpoint (not an .npz archive)'),
     ('nosuch', None, "unknown task 'nosuch'"),
@@ -157,7 +157,7 @@ def test_bad_input_is_named_and_exits_with_status_2(tmp_path, capsys, task, cont
         with open(path, 'wb') as handle:
             handle.write(content)
     assert cli.main(['evaluate', task, path]) == 2  # the ps-control command's sub-command
-    assert message in capsys.readouterr().err
+    assert message.replace('%s', path) in capsys.readouterr().err
 
 
 def test_plot_draws_the_rollouts_joint_by_joint(tmp_path, capsys, monkeypatch):
@@ -280,3 +280,33 @@ def test_an_unreadable_checkpoint_is_not_called_corrupt(tmp_path, monkeypatch):
     monkeypatch.setattr(builtins, 'open', refuse)
     with pytest.raises(PermissionError):
         read_checkpoint(path)
+
+
+class ReachedTheRollouts(Exception):
+    """Raised in place of evaluate_policy: the command got past its checks."""
+
+
+@pytest.mark.parametrize('option, target, message', [
+    ('--plot', 'file/rollouts.png', 'is a file, not a folder'),
+    ('--plot', 'folder', None),  # the figure goes to folder.png (save_figure): allowed
+    ('--json', 'folder', 'is a folder, not a file'),
+    ('--json', 'file/result.json', 'is a file, not a folder'),
+])
+def test_output_paths_that_cannot_be_written_are_refused_before_the_rollouts(
+        tmp_path, capsys, monkeypatch, option, target, message):
+    path, _ = saved_search(tmp_path, 'double_pendulum', 'gps')
+    (tmp_path / 'file').write_text('')
+    (tmp_path / 'folder').mkdir()
+
+    def reached(*args, **kwargs):
+        raise ReachedTheRollouts()
+
+    monkeypatch.setattr(evaluate, 'evaluate_policy', reached)
+    argv = ['double_pendulum', path, '--rollouts', '1', option, str(tmp_path / target)]
+    if message is None:
+        with pytest.raises(ReachedTheRollouts):
+            evaluate.main(argv)
+    else:
+        assert evaluate.main(argv) == 2
+        error = capsys.readouterr().err
+        assert '%s %s' % (option, tmp_path / target) in error and message in error

@@ -558,6 +558,7 @@ def test_train_rejects_an_out_that_is_a_file(tmp_path, capsys):
     ("      algorithm: 'foo'", 'learning.algorithm must be one of'),
     ('      prior_strength: -1.0', 'learning.prior_strength must be a finite number > 0'),
     ("      initial_policy_std: 'big'", 'learning.initial_policy_std must be a float'),
+    ('      samples: 1', 'learning.samples must be'),  # even where --samples replaces it
 ])
 def test_train_names_a_bad_learning_value_of_the_task_file(tmp_path, line, message, capsys):
     """Checked for every algorithm before any trial starts: exit status 2, file named."""

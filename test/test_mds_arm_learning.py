@@ -369,7 +369,8 @@ def test_bad_input_is_a_clear_error(tmp_path):
                        match='PolicySearch runs gps, saps, esaps, separate, not g_amds'):
         learning.PolicySearch(load_task('arm'), config)
     with pytest.raises(ValueError, match='ArmViaPointSearch runs g_mds or g_amds, not gps'):
-        ArmViaPointSearch(load_task('arm'), learning_config.load_learning_config(load_task('arm')))
+        ArmViaPointSearch(load_task('arm'), learning_config.load_learning_config(
+            load_task('arm'), {'algorithm': 'gps'}))
     short = dataclasses.replace(load_task('arm'), horizon=10)
     with pytest.raises(ValueError, match=r'g_amds on task arm \(10 steps of 0.02 s\): via_time'):
         ArmViaPointSearch(short, config)
@@ -400,10 +401,11 @@ def test_bad_input_is_a_clear_error(tmp_path):
 
 def test_the_algorithm_section_applies_only_to_its_algorithm():
     task = load_task('arm')
-    gps = learning_config.load_learning_config(task)
+    gps = learning_config.load_learning_config(task, {'algorithm': 'gps'})
     amds = learning_config.load_learning_config(task, {'algorithm': 'g_amds'})
     mds = learning_config.load_learning_config(task, {'algorithm': 'g_mds'})
-    assert gps.algorithm == 'gps' and gps.samples == task.learning['samples']
+    assert gps.samples == task.learning['samples']
+    assert learning_config.load_learning_config(task) == amds  # the arm's default learner
     family = task.learning['mirror_descent']
     for config in (amds, mds):  # the family's section, then the algorithm's own
         assert config.samples == family['samples'] and config.iterations == family['iterations']

@@ -144,6 +144,23 @@ def test_an_existing_checkpoint_is_not_overwritten_without_resume(tmp_path):
     assert checkpoint.read_bytes() == b'an earlier run'
 
 
+@pytest.mark.parametrize('path, message', [
+    ('folder', 'checkpoint .*folder is a folder, not a file'),
+    ('file/run.ckpt', 'checkpoint .*: .*file is a file, not a folder'),
+])
+def test_a_checkpoint_path_that_cannot_be_written_is_refused_at_start(tmp_path, path, message):
+    (tmp_path / 'folder').mkdir()
+    (tmp_path / 'file').write_text('')
+    graph = Graph()
+    try:
+        with pytest.raises(ValueError, match=message):
+            build_nodes(TASK, learner=dict(SHORT, iterations=1,
+                                           checkpoint=str(tmp_path / path)),
+                        context=graph.context)
+    finally:
+        graph.close()
+
+
 @pytest.mark.parametrize('option, message', [
     (['--iterations', '0'], 'argument --iterations: must be >= 1'),
     (['--samples', '1'], 'argument --samples: must be >= 2'),
@@ -166,6 +183,13 @@ def test_run_takes_a_task_file_like_train(tmp_path):
     assert run.node_parameters(TASK, 'learner')  # the section is there: the test compares
     status = run.main([str(tmp_path / 'missing.yaml')])
     assert status == 2
+
+
+def test_run_refuses_a_plot_below_a_file_before_learning(tmp_path, capsys):
+    (tmp_path / 'file').write_text('')
+    assert run.main([TASK, '--plot', str(tmp_path / 'file' / 'curve.png')]) == 2
+    assert 'ps-control run: --plot %s' % (tmp_path / 'file' / 'curve.png') \
+        in capsys.readouterr().err
 
 
 class SilentWorker:
@@ -335,3 +359,46 @@ def test_diagnostics_warn_when_the_policy_was_kept_and_name_a_refit():
     level, message = metrics_status({'iteration': 5, 'refit': 'no fixed point'})
     assert level == DiagnosticStatus.OK
     assert message == 'iteration 5: updated on a refit (on the first fit: no fixed point)'
+
+
+def test_a_diverged_episode_is_refused_naming_the_step(graph):
+    from ps_control.nodes.learner_node import DivergedEpisodeError, Worker
+    worker = Worker(graph.node('probe'), '', 2, 1, divergence_bound=4.0)
+    horizon = 5
+    worker.expect(episode=3, horizon=horizon)
+    for step in range(horizon + 1):
+        x = np.full(2, 5.0 if step >= 2 else 0.1)  # beyond the bound from step 2
+        worker.rows[step] = (0.0, x, np.zeros(1))
+    with pytest.raises(DivergedEpisodeError, match='episode 3 .* diverged: its state at step '
+                                                   '2 is beyond .*divergence_bound 4'):
+        worker.arrays()
+    for step in range(horizon + 1):
+        worker.rows[step] = (0.0, np.full(2, 0.1), np.zeros(1))
+    states, actions = worker.arrays()  # within the bound: used
+    assert states.shape == (horizon + 1, 2) and actions.shape == (horizon, 1)
+
+
+def test_episodes_that_diverge_are_never_fitted(tmp_path):
+    """Every episode leaves a bound of 0.5: each is run again, then the iteration fails."""
+    from ps_control.tasks import task_path
+    copy = tmp_path / 'low_bound.yaml'
+    copy.write_text(open(task_path(TASK)).read().replace('divergence_bound: 100.0',
+                                                         'divergence_bound: 0.5'))
+    graph = Graph()
+    try:
+        workers, node = build_nodes(str(copy), learner=dict(SHORT, iterations=1),
+                                    context=graph.context)
+        for pair in workers:
+            for worker_node in pair:
+                graph.add(worker_node)
+        graph.add(node)
+        updates = []
+        real_update = node.search.update
+        node.search.update = lambda *args: updates.append(1) or real_update(*args)
+        graph.executor.create_task(node.run)
+        assert graph.spin_until(node.done.done, 120.0)
+        error = node.done.exception()
+        assert error is not None and 'diverged' in str(error), error
+        assert 'failure 3 of 3' in str(error) and node.diverged == 3 and not updates
+    finally:
+        graph.close()

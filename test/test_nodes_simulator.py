@@ -179,3 +179,31 @@ def test_a_failed_start_reports_its_own_error_only():
     assert result.returncode != 0
     assert 'URDF file not found: /nonexistent.urdf' in result.stderr
     assert 'AttributeError' not in result.stderr, result.stderr
+
+
+def test_a_diverging_step_publishes_the_state_it_reached_then_goes_on_from_rest(graph, tmp_path):
+    from ps_control.tasks import task_path
+    copy = tmp_path / 'low_bound.yaml'
+    copy.write_text(open(task_path(TASK)).read().replace('divergence_bound: 100.0',
+                                                         'divergence_bound: 4.0'))
+    bench = Bench(graph, task_name=str(copy))
+    assert bench.connected()
+    reference = load_task(str(copy)).make_simulator()
+    assert graph.call(bench.reset, Trigger.Request()).success
+    assert graph.spin_until(lambda: len(bench.states) >= 1)
+    reached = None
+    for _ in range(40):  # full torque: a joint velocity passes 4 rad/s within a few steps
+        n = len(bench.states)
+        bench.command([10.0, 10.0])
+        assert graph.spin_until(lambda: len(bench.states) == n + 1)
+        x = x_of(bench.states[-1])
+        if np.abs(x).max() > 4.0:
+            reached = x
+            break
+    assert reached is not None, 'the robot never left the bound'
+    assert np.isfinite(reached).all()  # what the step reached, not a placeholder
+    n = len(bench.states)
+    bench.command([0.0, 0.0])  # the next step starts at rest
+    assert graph.spin_until(lambda: len(bench.states) == n + 1)
+    reference.reset(reference.rest_state())
+    np.testing.assert_allclose(x_of(bench.states[-1]), reference.step(np.zeros(2)), atol=1e-12)

@@ -60,6 +60,8 @@ from ps_control.nodes.messages import policy_digest
 from ps_control.nodes.messages import policy_to_msg
 from ps_control.nodes.messages import STATUS_OK
 from ps_control.nodes.messages import transition_from_msg
+from ps_control.output_paths import check_output_file
+from ps_control.sim.simulator import diverged
 import rclpy
 from rclpy.clock import Clock
 from rclpy.clock import ClockType
@@ -81,6 +83,10 @@ class EpisodeError(RuntimeError):
     """An episode could not be run or its data is unusable."""
 
 
+class DivergedEpisodeError(EpisodeError):
+    """An episode reached a state beyond the task's divergence bound (or NaN): not fitted."""
+
+
 def worker_namespaces(num_workers):
     """Return the relative namespaces of the workers: [''] for one, worker_<i> for several."""
     if num_workers < 1:
@@ -95,10 +101,11 @@ def _join(namespace, name):
 class Worker:
     """The learner's handles on one controller (and simulator): clients, publisher, buffer."""
 
-    def __init__(self, node, namespace, dx, du):
+    def __init__(self, node, namespace, dx, du, divergence_bound=math.inf):
         self.namespace = namespace
         self.name = namespace or '(own namespace)'
         self.dx, self.du = dx, du
+        self.divergence_bound = divergence_bound
         self.policy_pub = node.create_publisher(Float64MultiArray,
                                                 _join(namespace, common.POLICY),
                                                 common.LATCHED_QOS)
@@ -152,6 +159,12 @@ class Worker:
                                % (self.episode, self.name, fallback[:10]))
         states = np.array([self.rows[t][1] for t in range(T + 1)])
         actions = np.array([self.rows[t][2] for t in range(T)])
+        bad = np.flatnonzero(diverged(states, self.divergence_bound))
+        if bad.size:
+            raise DivergedEpisodeError(
+                "episode %d on worker %s diverged: its state at step %d is beyond the task's "
+                'divergence_bound %g (or NaN)'
+                % (self.episode, self.name, bad[0], self.divergence_bound))
         if not (np.isfinite(states).all() and np.isfinite(actions).all()):
             raise EpisodeError('episode %d on worker %s holds NaN' % (self.episode, self.name))
         return states, actions
@@ -235,6 +248,8 @@ class LearnerNode(Node):
             self.get_logger().info('resumed from %s after %d iterations'
                                    % (self.checkpoint, len(self.search.history)))
         else:
+            if self.checkpoint:
+                check_output_file(self.checkpoint, 'checkpoint')
             if self.checkpoint and os.path.exists(self.checkpoint):
                 raise ValueError('checkpoint file %s exists: set resume: true (ps-control run: '
                                  '--resume) to continue that run, or choose another checkpoint '
@@ -246,7 +261,8 @@ class LearnerNode(Node):
         self.iterations = int(self.config.iterations)
 
         dx, du = self.task.dx, self.task.du
-        self.workers = [Worker(self, ns, dx, du) for ns in worker_namespaces(num_workers)]
+        self.workers = [Worker(self, ns, dx, du, self.task.divergence_bound)
+                        for ns in worker_namespaces(num_workers)]
         self.metric_pubs = {}
         for name in PLOTTED:
             self._metric_pub(name)
@@ -261,6 +277,7 @@ class LearnerNode(Node):
         self._pump = self.create_timer(PUMP_SECONDS, lambda: None, clock=self.wall)
         self.done = Future()     # completed (with the history) when the last iteration ends
         self.on_iteration = []   # callables(metrics) run after every iteration (ps_control.run)
+        self.diverged = 0        # episodes of this iteration that diverged (see collect)
         self.publish_policy()
         self.get_logger().info(
             'learning %s with %s: %d iterations of %d episodes of %d steps on %d worker(s)'
@@ -426,8 +443,10 @@ class LearnerNode(Node):
             raise EpisodeError('episode on worker %s timed out after %.3g s with %d of %d '
                                'steps' % (worker.name, self.episode_timeout, rows,
                                           worker.horizon + 1)) from None
-        worker.episode = None
-        return worker.arrays()
+        try:
+            return worker.arrays()  # its errors name the episode
+        finally:
+            worker.episode = None
 
     async def _reset(self, worker):
         response = await self.call(worker.reset, repeat=False)
@@ -442,12 +461,15 @@ class LearnerNode(Node):
         Episode j runs the learner's ``episode_policy(j)`` (published to its worker first) and
         fills row j. Rounds of one episode on every worker while episodes are left, all running
         at once; a failed episode is run again; a worker's ``retries``-th failed episode in one
-        iteration fails the iteration.
+        iteration fails the iteration. An episode that diverged (a state beyond the task's
+        divergence_bound: the simulator node publishes the state it reached) is one such
+        failure, counted in ``self.diverged``; it is never fitted.
         """
         count = self.search.episode_count
         pending = list(range(count))
         failures = [0] * len(self.workers)
         episodes = {}
+        self.diverged = 0
         while pending:
             running = []
             for i, worker in enumerate(self.workers):
@@ -471,6 +493,7 @@ class LearnerNode(Node):
         return states, actions
 
     def _failed(self, index, failures, error):
+        self.diverged += isinstance(error, DivergedEpisodeError)
         failures[index] += 1
         if failures[index] >= self.retries:
             raise EpisodeError('%s (failure %d of %d allowed on this worker)'
@@ -487,7 +510,9 @@ class LearnerNode(Node):
                 began = time.monotonic()
                 states, actions = await self.collect()
                 collected = time.monotonic()
-                metrics = dict(self.search.update(states, actions))
+                recorded = self.search.update(states, actions)
+                recorded['diverged'] = self.diverged  # episodes not fitted (run again), as train
+                metrics = dict(recorded)
                 if self.checkpoint:
                     self.search.save(self.checkpoint)
                 self.publish_policy()

@@ -142,8 +142,11 @@ class SimulatorNode(Node):
         try:
             self.x = self.sim.step(self.effort)
         except DivergenceError as error:
+            # publish the state it reached, so that the learner sees the episode diverge (it
+            # rejects it), then go on from rest
             self.get_logger().error('%s; resetting to rest' % error)
-            self.x = self.sim.reset(self.sim.rest_state())
+            self.sim.reset(self.sim.rest_state())
+            self.x = error.states[0]
         self.steps += 1
         self.now_ns += self.dt_ns
         self._publish()

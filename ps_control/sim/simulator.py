@@ -85,7 +85,26 @@ DEFAULT_WORLD_SIZE = 8
 
 
 class DivergenceError(RuntimeError):
-    """A simulated state became NaN or left the configured bound."""
+    """
+    A simulated state became NaN or left the configured bound.
+
+    ``states`` (n, dx): the states the step reached, of every copy (the diverged ones included).
+    """
+
+    def __init__(self, message, states=None):
+        super().__init__(message)
+        self.states = states
+
+
+def diverged(states, bound):
+    """
+    Return which states (..., dx) -> (...) have diverged: a NaN or inf, or |x_i| > ``bound``.
+
+    The one rule for divergence: the simulator's (``Simulator.step``, ``rollout``) and the
+    learner node's, which checks the episodes that come back from any robot.
+    """
+    states = np.asarray(states, dtype=float)
+    return ~np.isfinite(states).all(axis=-1) | (np.abs(states) > bound).any(axis=-1)
 
 
 @dataclass(frozen=True, eq=False)
@@ -314,7 +333,7 @@ class Simulator:
             i = int(np.argmax(bad))
             raise DivergenceError('simulation diverged: copy %d reached state %s (bound %g)'
                                   % (i, np.array2string(x[i], precision=4),
-                                     self.divergence_bound))
+                                     self.divergence_bound), x)
         return x[0] if single else x
 
     # Batched rollouts -------------------------------------------------------------------------
@@ -408,4 +427,4 @@ class Simulator:
         return self._read(n)
 
     def _diverged(self, x):
-        return ~np.isfinite(x).all(axis=1) | (np.abs(x) > self.divergence_bound).any(axis=1)
+        return diverged(x, self.divergence_bound)
