@@ -144,3 +144,19 @@ def test_expected_policy_kl_matches_reference(T, dx, du):
     shared = expected_policy_kl(K1, k1, S1, K2, k2, S2, means[0], covs[0])
     assert_close(shared[0], expected[0])
     assert shared.shape == (T,)
+
+
+def test_covariances_are_checked_positive_semidefinite_to_round_off_only():
+    """A covariance may be singular (eigenvalue 0, or -1e-10 of round-off at scale 1), not
+    indefinite: an eigenvalue of -5e-9 is refused, naming the quantity and the step."""
+    from ps_control.core import LinearGaussianDynamics
+    vecs = np.linalg.qr(np.random.default_rng(3).standard_normal((2, 2)))[0]
+    T, dx, du = 3, 2, 1
+    A, B, c = np.zeros((T, dx, dx)), np.zeros((T, dx, du)), np.zeros((T, dx))
+    for smallest in (0.0, -1e-10):
+        cov = np.broadcast_to(vecs @ np.diag([1.0, smallest]) @ vecs.T, (T, dx, dx)).copy()
+        LinearGaussianDynamics(A, B, c, cov)
+    cov[2] = vecs @ np.diag([1.0, -5e-9]) @ vecs.T
+    with pytest.raises(ValueError, match='dynamics cov is not positive semidefinite at time '
+                                         'step 2'):
+        LinearGaussianDynamics(A, B, c, cov)

@@ -378,3 +378,12 @@ def test_forward_pass_non_finite_inputs_name_quantity():
     cov[2, 0, 0] = np.inf
     with pytest.raises(NonFiniteError, match='state covariances holds NaN or inf at time step 3'):
         forward_pass(dyn, pol.K, pol.k, cov, x0.mean, x0.cov)
+
+
+def test_constant_policy_has_the_noise_variance_std_squared():
+    """LinearGaussianPolicy.constant(T, K, k, std): u_t ~ N(K x + k, std^2 I) at every step."""
+    K = np.array([[1.0, -2.0, 0.5], [0.0, 3.0, 1.0]])
+    policy = LinearGaussianPolicy.constant(4, K, [0.1, -0.2], std=0.3)
+    assert policy.K.shape == (4, 2, 3) and np.array_equal(policy.K[3], K)
+    np.testing.assert_allclose(policy.k, np.tile([0.1, -0.2], (4, 1)))
+    np.testing.assert_allclose(policy.cov, np.broadcast_to(0.09 * np.eye(2), (4, 2, 2)))

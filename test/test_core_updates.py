@@ -428,3 +428,22 @@ def test_inputs_of_other_shapes_are_named():
         esaps_update(dyn, rew, other_pol, x0, epsilon=0.5, delta=entropy_bound(pol))
     with pytest.raises(ValueError, match='state_epsilon must be > 0'):
         separate_bounds_update(dyn, rew, pol, x0, epsilon=0.5, state_epsilon=0.0)
+
+
+@pytest.mark.parametrize('update', ['saps', 'esaps'])
+def test_the_returned_state_distribution_is_the_policys_own(update):
+    """
+    SAPS / ESAPS resolve the circularity of eq. 4.7 (V_t depends on mu_t, mu_t on the policy):
+    at the returned optimum, the state marginals reported are those the returned policy
+    induces under the dynamics (the forward pass, eq. 3.7b), not those of the last guess.
+    """
+    from ps_control.core.lqg import forward_pass
+    dyn, rew, pol, x0 = random_problem(T=6, dx=3, du=2, seed=11)
+    if update == 'saps':
+        res = saps_update(dyn, rew, pol, x0, epsilon=0.5)
+    else:
+        res = esaps_update(dyn, rew, pol, x0, epsilon=0.5, delta=entropy_bound(pol, 0.3))
+    assert res.converged
+    own = forward_pass(dyn, res.policy.K, res.policy.k, res.policy.cov, x0.mean, x0.cov)
+    np.testing.assert_allclose(res.state_means, own.state_means, rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(res.state_covs, own.state_covs, rtol=1e-7, atol=1e-9)

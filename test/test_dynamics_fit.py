@@ -367,3 +367,98 @@ def test_bad_input_is_rejected_with_names_and_indices():
     prior_fitter.update_prior(states, actions)
     with pytest.raises(ValueError, match='8-dim transitions'):
         prior_fitter.fit(states[..., :3], actions)
+
+
+def test_niw_posterior_with_a_second_data_sets_statistics_is_the_pooled_fit():
+    """
+    The NIW posterior (conjugate update, cbfinn/gps's) of data A under a prior made of data set
+    B's statistics (mu0 its mean, Phi its scatter, m = n0 = |B|) is the plain fit on A and B
+    together. A is shifted away from B, so the posterior's (n m / (n + m)) (ybar - mu0) term
+    counts.
+    """
+    rng = np.random.default_rng(0)
+    xu = rng.standard_normal((40, 3)) + 2.0
+    x_next = xu @ rng.standard_normal((3, 2)) + 0.3 * rng.standard_normal((40, 2))
+    a, b = slice(0, 25), slice(25, 40)
+    joint_b = np.column_stack([xu[b], x_next[b]])
+    mean_b = joint_b.mean(axis=0)
+    prior = NIWPrior(mean_b, (joint_b - mean_b).T @ (joint_b - mean_b), 15.0, 15.0)
+    posterior = fit_linear_gaussian(xu[a] + 1.0, x_next[a], prior, ridge=0.0)
+    pooled = fit_linear_gaussian(np.vstack([xu[a] + 1.0, xu[b]]), np.vstack([x_next[a],
+                                                                             x_next[b]]),
+                                 ridge=0.0)
+    for name, got, expected in zip(('F', 'f', 'cov'), posterior, pooled):
+        if name != 'f':  # the offset goes through the step's own sample means (cbfinn/gps)
+            np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-10, err_msg=name)
+
+
+def test_the_prior_per_step_is_the_moment_matched_mixture_at_the_set_strength():
+    """DynamicsFitter.prior_at: mu0 and Phi / m from GMM.moment_match; m = strength, n0 as
+    cbfinn/gps, strength (n - 2 - D) / n for the n tuples the mixture was fitted to."""
+    rng = np.random.default_rng(4)
+    states = rng.standard_normal((12, 6, 2))
+    actions = rng.standard_normal((12, 5, 1))
+    priors = {}
+    for strength in (1.0, 7.0):
+        fitter = DynamicsFitter(max_clusters=3, min_samples_per_cluster=5, strength=strength)
+        fitter.update_prior(states, actions)
+        prior = priors[strength] = fitter.prior_at(states, actions)
+        points, dim = fitter.gmm.n_points, fitter.gmm.means.shape[1]
+        assert prior.m == strength
+        assert prior.n0 == pytest.approx(strength * (points - 2.0 - dim) / points)
+    np.testing.assert_allclose(priors[7.0].mu0, priors[1.0].mu0)
+    np.testing.assert_allclose(priors[7.0].Phi / 7.0, priors[1.0].Phi, rtol=1e-12)
+
+
+def test_gmm_moment_match_adds_the_spread_of_the_cluster_means():
+    """Mixture covariance sum_k w_k [Sigma_k + (mu_k - mu)(mu_k - mu)']: for two clusters of
+    weight 1/2, the mean covariance plus d d' / 4, d the difference of the means."""
+    gmm = GaussianMixture()
+    gmm.means = np.array([[0.0, 0.0], [2.0, 4.0]])
+    gmm.covs = np.array([np.eye(2), 2.0 * np.eye(2)])
+    mean, cov = gmm.moment_match(np.array([0.5, 0.5]))
+    d = gmm.means[1] - gmm.means[0]
+    np.testing.assert_allclose(mean, [1.0, 2.0])
+    np.testing.assert_allclose(cov, 1.5 * np.eye(2) + np.outer(d, d) / 4.0)
+
+
+def test_gmm_weights_sum_to_one_under_a_dirichlet_prior():
+    """M-step weights (N_k + a) / (n + K a): a distribution whatever the prior count a."""
+    data = np.random.default_rng(1).standard_normal((60, 2))
+    for prior_count in (0.0, 1.0, 5.0):
+        gmm = GaussianMixture(seed=0, weight_prior=prior_count).fit(data, 4)
+        assert gmm.weights.sum() == pytest.approx(1.0, abs=1e-12)
+
+
+def test_gmm_em_objective_never_decreases_with_strong_regularisation():
+    """The M-step is the exact maximiser of the penalised objective also where the penalties
+    weigh (covariance regulariser 3, weight prior 2, clusters of a few points)."""
+    rng = np.random.default_rng(2)
+    data = np.vstack([rng.standard_normal((15, 2)), rng.standard_normal((10, 2)) + 3.0])
+    gmm = GaussianMixture(max_iterations=40, tol=0.0, reg=3.0, weight_prior=2.0,
+                          seed=0).fit(data, 4)
+    history = np.array(gmm.history)
+    assert np.all(np.diff(history) >= -1e-9 * np.abs(history[1:]))
+
+
+def test_gmm_objective_is_the_penalised_log_likelihood_of_its_parameters():
+    """
+    history holds the MAP objective of EM's parameters: sum_n log sum_k pi_k N(x_n | mu_k,
+    Sigma_k) + sum_k [a log pi_k - 1/2 (tr(Sigma_reg Sigma_k^-1) + log|Sigma_k|)], recomputed
+    here with scipy at the returned parameters (the last entry is theirs: EM stops at its
+    iteration limit before another M-step).
+    """
+    from scipy.stats import multivariate_normal
+    rng = np.random.default_rng(5)
+    data = np.vstack([rng.standard_normal((20, 2)), rng.standard_normal((15, 2)) + 4.0])
+    gmm = GaussianMixture(max_iterations=6, tol=0.0, reg=0.5, weight_prior=2.0,
+                          seed=1).fit(data, 3)
+    assert gmm.n_iterations == 6
+    density = sum(w * multivariate_normal(m, c).pdf(data)
+                  for w, m, c in zip(gmm.weights, gmm.means, gmm.covs))
+    sigma_reg = np.diag(gmm._regularisation(data))
+    penalty = sum(2.0 * np.log(w) - 0.5 * (np.trace(sigma_reg @ np.linalg.inv(c))
+                                             + np.linalg.slogdet(c)[1])
+                  for w, c in zip(gmm.weights, gmm.covs))
+    assert gmm.history[-1] == pytest.approx(np.log(density).sum() + penalty, rel=1e-10)
+    assert gmm.log_likelihood[-1] == pytest.approx(np.log(density).sum(), rel=1e-10)

@@ -502,3 +502,28 @@ def test_step_band_and_stall_stop():
                    stall_window=2, stall_absolute=1e9, **settings)
     assert stalled.iterations == 2 and stalled.message.startswith('stalled')
     assert not stalled.converged
+
+
+def test_levenberg_marquardt_schedule_is_tassas():
+    """Tassa et al. 2012, sec. II-F: Delta <- max(Delta_0, Delta Delta_0), mu <- max(mu_min,
+    mu Delta) on increase; Delta <- min(1 / Delta_0, Delta / Delta_0), mu <- mu Delta (0 below
+    mu_min) on decrease; so repeated failures raise mu ever faster (2, 8, 64 for Delta_0 = 2)."""
+    from ps_control.core.ilqr import _Regularization
+    schedule = _Regularization(1.0, 1e-6, 2.0)
+    mus = []
+    for _ in range(3):
+        schedule.increase()
+        mus.append(schedule.mu)
+    assert mus == [2.0, 8.0, 64.0]
+    schedule.decrease()  # Delta = min(1/2, 8 / 2) = 1/2
+    assert schedule.mu == 32.0 and schedule.delta == 0.5
+    schedule.decrease()  # Delta = 1/4
+    assert schedule.mu == 8.0
+    schedule.nudge()  # a short step: mu Delta_0, Delta back to 1
+    assert schedule.mu == 16.0 and schedule.delta == 1.0
+    tiny = _Regularization(1e-6, 1e-6, 2.0)
+    tiny.decrease()
+    assert tiny.mu == 0.0  # below mu_min: no regularisation
+    floor = _Regularization(0.0, 1e-6, 2.0)
+    floor.increase()
+    assert floor.mu == 1e-6  # from 0, straight to mu_min

@@ -124,6 +124,29 @@ def test_covariance_adaptation_is_off_by_default_and_moment_matches_when_on():
     np.testing.assert_allclose(half.std, np.sqrt(0.5 + 0.5 * weights @ samples ** 2))
 
 
+def test_gamds_z_sequence_keeps_the_adapted_search_std():
+    """With covariance adaptation, z_k (eq. 16's second sequence) shares x_k's std: only its
+    mean is a separate estimate, so the importance ratio of eq. 15 compares means."""
+    rng = np.random.default_rng(3)
+    search = AcceleratedMirrorDescentSearch.gaussian(np.zeros(3), 1.0, n_samples=6,
+                                                     adapt_rate=0.5)
+    for _ in range(2):
+        samples = search.sample(rng)
+        search.update(samples, (samples ** 2).sum(axis=1))
+        assert not np.allclose(search.density.std, 1.0)  # adapted
+        np.testing.assert_allclose(search.z.std, search.density.std)
+
+
+def test_normalised_costs_span_zero_to_one():
+    """g = (J - min J) / (max J - min J): the cheapest sample 0, the dearest 1, order kept."""
+    costs = np.array([[4.0, -2.0, 10.0, 1.0], [3.0, 3.5, 2.0, 2.5]])
+    g = normalise_costs(costs)
+    np.testing.assert_allclose(g[0], [0.5, 0.0, 1.0, 0.25])
+    np.testing.assert_allclose(g.min(axis=1), 0.0)
+    np.testing.assert_allclose(g.max(axis=1), 1.0)
+    assert np.array_equal(np.argsort(g, axis=1), np.argsort(costs, axis=1))
+
+
 def test_all_equal_costs_give_uniform_weights():
     assert np.all(normalise_costs(np.full(5, 3.0)) == 0.0)
     rng = np.random.default_rng(6)
