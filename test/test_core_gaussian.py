@@ -147,8 +147,12 @@ def test_expected_policy_kl_matches_reference(T, dx, du):
 
 
 def test_covariances_are_checked_positive_semidefinite_to_round_off_only():
-    """A covariance may be singular (eigenvalue 0, or -1e-10 of round-off at scale 1), not
-    indefinite: an eigenvalue of -5e-9 is refused, naming the quantity and the step."""
+    """
+    Accept a singular covariance, refuse an indefinite one.
+
+    Eigenvalue 0, or -1e-10 of round-off at scale 1, passes; -5e-9 is refused, naming the
+    quantity and the step.
+    """
     from ps_control.core import LinearGaussianDynamics
     vecs = np.linalg.qr(np.random.default_rng(3).standard_normal((2, 2)))[0]
     T, dx, du = 3, 2, 1

@@ -433,9 +433,11 @@ def test_inputs_of_other_shapes_are_named():
 @pytest.mark.parametrize('update', ['saps', 'esaps'])
 def test_the_returned_state_distribution_is_the_policys_own(update):
     """
-    SAPS / ESAPS resolve the circularity of eq. 4.7 (V_t depends on mu_t, mu_t on the policy):
-    at the returned optimum, the state marginals reported are those the returned policy
-    induces under the dynamics (the forward pass, eq. 3.7b), not those of the last guess.
+    Report the state marginals the returned policy induces, not those of the last guess.
+
+    SAPS / ESAPS resolve the circularity of eq. 4.7 (V_t depends on mu_t, mu_t on the policy);
+    at the returned optimum the reported marginals are the forward pass (eq. 3.7b) of the
+    returned policy under the dynamics.
     """
     from ps_control.core.lqg import forward_pass
     dyn, rew, pol, x0 = random_problem(T=6, dx=3, du=2, seed=11)

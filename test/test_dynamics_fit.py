@@ -371,10 +371,11 @@ def test_bad_input_is_rejected_with_names_and_indices():
 
 def test_niw_posterior_with_a_second_data_sets_statistics_is_the_pooled_fit():
     """
+    Fit A under a prior of B's statistics as the plain fit of A and B together.
+
     The NIW posterior (conjugate update, cbfinn/gps's) of data A under a prior made of data set
-    B's statistics (mu0 its mean, Phi its scatter, m = n0 = |B|) is the plain fit on A and B
-    together. A is shifted away from B, so the posterior's (n m / (n + m)) (ybar - mu0) term
-    counts.
+    B's statistics (mu0 its mean, Phi its scatter, m = n0 = |B|) is the pooled fit. A is
+    shifted away from B, so the posterior's (n m / (n + m)) (ybar - mu0) term counts.
     """
     rng = np.random.default_rng(0)
     xu = rng.standard_normal((40, 3)) + 2.0
@@ -393,8 +394,12 @@ def test_niw_posterior_with_a_second_data_sets_statistics_is_the_pooled_fit():
 
 
 def test_the_prior_per_step_is_the_moment_matched_mixture_at_the_set_strength():
-    """DynamicsFitter.prior_at: mu0 and Phi / m from GMM.moment_match; m = strength, n0 as
-    cbfinn/gps, strength (n - 2 - D) / n for the n tuples the mixture was fitted to."""
+    """
+    Give each step's NIW prior at the configured strength (DynamicsFitter.prior_at).
+
+    mu0 and Phi / m from GMM.moment_match; m = strength, n0 as cbfinn/gps, strength (n - 2 -
+    D) / n for the n tuples the mixture was fitted to.
+    """
     rng = np.random.default_rng(4)
     states = rng.standard_normal((12, 6, 2))
     actions = rng.standard_normal((12, 5, 1))
@@ -411,8 +416,12 @@ def test_the_prior_per_step_is_the_moment_matched_mixture_at_the_set_strength():
 
 
 def test_gmm_moment_match_adds_the_spread_of_the_cluster_means():
-    """Mixture covariance sum_k w_k [Sigma_k + (mu_k - mu)(mu_k - mu)']: for two clusters of
-    weight 1/2, the mean covariance plus d d' / 4, d the difference of the means."""
+    """
+    Moment-match a mixture: sum_k w_k [Sigma_k + (mu_k - mu)(mu_k - mu)'].
+
+    For two clusters of weight 1/2: the mean covariance plus d d' / 4, d the difference of
+    the means.
+    """
     gmm = GaussianMixture()
     gmm.means = np.array([[0.0, 0.0], [2.0, 4.0]])
     gmm.covs = np.array([np.eye(2), 2.0 * np.eye(2)])
@@ -431,8 +440,11 @@ def test_gmm_weights_sum_to_one_under_a_dirichlet_prior():
 
 
 def test_gmm_em_objective_never_decreases_with_strong_regularisation():
-    """The M-step is the exact maximiser of the penalised objective also where the penalties
-    weigh (covariance regulariser 3, weight prior 2, clusters of a few points)."""
+    """
+    Keep the M-step the exact maximiser where the penalties weigh.
+
+    Covariance regulariser 3, weight prior 2, clusters of a few points.
+    """
     rng = np.random.default_rng(2)
     data = np.vstack([rng.standard_normal((15, 2)), rng.standard_normal((10, 2)) + 3.0])
     gmm = GaussianMixture(max_iterations=40, tol=0.0, reg=3.0, weight_prior=2.0,
@@ -443,10 +455,11 @@ def test_gmm_em_objective_never_decreases_with_strong_regularisation():
 
 def test_gmm_objective_is_the_penalised_log_likelihood_of_its_parameters():
     """
-    history holds the MAP objective of EM's parameters: sum_n log sum_k pi_k N(x_n | mu_k,
-    Sigma_k) + sum_k [a log pi_k - 1/2 (tr(Sigma_reg Sigma_k^-1) + log|Sigma_k|)], recomputed
-    here with scipy at the returned parameters (the last entry is theirs: EM stops at its
-    iteration limit before another M-step).
+    Record the MAP objective of EM's parameters in ``history``.
+
+    sum_n log sum_k pi_k N(x_n | mu_k, Sigma_k) + sum_k [a log pi_k - 1/2 (tr(Sigma_reg
+    Sigma_k^-1) + log|Sigma_k|)], recomputed here with scipy at the returned parameters (the
+    last entry is theirs: EM stops at its iteration limit before another M-step).
     """
     from scipy.stats import multivariate_normal
     rng = np.random.default_rng(5)
@@ -457,8 +470,8 @@ def test_gmm_objective_is_the_penalised_log_likelihood_of_its_parameters():
     density = sum(w * multivariate_normal(m, c).pdf(data)
                   for w, m, c in zip(gmm.weights, gmm.means, gmm.covs))
     sigma_reg = np.diag(gmm._regularisation(data))
-    penalty = sum(2.0 * np.log(w) - 0.5 * (np.trace(sigma_reg @ np.linalg.inv(c))
-                                             + np.linalg.slogdet(c)[1])
+    penalty = sum(2.0 * np.log(w)
+                  - 0.5 * (np.trace(sigma_reg @ np.linalg.inv(c)) + np.linalg.slogdet(c)[1])
                   for w, c in zip(gmm.weights, gmm.covs))
     assert gmm.history[-1] == pytest.approx(np.log(density).sum() + penalty, rel=1e-10)
     assert gmm.log_likelihood[-1] == pytest.approx(np.log(density).sum(), rel=1e-10)

@@ -505,9 +505,13 @@ def test_step_band_and_stall_stop():
 
 
 def test_levenberg_marquardt_schedule_is_tassas():
-    """Tassa et al. 2012, sec. II-F: Delta <- max(Delta_0, Delta Delta_0), mu <- max(mu_min,
-    mu Delta) on increase; Delta <- min(1 / Delta_0, Delta / Delta_0), mu <- mu Delta (0 below
-    mu_min) on decrease; so repeated failures raise mu ever faster (2, 8, 64 for Delta_0 = 2)."""
+    """
+    Follow Tassa et al. 2012, sec. II-F.
+
+    Delta <- max(Delta_0, Delta Delta_0), mu <- max(mu_min, mu Delta) on increase; Delta <-
+    min(1 / Delta_0, Delta / Delta_0), mu <- mu Delta (0 below mu_min) on decrease; so
+    repeated failures raise mu ever faster (2, 8, 64 for Delta_0 = 2).
+    """
     from ps_control.core.ilqr import _Regularization
     schedule = _Regularization(1.0, 1e-6, 2.0)
     mus = []

@@ -125,8 +125,11 @@ def test_covariance_adaptation_is_off_by_default_and_moment_matches_when_on():
 
 
 def test_gamds_z_sequence_keeps_the_adapted_search_std():
-    """With covariance adaptation, z_k (eq. 16's second sequence) shares x_k's std: only its
-    mean is a separate estimate, so the importance ratio of eq. 15 compares means."""
+    """
+    Keep z_k (eq. 16's second sequence) at x_k's adapted std.
+
+    Only its mean is a separate estimate, so the importance ratio of eq. 15 compares means.
+    """
     rng = np.random.default_rng(3)
     search = AcceleratedMirrorDescentSearch.gaussian(np.zeros(3), 1.0, n_samples=6,
                                                      adapt_rate=0.5)
@@ -138,7 +141,7 @@ def test_gamds_z_sequence_keeps_the_adapted_search_std():
 
 
 def test_normalised_costs_span_zero_to_one():
-    """g = (J - min J) / (max J - min J): the cheapest sample 0, the dearest 1, order kept."""
+    """Normalise g = (J - min J) / (max J - min J): cheapest 0, dearest 1, order kept."""
     costs = np.array([[4.0, -2.0, 10.0, 1.0], [3.0, 3.5, 2.0, 2.5]])
     g = normalise_costs(costs)
     np.testing.assert_allclose(g[0], [0.5, 0.0, 1.0, 0.25])
