@@ -126,11 +126,11 @@ def main(argv=None):
         robot = None if args.on is None else load_task(args.on)
         if robot is not None:
             check_same_interface(task, robot)
+        simulator = (robot or task).make_simulator(n_robots=args.rollouts, gui=args.gui,
+                                                   realtime=args.gui)
     except (OSError, ValueError) as error:
         print('ps-control evaluate: %s' % error, file=sys.stderr)
         return 2
-    simulator = (robot or task).make_simulator(n_robots=args.rollouts, gui=args.gui,
-                                               realtime=args.gui)
     try:
         result, runs = evaluate_policy(search, simulator, args.rollouts,
                                        np.random.default_rng([args.seed, EVALUATION_STREAM]),

@@ -190,3 +190,18 @@ def test_bad_inputs_are_named():
         Simulator(DOUBLE, dt=0.0)
     with pytest.raises(ValueError, match='substeps'):
         Simulator(DOUBLE, dt=0.05, substeps=0)
+
+
+def test_the_gui_is_refused_plainly_without_a_display(monkeypatch):
+    """Refuse the GUI before connecting: without a display PyBullet ends the process."""
+    from ps_control.sim.simulator import check_display
+    with pytest.raises(ValueError, match='needs a display.*xvfb-run'):
+        check_display({}, 'linux')
+    check_display({'DISPLAY': ':99'}, 'linux')
+    check_display({'WAYLAND_DISPLAY': 'wayland-0'}, 'linux')
+    check_display({}, 'darwin')  # no X server needed there
+    monkeypatch.delenv('DISPLAY', raising=False)
+    monkeypatch.delenv('WAYLAND_DISPLAY', raising=False)
+    monkeypatch.setattr('sys.platform', 'linux')
+    with pytest.raises(ValueError, match='needs a display'):
+        Simulator(DOUBLE, dt=0.05, gui=True)  # before any PyBullet connection

@@ -68,6 +68,8 @@ reset to rest and idles with zero torque.
 
 from dataclasses import dataclass
 import math
+import os
+import sys
 import time
 
 import numpy as np
@@ -139,6 +141,22 @@ class Rollouts:
                         self.diverged[keep], self.diverged_at[keep])
 
 
+def check_display(environ=None, platform=None):
+    """
+    Raise ValueError if the PyBullet GUI cannot open: on Linux, no X or Wayland display.
+
+    PyBullet's own GUI connection on a machine without a display prints 'cannot connect to X
+    server' and ends the whole process; this check refuses first, with a message that says what
+    to do. ``environ`` and ``platform`` default to the process's (for tests).
+    """
+    environ = os.environ if environ is None else environ
+    platform = sys.platform if platform is None else platform
+    if platform.startswith('linux') and not (environ.get('DISPLAY')
+                                             or environ.get('WAYLAND_DISPLAY')):
+        raise ValueError('the PyBullet GUI needs a display, and DISPLAY is not set (on a '
+                         'machine without a screen: xvfb-run -a <command>)')
+
+
 class Simulator:
     """
     PyBullet simulation of n copies of a torque-controlled fixed-base robot.
@@ -162,6 +180,8 @@ class Simulator:
         if world_size is not None and (int(world_size) != world_size or world_size < 1):
             raise ValueError('world_size must be None or an integer >= 1, got %r'
                              % (world_size,))
+        if gui:
+            check_display()
         self.model = read_urdf(urdf_path)
         self.dt = float(dt)
         self.substeps = int(substeps)
