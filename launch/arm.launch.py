@@ -19,10 +19,10 @@ Reaching with the planar arm: simulator, controller and learner nodes.
 
 The argument dof picks the task file: config/arm.yaml is the 10-link arm, config/arm_2.yaml and
 config/arm_50.yaml the 2- and 50-link arms; another number of links needs its own task file
-config/arm_<dof>.yaml (with urdf/planar_arm_<dof>.urdf). The 10- and 50-link arms learn the
-paper's via-point task with G-AMDS by default (algorithm:=g_mds: G-MDS), the 2-link arm with GPS
-(algorithm:=g_amds there too): the learning.mirror_descent and learning.g_amds (learning.g_mds)
-sections of the task file.
+config/arm_<dof>.yaml (with urdf/planar_arm_<dof>.urdf). The 10-link arm learns the paper's
+via-point task with G-AMDS by default (algorithm:=g_mds: G-MDS); the 2- and 50-link arms run GPS
+by default (algorithm:=g_amds for the via-point task): the learning.mirror_descent and
+learning.g_amds (learning.g_mds) sections of the task file.
 Arguments and parameters: ps_control/nodes/launch_common.py.
 """
 

@@ -38,7 +38,6 @@ test). It shows how much model errors cost, before trying the policy on the real
 """
 
 import argparse
-import os
 import sys
 
 import numpy as np
@@ -48,7 +47,7 @@ from ps_control.atomic_file import write_json_atomically
 from ps_control.checkpoint import checkpoint_task
 from ps_control.cli_types import int_at_least
 from ps_control.learning import evaluate_policy, load_search
-from ps_control.output_paths import check_output_file, figure_path
+from ps_control.output_paths import check_figure_path, check_output_file
 from ps_control.tasks import load_task
 
 EVALUATION_STREAM = 2  # initial states and noise from the generator of (seed, 2)
@@ -116,11 +115,10 @@ def main(argv=None):
     """Run ``ps-control evaluate``; return the exit status (2 for bad input)."""
     args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
-        if not os.path.exists(args.checkpoint):
-            raise ValueError('checkpoint file %s not found' % args.checkpoint)
-        for option, path in (('--plot', args.plot), ('--json', args.json)):
-            if path:
-                check_output_file(figure_path(path) if option == '--plot' else path, option)
+        if args.plot:
+            check_figure_path(args.plot, '--plot')
+        if args.json:
+            check_output_file(args.json, '--json')
         task = checkpoint_task(args.checkpoint, load_task(args.task))  # its horizon
         search = load_search(args.checkpoint, task)
         robot = None if args.on is None else load_task(args.on)

@@ -238,13 +238,13 @@ def load_learning_config(task, overrides=None):
     """
     Return the LearningConfig of ``task`` (its ``learning`` mapping) with ``overrides``.
 
-    The task file's own settings are checked first, whatever the overrides replace, and its
-    errors name the file (``task.source``).
+    The task file's own settings are checked first, whatever the overrides replace; errors
+    name the file (``task.source``).
     """
     mapping = getattr(task, 'learning', None)
+    source = getattr(task, 'source', None)
     try:
         learning_config_from_mapping(mapping)
+        return learning_config_from_mapping(mapping, overrides)
     except ValueError as error:
-        source = getattr(task, 'source', None)
         raise ValueError('%s%s' % ('%s: ' % source if source else '', error)) from None
-    return learning_config_from_mapping(mapping, overrides)

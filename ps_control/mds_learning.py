@@ -267,9 +267,10 @@ class ArmViaPointSearch:
         states (M, T+1, dx), actions (M, T, du) before clipping: rollout j ran
         ``episode_policy(j)``. Returns and records the metrics: expected_reward (minus the mean
         cost of the sampled rollouts), mean_cost and via_error (the mean's rollout, with
-        evaluate_mean), max_kl (KL of the update's weights on the samples to the uniform prior),
-        mean_entropy (of the search distribution per parameter, nats), success_rate (sampled
-        rollouts within via_tolerance), and for G-AMDS mixture_weight (lambda_k of eq. 16).
+        evaluate_mean), saturation (over all rollouts run, the mean's included), max_kl (KL of the
+        update's weights on the samples to the uniform prior), mean_entropy (of the search
+        distribution per parameter, nats), success_rate (sampled rollouts within via_tolerance),
+        and for G-AMDS mixture_weight (lambda_k of eq. 16).
         """
         states, actions = self._check_rollouts(states, actions)
         _, params, _ = self._episodes()
@@ -348,9 +349,10 @@ def rollout_episodes(search, simulator, x0, rng=None):
     taking a callable policy); x0 (episode_count, dx) are the initial states. Each rollout j
     samples u_t ~ N(K_t x + k_t, cov_t) of ``episode_policy(j)``, as the controller node does.
     A rollout that diverges (a state beyond the task's divergence bound: the light distal links
-    whipped round) is recorded at rest from then on with zero torque, as the simulator node
-    resets a diverged robot to rest: the jump gives it a very high acceleration cost. The
-    actions are the policies' before clipping, as the controller node reports them.
+    whipped round) is recorded at rest from then on with zero torque: the jump gives it a very
+    high acceleration cost. (Through the nodes the simulator holds the state it reached instead,
+    which costs as much; either way such a sample gets next to no weight.) The actions are the
+    policies' before clipping, as the controller node reports them.
     """
     policies = [search.episode_policy(j) for j in range(search.episode_count)]
     K = np.stack([p.K for p in policies])

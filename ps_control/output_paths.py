@@ -25,16 +25,35 @@ import os
 
 
 def figure_path(path):
-    """Return the file a figure saved at ``path`` goes to: ``path`` + '.png' without a suffix."""
-    return path if os.path.splitext(path)[1] else path + '.png'
+    """Return the file a figure saved at ``path`` goes to: '.png' added without a suffix."""
+    suffix = os.path.splitext(path)[1]
+    return path if suffix not in ('', '.') else path.rstrip('.') + '.png'
+
+
+def check_figure_path(path, what):
+    """
+    Return ``figure_path(path)`` if matplotlib can write that format there, else raise.
+
+    As :func:`check_output_file`, and the suffix must be a format matplotlib writes (png, pdf,
+    svg, ...): an unknown one would only fail once the figure is saved, after the run.
+    """
+    from matplotlib.backend_bases import FigureCanvasBase
+    path = figure_path(path)
+    formats = FigureCanvasBase.get_supported_filetypes()
+    suffix = os.path.splitext(path)[1][1:].lower()
+    if suffix not in formats:
+        raise ValueError('%s %s: matplotlib writes no .%s files (%s)'
+                         % (what, path, suffix, ', '.join(sorted(formats))))
+    return check_output_file(path, what)
 
 
 def check_output_file(path, what):
     """
-    Return ``path`` if a file can be created or replaced there, else raise ValueError.
+    Return ``path`` if a file may be created or replaced there, else raise ValueError.
 
-    ``what`` names the path in the message (e.g. '--plot'). Refused: an existing folder, and a
-    path below an existing file. Missing folders on the way are fine (the writer creates them).
+    ``what`` names the path in the message (e.g. '--plot'). Refused: an existing folder, a path
+    below an existing file, and a folder this process may not write in. Missing folders on the
+    way are fine (the writer creates them).
     """
     if os.path.isdir(path):
         raise ValueError('%s %s is a folder, not a file' % (what, path))
@@ -51,9 +70,17 @@ def check_output_folder(path, what):
 
 
 def _check_existing_ancestor(path, what):
-    """Raise ValueError if the nearest existing folder above ``path`` is a file."""
-    parent = os.path.dirname(os.path.abspath(path))
+    """
+    Raise ValueError if the nearest existing path above ``path`` is a file or not writable.
+
+    The path is not normalised (``file/../x`` goes through ``file``, as the system takes it).
+    """
+    parent = os.path.dirname(os.path.join(os.getcwd(), path))
     while not os.path.exists(parent):
         parent = os.path.dirname(parent)
     if not os.path.isdir(parent):
+        while not os.path.isfile(parent):  # name the file on the way (``file/..`` is none)
+            parent = os.path.dirname(parent)
         raise ValueError('%s %s: %s is a file, not a folder' % (what, path, parent))
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError('%s %s: no permission to write in %s' % (what, path, parent))

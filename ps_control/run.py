@@ -42,7 +42,7 @@ from ps_control.nodes.learner_node import ALGORITHMS
 from ps_control.nodes.learner_node import LearnerNode
 from ps_control.nodes.learner_node import worker_namespaces
 from ps_control.nodes.simulator_node import SimulatorNode
-from ps_control.output_paths import check_output_file, figure_path
+from ps_control.output_paths import check_figure_path
 from ps_control.tasks import load_task
 from ps_control.tasks import task_path
 from ps_control.tasks.params import flatten
@@ -179,8 +179,7 @@ def main(argv=None):
     args = parse_args(argv)
     try:
         task = load_task(args.task)
-        plot = check_output_file(figure_path(args.plot or '%s_learning_curve.png' % task.name),
-                                 '--plot')
+        plot = check_figure_path(args.plot or '%s_learning_curve.png' % task.name, '--plot')
     except ValueError as error:
         print('ps-control run: %s' % error, file=sys.stderr)
         return 2

@@ -90,12 +90,14 @@ def run_trial(task_name, algorithm, trial, iterations, samples, seed, out_dir, o
             start = time.time()
             rollouts = sim.rollout(search.policy, task.sample_initial_states(samples, rng), rng)
             valid = rollouts.valid()
-            if valid.n < max(2, samples // 2):
+            needed = max(2, samples // 2)
+            if valid.n < needed:
                 raise RuntimeError('%s %s trial %d iteration %d: %d of %d rollouts diverged (a '
-                                   "state beyond the task's divergence_bound %g, or NaN), more "
-                                   'than half of them'
+                                   "state beyond the task's divergence_bound %g, or NaN); the "
+                                   'fit needs %d that did not'
                                    % (task.name, algorithm, trial, search.iteration + 1,
-                                      rollouts.n - valid.n, rollouts.n, task.divergence_bound))
+                                      rollouts.n - valid.n, rollouts.n, task.divergence_bound,
+                                      needed))
             metrics = search.update(valid.states, valid.actions)
             metrics['diverged'] = int(rollouts.n - valid.n)
             metrics['seconds'] = time.time() - start
@@ -239,9 +241,17 @@ def main(argv=None):
     overrides = {'epsilon': args.epsilon, 'step_adaptation': args.step_adaptation or None}
     try:
         task = load_task(args.task)
-        defaults = load_learning_config(task)
-        iterations = args.iterations or defaults.iterations
-        samples = args.samples or defaults.samples
+        # the task file's iterations and samples for the algorithms run (not for its default
+        # algorithm, which may be another learner: the arms' G-AMDS)
+        defaults = {(config.iterations, config.samples) for config in (
+            load_learning_config(task, {'algorithm': algorithm}) for algorithm in args.algo)}
+        if len(defaults) > 1 and not (args.iterations and args.samples):
+            raise ValueError('the task file gives %s different iterations x samples (%s): '
+                             'choose with --iterations and --samples'
+                             % ('/'.join(args.algo), ', '.join('%d x %d' % pair
+                                                               for pair in sorted(defaults))))
+        iterations = args.iterations or min(defaults)[0]
+        samples = args.samples or min(defaults)[1]
         for algorithm in args.algo:  # each algorithm's settings, checked before any trial runs
             load_learning_config(task, dict(overrides, algorithm=algorithm,
                                             iterations=iterations, samples=samples))

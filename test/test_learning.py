@@ -628,3 +628,21 @@ def test_the_final_policy_evaluation_counts_a_diverged_rollout_as_a_failure():
         assert final[mode]['diverged'] == 1
         assert final[mode]['success_rate'] == pytest.approx(0.75)  # 3 of 4, not 3 of 3
         assert np.isfinite(final[mode]['expected_reward'])
+
+
+def test_train_takes_the_settings_of_the_algorithms_it_runs(tmp_path, capsys):
+    """
+    Run the arm's GPS with the file's GPS settings, not those of its default learner.
+
+    config/arm.yaml's default algorithm is G-AMDS (1000 x 10); GPS there is 50 x 25, and its
+    zero-mean initial exploration diverges: the trial fails at once, named, with no hint to
+    resume a checkpoint that does not exist.
+    """
+    from ps_control import train
+    status = train.main(['arm', '--algo', 'gps', '--trials', '1', '--jobs', '1', '--no-ilqr',
+                         '--out', str(tmp_path / 'o')])
+    captured = capsys.readouterr()
+    assert status == 1
+    assert 'arm: gps x 1 trials x 50 iterations x 25 rollouts' in captured.out
+    assert 'of 25 rollouts diverged' in captured.err and 'the fit needs 12' in captured.err
+    assert 'rerun the command' not in captured.err

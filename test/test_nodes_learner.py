@@ -359,6 +359,10 @@ def test_diagnostics_warn_when_the_policy_was_kept_and_name_a_refit():
     level, message = metrics_status({'iteration': 5, 'refit': 'no fixed point'})
     assert level == DiagnosticStatus.OK
     assert message == 'iteration 5: updated on a refit (on the first fit: no fixed point)'
+    assert metrics_status({'iteration': 6, 'diverged': 0}) == (DiagnosticStatus.OK,
+                                                               'iteration 6')
+    assert metrics_status({'iteration': 6, 'diverged': 2}) == (
+        DiagnosticStatus.WARN, 'iteration 6: 2 episodes diverged and were run again')
 
 
 def test_a_diverged_episode_is_refused_naming_the_step(graph):
@@ -382,8 +386,9 @@ def test_episodes_that_diverge_are_never_fitted(tmp_path):
     """Every episode leaves a bound of 0.5: each is run again, then the iteration fails."""
     from ps_control.tasks import task_path
     copy = tmp_path / 'low_bound.yaml'
-    copy.write_text(open(task_path(TASK)).read().replace('divergence_bound: 100.0',
-                                                         'divergence_bound: 0.5'))
+    text = open(task_path(TASK)).read()
+    assert 'divergence_bound: 100.0' in text
+    copy.write_text(text.replace('divergence_bound: 100.0', 'divergence_bound: 0.5'))
     graph = Graph()
     try:
         workers, node = build_nodes(str(copy), learner=dict(SHORT, iterations=1),
@@ -400,5 +405,31 @@ def test_episodes_that_diverge_are_never_fitted(tmp_path):
         error = node.done.exception()
         assert error is not None and 'diverged' in str(error), error
         assert 'failure 3 of 3' in str(error) and node.diverged == 3 and not updates
+    finally:
+        graph.close()
+
+
+def test_divergence_is_refused_for_fitted_learners_and_once_only_without_a_reset(tmp_path):
+    """
+    Refuse diverged episodes where dynamics are fitted; on hardware, stop at the first.
+
+    G-(A)MDS score a diverged episode as a costly sample (as their batch runs): no bound. With
+    ``reset: false`` a diverged episode is not run again, the iteration fails at once.
+    """
+    import math
+    from ps_control.nodes.learner_node import DivergedEpisodeError, EpisodeError
+    graph = Graph()
+    try:
+        _, gps = build_nodes(TASK, learner=dict(SHORT, iterations=1), context=graph.context)
+        assert gps.workers[0].divergence_bound == load_task(TASK).divergence_bound
+        gps._failed(0, [0], DivergedEpisodeError('episode 0 diverged'))  # run again
+        gps.use_reset = False
+        with pytest.raises(EpisodeError, match='episode 0 diverged; not run again without a '
+                                               'reset'):
+            gps._failed(0, [0], DivergedEpisodeError('episode 0 diverged'))
+        assert gps.diverged == 2
+        _, amds = build_nodes('arm_2', learner={'algorithm': 'g_amds', 'iterations': 1},
+                              context=graph.context)
+        assert amds.workers[0].divergence_bound == math.inf
     finally:
         graph.close()

@@ -86,6 +86,7 @@ def test_learner_collects_episodes_from_node_processes(graph):
 @pytest.mark.parametrize('module, parameters, reason', [
     ('ps_control.nodes.learner_node', ['algorithm:=esap'], 'algorithm must be one of'),
     ('ps_control.nodes.learner_node', ['iterations:=-3'], 'iterations'),
+    ('ps_control.nodes.learner_node', ['iterations:=many'], 'iterations'),
     ('ps_control.nodes.controller_node', ['task_name:=double_pendlum'], 'double_pendlum'),
     ('ps_control.nodes.controller_node', ['effort_limits:=[20.0, 20.0]'], 'above the URDF'),
     ('ps_control.nodes.simulator_node', ['task_name:=no_such_task'], 'no_such_task'),

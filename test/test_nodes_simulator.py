@@ -181,11 +181,12 @@ def test_a_failed_start_reports_its_own_error_only():
     assert 'AttributeError' not in result.stderr, result.stderr
 
 
-def test_a_diverging_step_publishes_the_state_it_reached_then_goes_on_from_rest(graph, tmp_path):
+def test_a_diverging_step_publishes_the_state_it_reached_until_the_next_reset(graph, tmp_path):
     from ps_control.tasks import task_path
     copy = tmp_path / 'low_bound.yaml'
-    copy.write_text(open(task_path(TASK)).read().replace('divergence_bound: 100.0',
-                                                         'divergence_bound: 4.0'))
+    text = open(task_path(TASK)).read()
+    assert 'divergence_bound: 100.0' in text
+    copy.write_text(text.replace('divergence_bound: 100.0', 'divergence_bound: 4.0'))
     bench = Bench(graph, task_name=str(copy))
     assert bench.connected()
     reference = load_task(str(copy)).make_simulator()
@@ -202,8 +203,15 @@ def test_a_diverging_step_publishes_the_state_it_reached_then_goes_on_from_rest(
             break
     assert reached is not None, 'the robot never left the bound'
     assert np.isfinite(reached).all()  # what the step reached, not a placeholder
+    for _ in range(2):  # held at every tick, so that no controller misses it
+        n = len(bench.states)
+        bench.command([0.0, 0.0])
+        assert graph.spin_until(lambda: len(bench.states) == n + 1)
+        np.testing.assert_array_equal(x_of(bench.states[-1]), reached)
+    assert graph.call(bench.reset, Trigger.Request()).success  # the reset ends it
+    assert graph.spin_until(lambda: np.abs(x_of(bench.states[-1])).max() < 4.0)
     n = len(bench.states)
-    bench.command([0.0, 0.0])  # the next step starts at rest
+    bench.command([0.0, 0.0])
     assert graph.spin_until(lambda: len(bench.states) == n + 1)
-    reference.reset(reference.rest_state())
+    reference.reset(x_of(bench.states[-2]))
     np.testing.assert_allclose(x_of(bench.states[-1]), reference.step(np.zeros(2)), atol=1e-12)

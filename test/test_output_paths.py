@@ -17,7 +17,8 @@
 import os
 
 from ps_control import mds_experiments, plotting
-from ps_control.output_paths import check_output_file, check_output_folder, figure_path
+from ps_control.output_paths import (check_figure_path, check_output_file,
+                                     check_output_folder, figure_path)
 import pytest
 
 
@@ -33,7 +34,7 @@ def test_a_file_may_go_anywhere_not_below_a_file_nor_over_a_folder(places):
         assert check_output_file(str(places / fine), '--x') == str(places / fine)
     with pytest.raises(ValueError, match='--x .*folder is a folder, not a file'):
         check_output_file(str(places / 'folder'), '--x')
-    for below in ('file/x.json', 'file/deeper/x.json'):
+    for below in ('file/x.json', 'file/deeper/x.json', 'file/../x.json'):
         with pytest.raises(ValueError, match='%s is a file, not a folder' % (places / 'file')):
             check_output_file(str(places / below), '--x')
 
@@ -50,6 +51,7 @@ def test_a_folder_may_exist_or_be_created_not_be_a_file_or_below_one(places):
 
 def test_a_figure_without_suffix_is_saved_and_reported_as_png(places):
     assert figure_path('curve') == 'curve.png' and figure_path('a/b.pdf') == 'a/b.pdf'
+    assert figure_path('curve.') == 'curve.png'
     written = plotting.plot_curves(str(places / 'curve'), [1], {'gps': [-3.0]})
     assert written == str(places / 'curve.png') and os.path.getsize(written) > 0
     assert not (places / 'curve').exists()
@@ -75,3 +77,24 @@ def test_mds_refuses_an_out_below_a_file_before_running(places, capsys):
                               '--out', str(places / 'file')])
     assert exit_info.value.code == 2
     assert '--out %s is a file, not a folder' % (places / 'file') in capsys.readouterr().err
+
+
+def test_a_figure_format_matplotlib_cannot_write_is_refused_before_the_run(places):
+    assert check_figure_path(str(places / 'run'), '--plot') == str(places / 'run.png')
+    assert check_figure_path(str(places / 'run.svg'), '--plot') == str(places / 'run.svg')
+    with pytest.raises(ValueError, match=r'--plot .*run.v2: matplotlib writes no .v2 files '
+                                         r'\(.*png'):
+        check_figure_path(str(places / 'run.v2'), '--plot')
+    with pytest.raises(ValueError, match='is a file, not a folder'):
+        check_figure_path(str(places / 'file' / 'run.png'), '--plot')
+
+
+def test_a_folder_without_write_permission_is_refused(places, monkeypatch):
+    """Refuse where os.access denies writing (stubbed: the tests may run as root)."""
+    real_access = os.access
+    monkeypatch.setattr(os, 'access', lambda path, mode: False if str(path) == str(
+        places / 'folder') else real_access(path, mode))
+    with pytest.raises(ValueError, match='no permission to write in .*folder'):
+        check_output_file(str(places / 'folder' / 'x.json'), '--json')
+    with pytest.raises(ValueError, match='no permission to write in .*folder'):
+        check_output_folder(str(places / 'folder' / 'new'), '--out')

@@ -29,7 +29,8 @@ from rcl_interfaces.msg import FloatingPointRange
 from rcl_interfaces.msg import IntegerRange
 from rcl_interfaces.msg import ParameterDescriptor
 import rclpy
-from rclpy.exceptions import ParameterException
+from rclpy.exceptions import InvalidParameterTypeException
+from rclpy.exceptions import InvalidParameterValueException
 from rclpy.executors import ExternalShutdownException
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import DurabilityPolicy
@@ -172,12 +173,13 @@ def construct_node(factory, program):
     Return factory(), or None after printing why the configuration is refused.
 
     A node refuses bad parameters and task files by raising ValueError (or rclpy's
-    ParameterException for a value outside its descriptor's range) while it is built; the
-    standalone executables print that as one line, ``<program>: <reason>``, not a traceback.
+    InvalidParameterValueException / InvalidParameterTypeException for a value outside its
+    descriptor's range or of another type) while it is built; the standalone executables print
+    that as one line, ``<program>: <reason>``, not a traceback. Other errors (bugs) keep theirs.
     """
     try:
         return factory()
-    except (ValueError, ParameterException) as error:
+    except (ValueError, InvalidParameterValueException, InvalidParameterTypeException) as error:
         print('%s: %s' % (program, error), file=sys.stderr)
         return None
 

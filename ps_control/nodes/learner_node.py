@@ -36,7 +36,12 @@ the new state reach the controller, then start. Without a simulator (``reset: fa
 only start. The controller's answer names the episode number its transitions will carry and the
 digest of its policy: a controller that has not received the newest policy yet is asked again.
 An episode that times out, misses a step or contains a fallback tick (stale or malformed joint
-states) is discarded and run again.
+states) is discarded and run again. So is, for the learners that fit dynamics (gps, saps,
+esaps, separate), one that diverged: a state beyond the task's ``divergence_bound`` or NaN,
+checked after the episode (the bound is the simulator's test of an exploding simulation, not a
+safety limit). Without a reset (``reset: false``, hardware) such an episode is not run again:
+the iteration fails at once. G-MDS and G-AMDS score a diverged episode from the states
+reported, as a very costly sample, as their batch runs do.
 
 The learning loop runs as a coroutine on the node's executor, so the learner works in its own
 process (``ros2 launch``) and composed with the other nodes in one (ps_control.run); during an
@@ -105,7 +110,7 @@ class Worker:
         self.namespace = namespace
         self.name = namespace or '(own namespace)'
         self.dx, self.du = dx, du
-        self.divergence_bound = divergence_bound
+        self.divergence_bound = divergence_bound  # math.inf: diverged episodes are kept
         self.policy_pub = node.create_publisher(Float64MultiArray,
                                                 _join(namespace, common.POLICY),
                                                 common.LATCHED_QOS)
@@ -159,12 +164,12 @@ class Worker:
                                % (self.episode, self.name, fallback[:10]))
         states = np.array([self.rows[t][1] for t in range(T + 1)])
         actions = np.array([self.rows[t][2] for t in range(T)])
+        # (a NaN state arrives as a fallback tick above: the controller refuses it)
         bad = np.flatnonzero(diverged(states, self.divergence_bound))
         if bad.size:
             raise DivergedEpisodeError(
                 "episode %d on worker %s diverged: its state at step %d is beyond the task's "
-                'divergence_bound %g (or NaN)'
-                % (self.episode, self.name, bad[0], self.divergence_bound))
+                'divergence_bound %g' % (self.episode, self.name, bad[0], self.divergence_bound))
         if not (np.isfinite(states).all() and np.isfinite(actions).all()):
             raise EpisodeError('episode %d on worker %s holds NaN' % (self.episode, self.name))
         return states, actions
@@ -261,8 +266,10 @@ class LearnerNode(Node):
         self.iterations = int(self.config.iterations)
 
         dx, du = self.task.dx, self.task.du
-        self.workers = [Worker(self, ns, dx, du, self.task.divergence_bound)
-                        for ns in worker_namespaces(num_workers)]
+        # the learners that fit dynamics must not fit a diverged episode; G-(A)MDS score it
+        bound = (math.inf if self.config.algorithm in learning_config.MIRROR_DESCENT_ALGORITHMS
+                 else self.task.divergence_bound)
+        self.workers = [Worker(self, ns, dx, du, bound) for ns in worker_namespaces(num_workers)]
         self.metric_pubs = {}
         for name in PLOTTED:
             self._metric_pub(name)
@@ -494,6 +501,9 @@ class LearnerNode(Node):
 
     def _failed(self, index, failures, error):
         self.diverged += isinstance(error, DivergedEpisodeError)
+        if isinstance(error, DivergedEpisodeError) and not self.use_reset:
+            raise EpisodeError('%s; not run again without a reset (reset: false): the robot '
+                               'would repeat it from wherever it stopped' % error)
         failures[index] += 1
         if failures[index] >= self.retries:
             raise EpisodeError('%s (failure %d of %d allowed on this worker)'
@@ -511,7 +521,8 @@ class LearnerNode(Node):
                 states, actions = await self.collect()
                 collected = time.monotonic()
                 recorded = self.search.update(states, actions)
-                recorded['diverged'] = self.diverged  # episodes not fitted (run again), as train
+                # episodes not fitted and run again (train counts the rollouts it drops)
+                recorded['diverged'] = self.diverged
                 metrics = dict(recorded)
                 if self.checkpoint:
                     self.search.save(self.checkpoint)
@@ -536,16 +547,20 @@ def metrics_status(metrics):
     """
     Return (diagnostic level, message) of an iteration's metrics.
 
-    WARN when the policy was kept (PolicySearch.kept_policy_metrics: 'update_error'), OK
-    otherwise; the message adds PolicySearch.update_note (why the policy was kept, or that the
-    update was made on a refit).
+    WARN when the policy was kept (PolicySearch.kept_policy_metrics: 'update_error') or episodes
+    diverged ('diverged' > 0: run again, not fitted), OK otherwise; the message adds
+    PolicySearch.update_note (why the policy was kept, or that the update was made on a refit)
+    and the number of diverged episodes.
     """
     message = 'iteration %s' % metrics.get('iteration', '?')
-    note = learning.PolicySearch.update_note(metrics)
-    if note is not None:
-        message = '%s: %s' % (message, note)
-    level = DiagnosticStatus.WARN if 'update_error' in metrics else DiagnosticStatus.OK
-    return level, message
+    notes = [learning.PolicySearch.update_note(metrics)]
+    if metrics.get('diverged'):
+        notes.append('%d episodes diverged and were run again' % metrics['diverged'])
+    notes = [note for note in notes if note is not None]
+    if notes:
+        message = '%s: %s' % (message, '; '.join(notes))
+    warn = 'update_error' in metrics or metrics.get('diverged', 0) > 0
+    return (DiagnosticStatus.WARN if warn else DiagnosticStatus.OK), message
 
 
 def format_metrics(metrics, episodes):

@@ -32,6 +32,10 @@ Two modes:
 * real time: a wall-clock timer steps the simulation every dt / real_time_factor with the newest
   command (zero torque when none came within ``command_timeout`` seconds).
 
+A step that diverges (a state beyond the task's ``divergence_bound``, or NaN) is logged, and
+the state it reached is published at every tick until the next reset, so that the controller and
+the learner see it (the learner does not fit such an episode); the robot waits at rest.
+
 The physics is ps_control.sim's Simulator, the same class the batch trainer uses.
 """
 
@@ -88,6 +92,7 @@ class SimulatorNode(Node):
         self.command_wall = -np.inf
         self.command_error = None
         self.x = self.sim.reset(self.sim.rest_state())
+        self.diverged = None  # the state a diverged step reached, held until the next reset
 
         # the joint state and clock messages, refilled at every step (publish serializes them)
         self.clock_msg = ClockMsg()
@@ -139,14 +144,17 @@ class SimulatorNode(Node):
 
     def _step(self, u):
         self.effort = self.sim.clip(u)
-        try:
-            self.x = self.sim.step(self.effort)
-        except DivergenceError as error:
-            # publish the state it reached, so that the learner sees the episode diverge (it
-            # rejects it), then go on from rest
-            self.get_logger().error('%s; resetting to rest' % error)
-            self.sim.reset(self.sim.rest_state())
-            self.x = error.states[0]
+        if self.diverged is not None:  # no physics until the next reset: keep reporting it
+            self.x = self.diverged
+        else:
+            try:
+                self.x = self.sim.step(self.effort)
+            except DivergenceError as error:
+                # the state it reached is what the learner must see (every tick, so that no
+                # controller misses it); the robot itself waits at rest for the reset
+                self.get_logger().error('%s; holding that state until the next reset' % error)
+                self.sim.reset(self.sim.rest_state())
+                self.x = self.diverged = error.states[0]
         self.steps += 1
         self.now_ns += self.dt_ns
         self._publish()
@@ -155,6 +163,7 @@ class SimulatorNode(Node):
         try:
             x0 = np.asarray(self.task.sample_initial_states(1, self.rng), dtype=float)[0]
             self.x = self.sim.reset(x0)
+            self.diverged = None
         except ValueError as error:
             response.success = False
             response.message = 'reset failed: %s' % error
