@@ -78,9 +78,7 @@ def _check_existing_ancestor(path, what):
     parent = os.path.dirname(os.path.join(os.getcwd(), path))
     while not os.path.exists(parent):
         parent = os.path.dirname(parent)
-    if not os.path.isdir(parent):
-        while not os.path.isfile(parent):  # name the file on the way (``file/..`` is none)
-            parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):  # (``file/..`` does not exist: the loop stops at ``file``)
         raise ValueError('%s %s: %s is a file, not a folder' % (what, path, parent))
     if not os.access(parent, os.W_OK | os.X_OK):
         raise ValueError('%s %s: no permission to write in %s' % (what, path, parent))
