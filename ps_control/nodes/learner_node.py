@@ -39,9 +39,10 @@ An episode that times out, misses a step or contains a fallback tick (stale or m
 states) is discarded and run again. So is, for the learners that fit dynamics (gps, saps,
 esaps, separate), one that diverged: a state beyond the task's ``divergence_bound`` (a NaN
 state is a fallback tick already), checked after the episode (the bound is the simulator's
-test of an exploding simulation, not a safety limit). Without a reset (``reset: false``, hardware) such an episode is not run again:
-the iteration fails at once. G-MDS and G-AMDS score a diverged episode from the states
-reported, as a very costly sample, as their batch runs do.
+test of an exploding simulation, not a safety limit). Without a reset (``reset: false``,
+hardware) such an episode is not run again: the iteration fails at once. G-MDS and G-AMDS
+score a diverged episode from the states reported, as a very costly sample, as their batch runs
+do.
 
 The learning loop runs as a coroutine on the node's executor, so the learner works in its own
 process (``ros2 launch``) and composed with the other nodes in one (ps_control.run); during an
