@@ -418,3 +418,16 @@ def test_a_policy_sent_during_an_episode_takes_over_at_the_next_and_stop_aborts(
     response = graph.call(robot.start, Trigger.Request())
     assert response.message == 'episode=2 policy=%s' % policy_digest(second)
     assert robot.spin_publishing(lambda: robot.commands[-1] == [2.0, 2.0])
+
+
+def test_the_hold_torque_is_clipped_and_zero_on_stale_states(graph):
+    """Between episodes -fallback_damping qdot, within the limits; nothing from a stale state."""
+    robot = Robot(graph, fallback_damping=2.0, stale_periods=5.0)
+    fast = {'velocity': [50.0, -30.0]}  # hold -100 and 60 N m: beyond the 10 N m limits
+    robot.send_policy(constant_policy([0.0, 0.0]))
+    assert robot.spin_publishing(lambda: robot.commands and robot.commands[-1] == [-10.0, 10.0],
+                                 **fast)
+    assert all(abs(c[0]) <= 10.0 and abs(c[1]) <= 10.0 for c in robot.commands)
+    n = len(robot.commands)  # the robot falls silent: its last velocities are no ground to act
+    assert graph.spin_until(lambda: len(robot.commands) > n + 8
+                            and robot.commands[-1] == [0.0, 0.0])

@@ -303,21 +303,26 @@ class ControllerNode(Node):
         else:
             action = np.zeros(self.du)
             status = STATUS_FALLBACK
-        torque = self._publish(np.clip(action, -self.limits, self.limits))
+        torque = self._publish(action)
         self._publish_transition(status, x, action, torque)
         self.step += 1
 
     def _hold(self, valid):
+        """Return the hold torque -fallback_damping qdot (unclipped); zero with no valid state."""
         if valid and self.damping > 0.0:
-            return np.clip(-self.damping * self.state[self.du:], -self.limits, self.limits)
+            return -self.damping * self.state[self.du:]
         return np.zeros(self.du)
 
     def _publish(self, u):
-        """Send the effort command u (within the limits); return what was sent."""
-        # The policy's action is checked above and the damping is a finite parameter, so this is
-        # the last guard only, should a future path forget its check.
-        if not np.all(np.isfinite(u)):
-            u = np.zeros(self.du)
+        """
+        Send the effort command u clipped to the effort limits; return what was sent.
+
+        Every command leaves through here, so the limits hold whatever a caller computed. A
+        non-finite u (the policy's action is checked before, and the damping is a finite
+        parameter: a last guard only) sends zero torque.
+        """
+        u = (np.clip(u, -self.limits, self.limits) if np.all(np.isfinite(u))
+             else np.zeros(self.du))
         self.command_msg.data = u.tolist()
         self.command_pub.publish(self.command_msg)
         return u
