@@ -15,6 +15,7 @@
 """The learning loop on an exactly linear-Gaussian system: improvement, checkpoints, bad input."""
 
 import os
+import types
 from types import MappingProxyType
 
 import numpy as np
@@ -646,3 +647,104 @@ def test_train_takes_the_settings_of_the_algorithms_it_runs(tmp_path, capsys):
     assert 'arm: gps x 1 trials x 50 iterations x 25 rollouts' in captured.out
     assert 'of 25 rollouts diverged' in captured.err and 'the fit needs 12' in captured.err
     assert 'rerun the command' not in captured.err
+
+
+def test_the_dynamics_model_itself_is_fitted_to_the_unclipped_actions(monkeypatch):
+    """test_learning spies on fit_dynamics' input; this spies on what reaches the fitter."""
+    from ps_control.core.dynamics_fit import DynamicsFitter
+    from ps_control.learning import PolicySearch
+    from ps_control.learning_config import load_learning_config
+    task = LinearTask(limit=0.5)
+    search = PolicySearch(task, load_learning_config(task, {'algorithm': 'gps'}))
+    states, actions = task.rollouts(search.policy, 20, np.random.default_rng(3))
+    assert (np.abs(actions) > 0.5).any()
+    seen = []
+    fit, prior = DynamicsFitter.fit, DynamicsFitter.update_prior
+    monkeypatch.setattr(DynamicsFitter, 'fit', lambda self, s, a, *r, **k:
+                        seen.append(np.array(a)) or fit(self, s, a, *r, **k))
+    monkeypatch.setattr(DynamicsFitter, 'update_prior', lambda self, s, a, *r, **k:
+                        seen.append(np.array(a)) or prior(self, s, a, *r, **k))
+    search.update(states, actions)
+    assert len(seen) >= 2 and all(np.array_equal(a, actions) for a in seen)
+
+
+def _search(monkeypatch=None, **overrides):
+    from ps_control.learning import PolicySearch
+    from ps_control.learning_config import load_learning_config
+    task = LinearTask()
+    return task, PolicySearch(task, load_learning_config(task, dict({'algorithm': 'gps'},
+                                                                    **overrides)))
+
+
+def test_an_unconverged_update_1_2_times_over_its_bound_is_not_applied(monkeypatch):
+    import dataclasses
+    task, search = _search(algorithm='saps', epsilon=1.0)
+    before, improve = search.policy, search.improve
+
+    def unconverged(dynamics, x0, multiplier=1.0, reward=None):
+        result = improve(dynamics, x0, multiplier, reward)
+        return dataclasses.replace(result, kl=1.2 * result.kl / result.kl.max(),
+                                   converged=False)
+    monkeypatch.setattr(search, 'improve', unconverged)
+    metrics = search.update(*task.rollouts(search.policy, 20, np.random.default_rng(0)))
+    assert search.policy is before and '1.2 times over the KL bound' in metrics['update_error']
+
+
+def test_the_separate_bounds_reject_an_unconverged_state_kl_excess():
+    _, search = _search(algorithm='separate', epsilon=0.5, state_epsilon=0.5)
+    result = types.SimpleNamespace(kl=np.array([0.2, 0.5]), state_kl=np.array([0.1, 1.5]),
+                                   converged=False)
+    assert search.kl_excess(result) == pytest.approx(2.0)
+    assert '3 times over the KL bound' in search.rejection(result)
+
+
+def test_the_initial_state_is_fitted_to_the_first_states():
+    task, search = _search()
+    states, _ = task.rollouts(search.policy, 20, np.random.default_rng(1))
+    x0 = search.initial_state(states)
+    np.testing.assert_allclose(x0.mean, states[:, 0].mean(0))
+    np.testing.assert_allclose(x0.cov, np.cov(states[:, 0].T) + 1e-6 * np.eye(task.dx))
+
+
+def test_the_prior_keeps_prior_iterations_batches():
+    task, search = _search(prior_iterations=2)
+    rng = np.random.default_rng(2)
+    batches = [task.rollouts(search.policy, 20, rng) for _ in range(4)]
+    for states, actions in batches:
+        search.fit_dynamics(states, actions)
+    assert len(search.recent) == 2
+    assert search.recent[0][0] is batches[2][0] and search.recent[1][0] is batches[3][0]
+
+
+def test_an_update_on_one_rollout_is_refused():
+    task, search = _search()
+    states, actions = task.rollouts(search.policy, 1, np.random.default_rng(0))
+    with pytest.raises(ValueError, match='at least 2 rollouts'):
+        search.update(states, actions)
+    assert search.recent == [] and search.history == []  # refused before touching the prior
+
+
+def test_the_success_rate_is_the_share_of_successful_rollouts():
+    task, search = _search()
+    states = np.zeros((4, task.horizon + 1, task.dx))
+    states[0, -1, :task.du] = 1.0   # rollout 0 ends at the goal, the others do not
+    metrics = search.sample_metrics(states, np.zeros((4, task.horizon, task.du)))
+    assert metrics['success_rate'] == 0.25
+
+
+@pytest.mark.parametrize('name, value', [
+    ('epsilon', 0.0), ('epsilon', -0.5),
+    ('search_adapt_rate', 1.5),
+    ('mirror_r', 1.5),
+])
+def test_learning_values_out_of_range_are_refused(name, value):
+    from ps_control.learning_config import LearningConfig
+    with pytest.raises(ValueError, match='learning.%s' % name):
+        LearningConfig(**{name: value})
+
+
+def test_overrides_win_over_the_algorithm_section():
+    from ps_control.learning_config import learning_config_from_mapping
+    config = learning_config_from_mapping({'algorithm': 'gps', 'epsilon': 0.1,
+                                           'gps': {'epsilon': 0.3}}, {'epsilon': 0.7})
+    assert config.epsilon == 0.7

@@ -429,3 +429,84 @@ def test_the_algorithm_section_applies_only_to_its_algorithm():
     # command-line overrides win over the section
     assert learning_config.load_learning_config(task, {'algorithm': 'g_amds',
                                                 'samples': 4}).samples == 4
+
+
+def _arm_urdf(tmp_path, old, new, count=1):
+    from ps_control.tasks import load_task
+    task = load_task('arm_2')
+    text = open(task.urdf_path).read()
+    assert old in text
+    path = tmp_path / 'arm.urdf'
+    path.write_text(text.replace(old, new, count))
+    return task, str(path)
+
+
+def test_a_centre_of_mass_off_the_link_axis_is_refused(tmp_path):
+    from ps_control.tasks.planar_arm import PlanarArm
+    _, path = _arm_urdf(tmp_path, '<inertial>\n      <origin xyz="0.25 0 0"',
+                        '<inertial>\n      <origin xyz="0.25 0.1 0"')
+    with pytest.raises(ValueError, match='centre of mass of link .link_1. is off its x axis'):
+        PlanarArm.from_urdf(path)
+
+
+def test_an_arm_with_other_link_lengths_cannot_run_mirror_descent(tmp_path):
+    import dataclasses
+    from ps_control.learning_config import load_learning_config
+    from ps_control.mds_learning import ArmViaPointSearch
+    task, path = _arm_urdf(tmp_path, '<origin xyz="0.5 0 0" rpy="0 0 0"/>',
+                           '<origin xyz="0.6 0 0" rpy="0 0 0"/>')
+    config = load_learning_config(task, {'algorithm': 'g_amds'})
+    with pytest.raises(ValueError, match="links are .* long, the paper's arm"):
+        ArmViaPointSearch(dataclasses.replace(task, urdf_path=path), config)
+
+
+def _mds(**overrides):
+    from ps_control.learning_config import load_learning_config
+    from ps_control.mds_learning import ArmViaPointSearch
+    from ps_control.tasks import load_task
+    task = load_task('arm_2')
+    config = load_learning_config(task, dict({'algorithm': 'g_amds', 'samples': 4},
+                                             **overrides))
+    return task, ArmViaPointSearch(task, config)
+
+
+def test_mds_metrics_are_of_the_sampled_rollouts_and_the_via_tolerance(monkeypatch):
+    task, search = _mds(via_tolerance=0.02)
+    costs = np.array([1.0, 2.0, 3.0, 4.0, 1000.0])        # the last: the mean's rollout
+    errors = np.array([0.01, 0.019, 0.03, 0.039, 0.0])    # two within 0.02, none within 0.02..0.04
+    monkeypatch.setattr(search, 'measured_costs', lambda states, params: (costs, errors))
+    m = search.episode_count
+    metrics = search.update(np.zeros((m, task.horizon + 1, task.dx)),
+                            np.zeros((m, task.horizon, task.du)))
+    assert metrics['expected_reward'] == -2.5
+    assert metrics['success_rate'] == 0.5
+    assert metrics['mean_cost'] == 1000.0
+
+
+def test_without_evaluate_mean_an_iteration_runs_the_samples_only():
+    _, search = _mds(evaluate_mean=False)
+    assert search.episode_count == 4
+    with pytest.raises(IndexError):
+        search.episode_policy(4)
+
+
+def test_a_diverged_episode_is_recorded_at_rest_with_zero_actions():
+    from ps_control.mds_learning import rollout_episodes
+    from ps_control.sim.simulator import Rollouts
+    task, search = _mds()
+    m, T = search.episode_count, task.horizon
+
+    class DivergingSim:
+        def rest_state(self):
+            return np.zeros(task.dx)
+
+        def rollout(self, act, x0, rng=None, horizon=None):
+            states = np.ones((m, T + 1, task.dx))
+            actions = np.ones((m, T, task.du))
+            states[1, 7:], actions[1, 6:] = np.nan, np.nan
+            return Rollouts(states, actions, actions.copy(), np.arange(m) == 1,
+                            np.where(np.arange(m) == 1, 7, -1))
+    states, actions = rollout_episodes(search, DivergingSim(), np.zeros((m, task.dx)), 0)
+    assert np.isfinite(states).all() and np.isfinite(actions).all()
+    assert np.all(states[1, 7:] == 0.0) and np.all(actions[1, 6:] == 0.0)
+    search.update(states, actions)   # a diverged episode must not stop the run

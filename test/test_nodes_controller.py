@@ -431,3 +431,21 @@ def test_the_hold_torque_is_clipped_and_zero_on_stale_states(graph):
     n = len(robot.commands)  # the robot falls silent: its last velocities are no ground to act
     assert graph.spin_until(lambda: len(robot.commands) > n + 8
                             and robot.commands[-1] == [0.0, 0.0])
+
+
+def test_lockstep_acts_when_the_state_stamped_at_the_pending_tick_arrives(graph):
+    """Act on the state stamped at the pending tick, also when the clock came first."""
+    robot = Robot(graph, lockstep=True, control_rate=0.01)  # its own timer never fires here
+    robot.send_policy(constant_policy([1.0, 2.0], T=3))
+    assert robot.ready()
+    assert graph.call(robot.start, Trigger.Request()).success
+    robot.controller._on_timer()   # a tick newer than the last state: it waits
+    pending = robot.controller.pending
+    assert pending is not None
+    msg = JointState()
+    msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(pending, 1000000000)
+    msg.name, msg.position, msg.velocity = list(JOINTS), STATE[:2], STATE[2:]
+    n = len(robot.commands)
+    robot.state_pub.publish(msg)
+    assert graph.spin_until(lambda: len(robot.commands) > n, timeout=5.0)
+    assert robot.commands[-1] == [1.0, 2.0]

@@ -433,3 +433,100 @@ def test_divergence_is_refused_for_fitted_learners_and_once_only_without_a_reset
         assert amds.workers[0].divergence_bound == math.inf
     finally:
         graph.close()
+
+
+def _worker(graph, horizon=3):
+    from ps_control.nodes.learner_node import Worker
+    worker = Worker(graph.node('probe'), '', 2, 1, divergence_bound=100.0)
+    worker.expect(episode=2, horizon=horizon)
+    return worker
+
+
+def _tick(episode, step, x, u=0.0, status=0.0):
+    from ps_control.nodes.messages import transition_to_msg
+    return transition_to_msg(episode, step, status, np.asarray(x, float), np.array([u]),
+                             np.array([u]))
+
+
+def test_transitions_of_another_episode_are_ignored(graph):
+    worker = _worker(graph)
+    for step in range(3):
+        worker._on_transition(_tick(2, step, [step, 0.0]))
+    worker._on_transition(_tick(1, 3, [9.0, 9.0]))   # a late tick of the previous episode
+    assert not worker.done.done()
+    worker._on_transition(_tick(2, 3, [3.0, 0.0]))
+    assert worker.done.done()
+    worker._on_transition(_tick(1, 1, [9.0, 9.0]))
+    states, _ = worker.arrays()
+    np.testing.assert_array_equal(states[:, 0], [0.0, 1.0, 2.0, 3.0])
+
+
+def test_the_episode_arrays_are_the_reported_states_and_actions(graph):
+    worker = _worker(graph)
+    for step in range(4):
+        worker._on_transition(_tick(2, step, [step, -step], u=10.0 + step))
+    states, actions = worker.arrays()
+    np.testing.assert_array_equal(states, [[t, -t] for t in range(4)])
+    np.testing.assert_array_equal(actions[:, 0], [10.0, 11.0, 12.0])
+
+
+def test_a_nan_action_is_an_episode_error(graph):
+    from ps_control.nodes.learner_node import EpisodeError
+    worker = _worker(graph)
+    for step in range(4):
+        worker._on_transition(_tick(2, step, [0.1, 0.1], u=np.nan if step == 1 else 0.0))
+    with pytest.raises(EpisodeError, match='holds NaN'):
+        worker.arrays()
+
+
+def test_a_fallback_terminal_tick_is_a_fallback_not_a_divergence(graph):
+    """The controller reports x_T as NaN when its joint states failed at the terminal tick."""
+    from ps_control.nodes.learner_node import DivergedEpisodeError, EpisodeError
+    worker = _worker(graph)
+    for step in range(3):
+        worker._on_transition(_tick(2, step, [0.1, 0.1]))
+    worker._on_transition(_tick(2, 3, [np.nan, np.nan], u=0.0, status=1.0))
+    with pytest.raises(EpisodeError, match='safe-fallback ticks at steps \\[3\\]') as error:
+        worker.arrays()
+    assert not isinstance(error.value, DivergedEpisodeError)
+
+
+class _StaleController:
+    """start answers with an older policy digest twice, then with the newest."""
+
+    def __init__(self, graph, namespace, digest):
+        from ps_control.nodes import common
+        from std_srvs.srv import Trigger
+        node = graph.node('stale_controller', namespace=namespace)
+        self.digest, self.starts, self.stops = digest, 0, 0
+        node.create_service(Trigger, common.START_EPISODE, self._start)
+        node.create_service(Trigger, common.STOP_EPISODE, self._stop)
+
+    def _start(self, request, response):
+        self.starts += 1
+        response.success = True
+        response.message = 'episode=%d policy=%s' % (
+            self.starts, 'old' if self.starts < 3 else self.digest)
+        return response
+
+    def _stop(self, request, response):
+        self.stops += 1
+        response.success = True
+        return response
+
+
+def test_a_controller_armed_with_an_older_policy_is_asked_again(graph):
+    from nodes_support import params
+    from ps_control.nodes.learner_node import LearnerNode
+    namespace = '/stale_controller_test'
+    controller = _StaleController(graph, namespace, 'newest')
+    learner = graph.add(LearnerNode(context=graph.context, namespace=namespace,
+                                    parameter_overrides=params(
+                                        task_name='double_pendulum', algorithm='gps',
+                                        samples=5, horizon=30, service_timeout=10.0)))
+    worker = learner.workers[0]
+    worker.digest = 'newest'
+    assert graph.spin_until(worker.start.service_is_ready)
+    task = graph.executor.create_task(learner.start, worker)
+    assert graph.spin_until(task.done)
+    assert task.result() == 3 and controller.stops == 2

@@ -215,3 +215,20 @@ def test_a_diverging_step_publishes_the_state_it_reached_until_the_next_reset(gr
     assert graph.spin_until(lambda: len(bench.states) == n + 1)
     reference.reset(x_of(bench.states[-2]))
     np.testing.assert_allclose(x_of(bench.states[-1]), reference.step(np.zeros(2)), atol=1e-12)
+
+
+def test_real_time_mode_drops_a_command_older_than_the_timeout(graph):
+    bench = Bench(graph, lockstep=False, real_time_factor=5.0, command_timeout=0.2)
+    assert bench.connected()
+    bench.command([5.0, -3.0])
+    assert graph.spin_until(lambda: bench.states and list(bench.states[-1].effort) == [5.0, -3.0])
+    assert graph.spin_until(lambda: list(bench.states[-1].effort) == [0.0, 0.0], timeout=3.0)
+
+
+def test_real_time_mode_applies_zero_torque_after_a_rejected_command(graph):
+    bench = Bench(graph, lockstep=False, real_time_factor=5.0, command_timeout=100.0)
+    assert bench.connected()
+    bench.command([5.0, -3.0])
+    assert graph.spin_until(lambda: bench.states and list(bench.states[-1].effort) == [5.0, -3.0])
+    bench.command([1.0, float('nan')])
+    assert graph.spin_until(lambda: list(bench.states[-1].effort) == [0.0, 0.0], timeout=3.0)

@@ -167,3 +167,14 @@ def test_joint_state_is_reordered_by_name_and_may_name_more_joints():
 def test_malformed_joint_state_is_rejected(names, position, velocity, expected):
     with pytest.raises(ValueError, match=expected):
         messages.joint_state_to_x(_joint_state(names, position, velocity), ['a', 'b'])
+
+
+@pytest.mark.parametrize('bad', [float('nan'), float('inf')])
+def test_a_non_finite_transition_header_is_a_value_error(bad):
+    from ps_control.nodes.messages import transition_from_msg, transition_to_msg
+    msg = transition_to_msg(1, 2, 0, np.zeros(4), np.zeros(2), np.zeros(2))
+    data = list(msg.data)
+    data[1] = bad
+    msg.data = data
+    with pytest.raises(ValueError, match='header'):
+        transition_from_msg(msg, 4, 2)

@@ -16,6 +16,7 @@
 
 import math
 import os
+import types
 
 import numpy as np
 from ps_control.core import LinearGaussianPolicy
@@ -205,3 +206,58 @@ def test_the_gui_is_refused_plainly_without_a_display(monkeypatch):
     monkeypatch.setattr('sys.platform', 'linux')
     with pytest.raises(ValueError, match='needs a display'):
         Simulator(DOUBLE, dt=0.05, gui=True)  # before any PyBullet connection
+
+
+def test_reset_accepts_states_within_the_bound_dependent_tolerance():
+    """With a divergence bound the tolerance is 1.25 bound dt / substeps (here 2.5 rad)."""
+    from ps_control.sim.simulator import Simulator
+    with Simulator(DOUBLE, dt=0.02, divergence_bound=100.0) as sim:
+        assert sim.limit_tolerance == pytest.approx(2.5)
+        x = np.zeros(4)
+        x[0] = sim.upper_limits[0] + 1.0   # 1 rad over: beyond LIMIT_TOLERANCE, within 2.5
+        sim.reset(x)
+
+
+def test_a_diverged_copy_is_presented_at_rest_to_a_callable_policy():
+    from ps_control.sim.simulator import Simulator
+    seen = []
+
+    def policy(t, x):
+        seen.append(x.copy())
+        u = np.zeros((2, 2))
+        u[1] = 10.0  # copy 1 swings up fast and leaves the (small) bound
+        return u
+    with Simulator(DOUBLE, dt=0.05, n_robots=2, divergence_bound=3.0) as sim:
+        r = sim.rollout(policy, np.zeros((2, 4)), horizon=40)
+        assert r.diverged.tolist() == [False, True]
+        t = int(r.diverged_at[1])
+        # from the step after the divergence on, the policy sees copy 1 at rest (+ idling)
+        assert np.all(np.abs(seen[t][1]) <= 3.0)
+
+
+def _lg(K, k, cov):
+    return types.SimpleNamespace(K=np.asarray(K, float), k=np.asarray(k, float),
+                                 cov=np.asarray(cov, float))
+
+
+def test_sampled_actions_have_the_policy_covariance_when_correlated():
+    from ps_control.sim.policies import action_function
+    cov = np.array([[1.0, 0.8], [0.8, 1.0]])
+    policy = _lg(np.zeros((1, 2, 4)), np.zeros((1, 2)), cov[None])
+    act, T = action_function(policy, 40000, 4, 2, noise=True, rng=0)
+    u = act(0, np.zeros((40000, 4)))
+    np.testing.assert_allclose(np.cov(u.T), cov, atol=0.05)
+
+
+def test_noise_factors_of_a_singular_covariance():
+    from ps_control.sim.policies import noise_factors
+    cov = np.array([[[1.0, 1.0], [1.0, 1.0]], [[4.0, 0.0], [0.0, 0.0]]])
+    L = noise_factors(cov)
+    np.testing.assert_allclose(L @ np.swapaxes(L, -1, -2), cov, atol=1e-12)
+
+
+def test_a_horizon_that_differs_from_the_policy_is_refused():
+    from ps_control.sim.policies import action_function
+    policy = _lg(np.zeros((5, 2, 4)), np.zeros((5, 2)), np.broadcast_to(np.eye(2), (5, 2, 2)))
+    with pytest.raises(ValueError, match='horizon 7 differs'):
+        action_function(policy, 1, 4, 2, horizon=7)

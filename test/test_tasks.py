@@ -263,3 +263,14 @@ def test_make_simulator_uses_task_settings():
                          horizon=task.horizon)
     assert task.reward(result.states, result.torques).shape == (2,)
     assert not task.success(result.states).any()  # hanging still is not upright
+
+
+@pytest.mark.parametrize('field, value, message', [
+    ('task.gravity', -9.81, 'task.gravity must be >= 0'),
+    ('task.reward.sigmoid_center', 1.5, 'task.reward.sigmoid_center must be <= 1'),
+    ('task.reward.sigmoid_center', -0.5, 'task.reward.sigmoid_center must be >= 0'),
+])
+def test_more_invalid_task_fields_are_named(tmp_path, field, value, message):
+    from ps_control.tasks import load_task
+    with pytest.raises(ValueError, match=message):
+        load_task(_mutated(tmp_path, field, value))
