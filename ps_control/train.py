@@ -243,15 +243,16 @@ def main(argv=None):
         task = load_task(args.task)
         # the task file's iterations and samples for the algorithms run (not for its default
         # algorithm, which may be another learner: the arms' G-AMDS)
-        defaults = {(config.iterations, config.samples) for config in (
-            load_learning_config(task, {'algorithm': algorithm}) for algorithm in args.algo)}
-        if len(defaults) > 1 and not (args.iterations and args.samples):
-            raise ValueError('the task file gives %s different iterations x samples (%s): '
-                             'choose with --iterations and --samples'
-                             % ('/'.join(args.algo), ', '.join('%d x %d' % pair
-                                                               for pair in sorted(defaults))))
-        iterations = args.iterations or min(defaults)[0]
-        samples = args.samples or min(defaults)[1]
+        configs = [load_learning_config(task, {'algorithm': a}) for a in args.algo]
+        chosen = {}
+        for name in ('iterations', 'samples'):
+            values = sorted({getattr(config, name) for config in configs})
+            if getattr(args, name) is None and len(values) > 1:
+                raise ValueError('the task file gives %s different %s (%s): choose with --%s'
+                                 % ('/'.join(args.algo), name,
+                                    ', '.join(map(str, values)), name))
+            chosen[name] = getattr(args, name) or values[0]
+        iterations, samples = chosen['iterations'], chosen['samples']
         for algorithm in args.algo:  # each algorithm's settings, checked before any trial runs
             load_learning_config(task, dict(overrides, algorithm=algorithm,
                                             iterations=iterations, samples=samples))

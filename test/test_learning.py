@@ -748,3 +748,19 @@ def test_overrides_win_over_the_algorithm_section():
     config = learning_config_from_mapping({'algorithm': 'gps', 'epsilon': 0.1,
                                            'gps': {'epsilon': 0.3}}, {'epsilon': 0.7})
     assert config.epsilon == 0.7
+
+
+def test_train_asks_for_the_samples_when_its_algorithms_differ_in_them(tmp_path, capsys):
+    from ps_control import train
+    from ps_control.tasks import task_path
+    text = open(task_path('double_pendulum')).read()
+    assert '      saps:\n        epsilon: 20.0\n' in text
+    copy = tmp_path / 'more_samples.yaml'
+    copy.write_text(text.replace('      saps:\n        epsilon: 20.0\n',
+                                 '      saps:\n        epsilon: 20.0\n        samples: 30\n'))
+    status = train.main([str(copy), '--algo', 'gps', 'saps', '--trials', '1', '--no-ilqr',
+                         '--out', str(tmp_path / 'o')])
+    assert status == 2
+    assert ('the task file gives gps/saps different samples (25, 30): choose with --samples'
+            in capsys.readouterr().err)
+    assert not (tmp_path / 'o').exists()
