@@ -431,21 +431,30 @@ def test_inputs_of_other_shapes_are_named():
 
 
 @pytest.mark.parametrize('update', ['saps', 'esaps'])
-def test_the_returned_state_distribution_is_the_policys_own(update):
+def test_the_returned_policy_is_a_fixed_point_of_the_block_descent(update):
     """
-    Report the state marginals the returned policy induces, not those of the last guess.
+    Return a policy that the backward pass gives again at its own state marginals.
 
-    SAPS / ESAPS resolve the circularity of eq. 4.7 (V_t depends on mu_t, mu_t on the policy);
-    at the returned optimum the reported marginals are the forward pass (eq. 3.7b) of the
-    returned policy under the dynamics.
+    SAPS / ESAPS resolve the circularity of eq. 4.7 (V_t depends on mu_t, mu_t on the policy):
+    the reported marginals are the forward pass (eq. 3.7b) of the returned policy, and one more
+    backward pass at the returned multipliers with those marginals as the state distribution
+    (Alg. 2's next sweep) reproduces the policy.
     """
+    from ps_control.core.kl_update import KLBoundedProblem, STATE_ACTION_BOUND
     from ps_control.core.lqg import forward_pass
     dyn, rew, pol, x0 = random_problem(T=6, dx=3, du=2, seed=11)
+    delta = entropy_bound(pol, 0.3) if update == 'esaps' else None
     if update == 'saps':
         res = saps_update(dyn, rew, pol, x0, epsilon=0.5)
     else:
-        res = esaps_update(dyn, rew, pol, x0, epsilon=0.5, delta=entropy_bound(pol, 0.3))
+        res = esaps_update(dyn, rew, pol, x0, epsilon=0.5, delta=delta)
     assert res.converged
     own = forward_pass(dyn, res.policy.K, res.policy.k, res.policy.cov, x0.mean, x0.cov)
     np.testing.assert_allclose(res.state_means, own.state_means, rtol=1e-7, atol=1e-9)
     np.testing.assert_allclose(res.state_covs, own.state_covs, rtol=1e-7, atol=1e-9)
+    problem = KLBoundedProblem(dyn, rew, pol, x0, 0.5, STATE_ACTION_BOUND, delta=delta)
+    beta = res.beta if update == 'esaps' else np.zeros(dyn.T)
+    again, _ = problem.passes(res.alpha, beta, (res.state_means[:-1], res.state_covs[:-1]))
+    np.testing.assert_allclose(again.K, res.policy.K, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(again.k, res.policy.k, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(again.cov, res.policy.cov, rtol=1e-6, atol=1e-10)
