@@ -153,7 +153,7 @@ def main(argv=None):
 
 
 def plot_rollouts(path, search, runs, robot=None):
-    """Draw the finite rollouts of ``runs`` (evaluate_policy's) joint by joint; return path."""
+    """Draw the finite rollouts of ``runs`` (evaluate_policy's) joint by joint; return the file."""
     task = search.task
     limits = robot or task  # the limits of the robot that ran
     labels = {'sampled': 'sampled actions', 'mean_action': 'mean action'}

@@ -113,7 +113,7 @@ def plot_trajectories(path, dt, joint_names, runs, goal=None, joint_limits=None,
     highest value at each time. goal (2 du,) is drawn dotted on the angles, joint_limits (lower
     (du,), upper (du,)) and torque_limits (du,) dashed where finite. Rows beyond ``max_joints``
     are left out (said in the title). duration (s) fixes the time axis (it also holds when
-    ``runs`` is empty). Returns ``path``.
+    ``runs`` is empty). Returns the file written (``save_figure``).
     """
     du = len(joint_names)
     rows = min(du, max_joints)
