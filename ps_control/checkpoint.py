@@ -101,16 +101,17 @@ def check_checkpoint_task(meta, task):
                          % (meta.get('task'),))
 
 
-def checkpoint_task(path, task):
+def checkpoint_task(contents, task):
     """
-    Return ``task`` with the horizon the checkpoint at ``path`` ran with.
+    Return ``task`` with the horizon of the checkpoint ``contents`` (``read_checkpoint``'s pair).
 
     For restoring a run without knowing the horizon it was given (``ps-control evaluate``, a
-    resumed learner node without its ``horizon`` parameter); everything else about the task is
-    still checked against the checkpoint when the learner is restored. A checkpoint written
-    before the horizon was recorded gives it by its policy's length, if it holds a policy.
+    resumed learner node without its ``horizon`` parameter; see ``learning.load_search``);
+    everything else about the task is still checked against the checkpoint when the learner is
+    restored. A checkpoint written before the horizon was recorded gives it by its policy's
+    length, if it holds a policy.
     """
-    arrays, meta = read_checkpoint(path)
+    arrays, meta = contents
     horizon = meta.get('horizon', arrays['K'].shape[0] if 'K' in arrays else None)
     if horizon is None or horizon == task.horizon:
         return task

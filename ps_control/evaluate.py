@@ -44,7 +44,6 @@ import numpy as np
 
 from ps_control import plotting
 from ps_control.atomic_file import write_json_atomically
-from ps_control.checkpoint import checkpoint_task
 from ps_control.cli_types import int_at_least
 from ps_control.learning import evaluate_policy, load_search
 from ps_control.output_paths import check_figure_path, check_output_file
@@ -119,8 +118,8 @@ def main(argv=None):
             check_figure_path(args.plot, '--plot')
         if args.json:
             check_output_file(args.json, '--json')
-        task = checkpoint_task(args.checkpoint, load_task(args.task))  # its horizon
-        search = load_search(args.checkpoint, task)
+        search = load_search(args.checkpoint, load_task(args.task), checkpoint_horizon=True)
+        task = search.task
         robot = None if args.on is None else load_task(args.on)
         if robot is not None:
             check_same_interface(task, robot)

@@ -52,7 +52,7 @@ rollout of an iteration runs), ``update(states, actions)``, ``history``, ``save`
 import numpy as np
 
 from ps_control.checkpoint import (check_checkpoint_task, checkpoint_config, checkpoint_meta,
-                                   read_checkpoint, write_checkpoint)
+                                   checkpoint_task, read_checkpoint, write_checkpoint)
 from ps_control.core import (entropy_bound, esaps_update, GaussianState, gps_update,
                              limit_penalised_reward, LinearGaussianPolicy, saps_update,
                              separate_bounds_update)
@@ -462,14 +462,15 @@ class PolicySearch:
                                                        recent=len(self.recent)))
 
     @classmethod
-    def load(cls, path, task, overrides=None):
+    def load(cls, path, task, overrides=None, contents=None):
         """
         Restore a PolicySearch from a checkpoint written by ``save``.
 
         A missing, truncated or inconsistent file raises ValueError naming the file and the
         problem; ``overrides`` may change e.g. the number of iterations, not the algorithm.
+        ``contents``: the file's ``read_checkpoint`` pair, if already read.
         """
-        arrays, meta = read_checkpoint(path)
+        arrays, meta = read_checkpoint(path) if contents is None else contents
         try:
             check_checkpoint_task(meta, task)
             config = checkpoint_config(meta, overrides)
@@ -534,11 +535,19 @@ def make_search(task, config):
     return PolicySearch(task, config)
 
 
-def load_search(path, task, overrides=None):
-    """Restore the learner of a checkpoint, whichever algorithm it ran (see ``make_search``)."""
-    _, meta = read_checkpoint(path)
-    algorithm = (meta.get('config') or {}).get('algorithm')
+def load_search(path, task, overrides=None, checkpoint_horizon=False):
+    """
+    Restore the learner of a checkpoint, whichever algorithm it ran (see ``make_search``).
+
+    The file is read once. ``checkpoint_horizon``: restore it on ``task`` with the horizon the
+    checkpoint ran with (``checkpoint.checkpoint_task``); otherwise ``task``'s horizon must be
+    that one. The restored learner's ``task`` is the task it runs.
+    """
+    contents = read_checkpoint(path)
+    if checkpoint_horizon:
+        task = checkpoint_task(contents, task)
+    algorithm = (contents[1].get('config') or {}).get('algorithm')
     if algorithm in MIRROR_DESCENT_ALGORITHMS:
         from ps_control.mds_learning import ArmViaPointSearch
-        return ArmViaPointSearch.load(path, task, overrides)
-    return PolicySearch.load(path, task, overrides)
+        return ArmViaPointSearch.load(path, task, overrides, contents)
+    return PolicySearch.load(path, task, overrides, contents)

@@ -311,9 +311,13 @@ class ArmViaPointSearch:
                                                        history=self.history, **extra))
 
     @classmethod
-    def load(cls, path, task, overrides=None):
-        """Restore a g_mds or g_amds run from ``save`` (ValueError naming the file if unusable)."""
-        arrays, meta = read_checkpoint(path)
+    def load(cls, path, task, overrides=None, contents=None):
+        """
+        Restore a g_mds or g_amds run from ``save`` (ValueError naming the file if unusable).
+
+        ``contents``: the file's ``read_checkpoint`` pair, if already read.
+        """
+        arrays, meta = read_checkpoint(path) if contents is None else contents
         try:
             check_checkpoint_task(meta, task)
             config = checkpoint_config(meta, overrides)

@@ -125,18 +125,36 @@ def test_a_checkpoint_keeps_the_horizon_its_run_had(tmp_path, capsys):
     search.save(path)
     with pytest.raises(ValueError, match='holds a run of 10 time steps, not %d' % task.horizon):
         load_search(path, task)
-    assert checkpoint_task(path, task) == short
-    assert load_search(path, checkpoint_task(path, task)).policy.K.shape[0] == 10
+    assert checkpoint_task(read_checkpoint(path), task) == short
+    restored = load_search(path, task, checkpoint_horizon=True)
+    assert restored.task == short and restored.policy.K.shape[0] == 10
     assert evaluate.main(['double_pendulum', path, '--rollouts', '2']) == 0
     assert 'gps on double_pendulum after 0 iterations' in capsys.readouterr().out
     arrays, meta = read_checkpoint(path)  # written before the horizon was recorded
     del meta['horizon']
     write_checkpoint(path, arrays, meta)
-    assert checkpoint_task(path, task) == short  # by its policy's length
-    assert load_search(path, checkpoint_task(path, task)).iteration == 0
+    assert checkpoint_task(read_checkpoint(path), task) == short  # by its policy's length
+    assert load_search(path, task, checkpoint_horizon=True).task == short
     del arrays['K']  # and with no policy in it, the task as it is
     write_checkpoint(path, arrays, meta)
-    assert checkpoint_task(path, task) is task
+    assert checkpoint_task(read_checkpoint(path), task) is task
+
+
+def test_restoring_reads_the_checkpoint_once(tmp_path, monkeypatch):
+    """load_search reads the file once, whichever learner and horizon it restores."""
+    from ps_control import learning
+    reads = []
+
+    def counted(path):
+        reads.append(path)
+        return read_checkpoint(path)
+
+    monkeypatch.setattr(learning, 'read_checkpoint', counted)
+    for task_name, algorithm in (('double_pendulum', 'gps'), ('arm_2', 'g_amds')):
+        path, search = saved_search(tmp_path, task_name, algorithm)
+        restored = load_search(path, search.task, checkpoint_horizon=True)
+        assert reads == [path] and restored.config == search.config
+        reads.clear()
 
 
 @pytest.mark.parametrize('task, content, message', [

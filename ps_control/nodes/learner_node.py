@@ -60,7 +60,6 @@ from diagnostic_msgs.msg import DiagnosticStatus
 from diagnostic_msgs.msg import KeyValue
 import numpy as np
 from ps_control import learning, learning_config
-from ps_control.checkpoint import checkpoint_task
 from ps_control.nodes import common
 from ps_control.nodes.messages import policy_digest
 from ps_control.nodes.messages import policy_to_msg
@@ -244,10 +243,11 @@ class LearnerNode(Node):
             if not self.checkpoint or not os.path.exists(self.checkpoint):
                 raise ValueError('resume: true needs an existing checkpoint file, got %r'
                                  % self.checkpoint)
-            if not horizon:  # the horizon the checkpoint's run had
-                self.task = checkpoint_task(self.checkpoint, self.task)
             resumed = {k: v for k, v in overrides.items() if k in ('iterations', 'samples')}
-            self.search = learning.load_search(self.checkpoint, self.task, resumed)
+            # without a horizon parameter, the horizon the checkpoint's run had
+            self.search = learning.load_search(self.checkpoint, self.task, resumed,
+                                               checkpoint_horizon=not horizon)
+            self.task = self.search.task
             if algorithm and algorithm != self.search.config.algorithm:
                 raise ValueError('cannot resume a run of %s as %s (checkpoint %s)'
                                  % (self.search.config.algorithm, algorithm, self.checkpoint))
