@@ -19,8 +19,9 @@ One iteration of model-based policy search (thesis sec. 3.4, "linearization by s
 
 1. the caller runs N rollouts of ``search.policy`` on the true system (PyBullet or a robot) and
    hands over the visited states (N, T+1, dx) and the policy's actions (N, T, du) as sampled,
-   before the effort limits clip them;
-2. ``update`` records the sampled expected reward (of the applied, clipped torques), success
+   before the effort limits clip them, and optionally the torques applied (default: the
+   actions clipped to the task's effort limits);
+2. ``update`` records the sampled expected reward (of the applied torques), success
    rate and torque saturation of those rollouts, fits time-varying linear-Gaussian dynamics to
    them (with the GMM prior over recent iterations), fits the initial state distribution, and
    improves the policy with GPS, SAPS or ESAPS under the task's quadratic reward,
@@ -163,26 +164,6 @@ class PolicySearch:
             raise IndexError('episode %r of %d' % (index, self.episode_count))
         return self.policy
 
-    def _check_rollouts(self, states, actions):
-        states = np.asarray(states, dtype=float)
-        actions = np.asarray(actions, dtype=float)
-        T, dx, du = self.task.horizon, self.task.dx, self.task.du
-        if states.ndim != 3 or states.shape[1:] != (T + 1, dx):
-            raise ValueError('states have shape %s, expected (N, %d, %d)' % (states.shape,
-                                                                             T + 1, dx))
-        if actions.shape != (states.shape[0], T, du):
-            raise ValueError('actions have shape %s, expected (%d, %d, %d)'
-                             % (actions.shape, states.shape[0], T, du))
-        if states.shape[0] < 2:
-            raise ValueError('need at least 2 rollouts, got %d' % states.shape[0])
-        for name, array in (('states', states), ('actions', actions)):
-            bad = np.argwhere(~np.isfinite(array))
-            if bad.size:
-                raise ValueError('%s hold NaN or inf (rollout %d, time step %d): a diverged '
-                                 'rollout must not be fed into the dynamics fit'
-                                 % (name, bad[0, 0], bad[0, 1]))
-        return states, actions
-
     def initial_state(self, states):
         """Fit the initial state Gaussian to the rollouts' first states (with a floor)."""
         x0 = states[:, 0]
@@ -190,23 +171,26 @@ class PolicySearch:
         cov = np.atleast_2d(cov) + self.config.state_covariance_floor * np.eye(x0.shape[1])
         return GaussianState(x0.mean(0), cov)
 
-    def sample_metrics(self, states, actions, limits=None):
+    def sample_metrics(self, states, actions, torques=None):
         """
         Return the true-system metrics of rollouts of the current policy.
 
-        The reward is that of the applied torques, the policy's ``actions`` clipped to the
-        effort limits (what the motors did); saturation is the share of action components at or
-        beyond their limit. ``limits``: the effort limits of the robot that ran the rollouts
-        (default the task's; another robot's with ``ps-control evaluate --on``).
+        The reward is that of the applied ``torques`` (what the motors did; default the
+        policy's ``actions`` clipped to the task's effort limits); saturation is the share of
+        action components the limits clipped (``saturation_share``). A robot or controller
+        with other effort limits (``ps-control evaluate --on``, a controller node's
+        ``effort_limits``) passes the torques it applied.
         """
-        limits = np.asarray(self.task.torque_limits if limits is None else limits, dtype=float)
-        torques = np.clip(actions, -limits, limits)
+        actions = np.asarray(actions, dtype=float)
+        if torques is None:
+            limits = np.asarray(self.task.torque_limits, dtype=float)
+            torques = np.clip(actions, -limits, limits)
         rewards = np.asarray(self.task.reward(states, torques), dtype=float)
         return {
             'expected_reward': float(rewards.mean()),
             'reward_std': float(rewards.std()),
             'success_rate': float(np.mean(self.task.success(states))),
-            'saturation': saturation_share(actions, limits),
+            'saturation': saturation_share(actions, torques),
         }
 
     def fit_dynamics(self, states, actions):
@@ -312,14 +296,15 @@ class PolicySearch:
         return esaps_update(dynamics, reward, self.policy, x0, eps, delta=delta,
                             alpha0=self.alpha, beta0=self.beta)
 
-    def update(self, states, actions):
+    def update(self, states, actions, torques=None):
         """
         Run one iteration on rollouts of ``self.policy``; return and record its metrics.
 
         states (N, T+1, dx) visited states, actions (N, T, du) the policy's actions as sampled,
-        before the effort limits clip them (the applied torques are their clip; passing the
-        applied torques instead fits the model to them, which misleads the update wherever the
-        torques saturate: see the module docstring).
+        before the effort limits clip them (passing the applied torques instead fits the model
+        to them, which misleads the update wherever the torques saturate: see the module
+        docstring). ``torques``: the torques applied, which the metrics score (default the
+        actions clipped to the task's effort limits; see :meth:`sample_metrics`).
 
         If the update on the fitted model cannot be applied (:meth:`attempt`), the model is fitted
         again with ``refit_scale_floor`` and the update tried once more; metrics['refit'] then
@@ -327,9 +312,9 @@ class PolicySearch:
         (:meth:`kept_policy_metrics`). With ``limit_penalty`` the update maximises
         :meth:`update_reward`; metrics['limit_penalised'] counts its penalised (step, joint) pairs.
         """
-        states, actions = self._check_rollouts(states, actions)
+        states, actions, torques = check_rollouts(self.task, states, actions, torques)
         metrics = {'iteration': self.iteration + 1, 'samples': int(states.shape[0])}
-        metrics.update(self.sample_metrics(states, actions))
+        metrics.update(self.sample_metrics(states, actions, torques))
         multiplier = self.next_step_multiplier(metrics['expected_reward'])
         if self.config.step_adaptation:
             metrics.update({'step_multiplier': multiplier,
@@ -490,9 +475,44 @@ class PolicySearch:
         return search
 
 
-def saturation_share(actions, limits):
-    """Return the share of action components at or beyond their effort limit (the clip binds)."""
-    return float(np.mean(np.abs(actions) >= np.asarray(limits, dtype=float) * (1.0 - 1e-6)))
+def check_rollouts(task, states, actions, torques=None, count=None, count_note=''):
+    """
+    Return rollouts as float arrays if they fit ``task``, else raise ValueError naming the fault.
+
+    states (N, T+1, dx), actions and, if given, torques (N, T, du), all finite (a diverged
+    rollout must never reach a dynamics fit or a score); N is ``count`` if given (then
+    ``count_note`` says why, in the error), else at least 2.
+    """
+    states = np.asarray(states, dtype=float)
+    T, dx, du = task.horizon, task.dx, task.du
+    if states.ndim != 3 or states.shape[1:] != (T + 1, dx) or (
+            count is not None and states.shape[0] != count):
+        raise ValueError('states have shape %s, expected %s%s'
+                         % (states.shape, ('N' if count is None else count, T + 1, dx),
+                            count_note))
+    n = states.shape[0]
+    if count is None and n < 2:
+        raise ValueError('need at least 2 rollouts, got %d' % n)
+    arrays = {'states': states}
+    for name, array in (('actions', actions), ('torques', torques)):
+        if array is not None:
+            arrays[name] = np.asarray(array, dtype=float)
+            if arrays[name].shape != (n, T, du):
+                raise ValueError('%s have shape %s, expected %s'
+                                 % (name, arrays[name].shape, (n, T, du)))
+    for name, array in arrays.items():
+        bad = np.argwhere(~np.isfinite(array))
+        if bad.size:
+            raise ValueError('%s hold NaN or inf (rollout %d, time step %d): a diverged '
+                             'rollout must not be fitted or scored' % (name, bad[0, 0], bad[0, 1]))
+    return states, arrays['actions'], arrays.get('torques')
+
+
+def saturation_share(actions, torques):
+    """Return the share of action components the effort limits clipped (torque != action)."""
+    actions = np.asarray(actions, dtype=float)
+    clipped = np.abs(actions - torques) > 1e-9 * np.maximum(1.0, np.abs(actions))
+    return float(np.mean(clipped))
 
 
 # -- every kind of learner ------------------------------------------------------------------------
@@ -519,7 +539,7 @@ def evaluate_policy(search, sim, n, rng, return_rollouts=False, start=None):
         rollouts = runs[name] = sim.rollout(search.policy, x0, rng, noise=noise)
         valid = rollouts.valid()
         metrics = search.sample_metrics(valid.states, valid.actions,
-                                        sim.effort_limits) if valid.n else {
+                                        valid.torques) if valid.n else {
             'expected_reward': float('nan'), 'success_rate': 0.0}
         metrics['success_rate'] *= valid.n / rollouts.n
         metrics['diverged'] = int(rollouts.n - valid.n)

@@ -65,7 +65,7 @@ from ps_control.core.amds import AcceleratedMirrorDescentSearch
 from ps_control.core.mds import MirrorDescentSearch
 from ps_control.core.search_distribution import GaussianDensity
 from ps_control.core.tracking_policy import inertia_scaled_gains, tracking_policy
-from ps_control.learning import saturation_share
+from ps_control.learning import check_rollouts, saturation_share
 from ps_control.learning_config import MIRROR_DESCENT_ALGORITHMS
 from ps_control.tasks.planar_arm import PlanarArm
 from ps_control.tasks.via_point import ArmViaPoint
@@ -214,70 +214,58 @@ class ArmViaPointSearch:
         effector = self.via.effector(q[..., self.via.via_index, :])
         return costs, np.linalg.norm(self.via.via_point - effector, axis=-1)
 
-    def sample_metrics(self, states, actions, limits=None):
+    def sample_metrics(self, states, actions, torques=None):
         """
         Return the true-system metrics of rollouts (M, T+1, dx), (M, T, du) of ``policy``.
 
         ``policy`` runs the search mean's DMP, so each rollout is scored as the mean's: the
         paper's cost of the measured movement (expected_reward is minus its mean), via_error
         (the mean distance of the end effector from the via-point), success_rate (the share
-        within via_tolerance) and saturation (at ``limits``, default the task's effort limits), as
-        ``update`` scores an iteration's rollouts.
+        within via_tolerance) and saturation (of the applied ``torques``, default the actions
+        clipped to the task's effort limits; ``learning.saturation_share``), as ``update``
+        scores an iteration's rollouts.
         """
         states, actions = np.asarray(states, dtype=float), np.asarray(actions, dtype=float)
         params = np.broadcast_to(self.mean, (states.shape[0],) + self.via.param_shape)
         costs, errors = self.measured_costs(states, params)
-        metrics = self._rollout_summary(costs, errors, actions, limits)
+        metrics = self._rollout_summary(costs, errors, actions, torques)
         metrics['via_error'] = float(errors.mean())
         return metrics
 
-    def _rollout_summary(self, costs, errors, actions, limits=None):
+    def _rollout_summary(self, costs, errors, actions, torques=None):
         """Return expected_reward, reward_std, success_rate and saturation of scored rollouts."""
+        if torques is None:
+            limits = np.asarray(self.task.torque_limits, dtype=float)
+            torques = np.clip(actions, -limits, limits)
         return {
             'expected_reward': -float(costs.mean()),
             'reward_std': float(costs.std()),
             'success_rate': float(np.mean(errors <= self.config.via_tolerance)),
-            'saturation': saturation_share(
-                actions, self.task.torque_limits if limits is None else limits),
+            'saturation': saturation_share(actions, torques),
         }
 
-    def _check_rollouts(self, states, actions):
-        states = np.asarray(states, dtype=float)
-        actions = np.asarray(actions, dtype=float)
-        m, T, dx, du = self.episode_count, self.task.horizon, self.task.dx, self.task.du
-        if states.shape != (m, T + 1, dx):
-            raise ValueError('states have shape %s, expected %s: one rollout per episode '
-                             'policy (%d samples%s)' % (states.shape, (m, T + 1, dx),
-                                                        self.n_samples,
-                                                        ' + the mean' if m > self.n_samples
-                                                        else ''))
-        if actions.shape != (m, T, du):
-            raise ValueError('actions have shape %s, expected %s' % (actions.shape, (m, T, du)))
-        for name, array in (('states', states), ('actions', actions)):
-            bad = np.argwhere(~np.isfinite(array))
-            if bad.size:
-                raise ValueError('%s hold NaN or inf (rollout %d, time step %d)'
-                                 % (name, bad[0, 0], bad[0, 1]))
-        return states, actions
-
-    def update(self, states, actions):
+    def update(self, states, actions, torques=None):
         """
         Run one G-MDS or G-AMDS update on the rollouts of this iteration's episode policies.
 
         states (M, T+1, dx), actions (M, T, du) before clipping: rollout j ran
-        ``episode_policy(j)``. Returns and records the metrics: expected_reward (minus the mean
+        ``episode_policy(j)``; ``torques`` the torques applied (default the actions clipped to
+        the task's effort limits). Returns and records the metrics: expected_reward (minus the mean
         cost of the sampled rollouts), mean_cost and via_error (the mean's rollout, with
         evaluate_mean), saturation (over all rollouts run, the mean's included), max_kl (KL of the
         update's weights on the samples to the uniform prior), mean_entropy (of the search
         distribution per parameter, nats), success_rate (sampled rollouts within via_tolerance),
         and for G-AMDS mixture_weight (lambda_k of eq. 16).
         """
-        states, actions = self._check_rollouts(states, actions)
+        states, actions, torques = check_rollouts(
+            self.task, states, actions, torques, count=self.episode_count,
+            count_note=': one rollout per episode policy (%d samples%s)'
+            % (self.n_samples, ' + the mean' if self.episode_count > self.n_samples else ''))
         _, params, _ = self._episodes()
         costs, errors = self.measured_costs(states, params)
         n = self.n_samples
         metrics = {'iteration': self.iteration + 1, 'samples': n,
-                   **self._rollout_summary(costs[:n], errors[:n], actions),
+                   **self._rollout_summary(costs[:n], errors[:n], actions, torques),
                    'sample_via_error': float(errors[:n].mean())}
         if self.config.evaluate_mean:
             metrics.update({'mean_cost': float(costs[n]), 'via_error': float(errors[n])})

@@ -115,6 +115,14 @@ def test_update_fits_the_policys_actions_and_scores_the_applied_torques(monkeypa
     assert abs(applied - commanded) > 1e-3 * abs(applied)  # the test tells the two apart
     assert metrics['expected_reward'] == pytest.approx(applied, rel=1e-12)
     assert metrics['saturation'] == pytest.approx(saturated.mean())
+    # a controller that clips at 0.3 instead: the metrics are of the torques it applied
+    weaker = np.clip(actions, -0.3, 0.3)
+    metrics = search.sample_metrics(states, actions, weaker)
+    assert metrics['expected_reward'] == pytest.approx(task.reward(states, weaker).mean(),
+                                                       rel=1e-12)
+    assert metrics['saturation'] == pytest.approx(np.mean(np.abs(actions) > 0.3))
+    with pytest.raises(ValueError, match=r'torques have shape \(20, 19, 2\), expected'):
+        search.update(states, actions, weaker[:, :-1])
 
 
 def test_an_update_without_feasible_multipliers_keeps_the_policy_and_goes_on(monkeypatch):

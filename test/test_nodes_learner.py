@@ -120,6 +120,38 @@ def test_two_namespaced_workers_share_the_episodes(graph):
     assert '/worker_1/clock' in subscribed and '/worker_1/joint_states' in subscribed
 
 
+def test_the_learner_scores_the_torques_the_controller_applied(graph, tmp_path):
+    """A controller with effort limits below the task's: reward and saturation are of its."""
+    from ps_control.tasks import task_path
+    text = open(task_path(TASK)).read()
+    marker = '    fallback_damping: 0.0'
+    assert marker in text
+    copy = tmp_path / 'weak_controller.yaml'
+    copy.write_text(text.replace(marker, '    effort_limits: [3.0, 3.0]\n' + marker))
+    workers, node = build_nodes(str(copy), learner=dict(SHORT, iterations=1),
+                                context=graph.context)
+    for pair in workers:
+        for worker_node in pair:
+            graph.add(worker_node)
+    graph.add(node)
+    seen = []
+    real_update = node.search.update
+    node.search.update = lambda *args: seen.append(args) or real_update(*args)
+    graph.executor.create_task(node.run)
+    assert graph.spin_until(node.done.done, 120.0) and node.done.exception() is None
+    (states, actions, torques), = seen
+    np.testing.assert_allclose(torques, np.clip(actions, -3.0, 3.0))
+    assert 0.0 < np.mean(np.abs(actions) > 3.0) < np.mean(np.abs(actions) > 0.0)
+    metrics = node.search.history[0]
+    assert metrics['saturation'] == pytest.approx(np.mean(np.abs(actions) > 3.0))
+    task = node.search.task
+    applied = task.reward(states, torques).mean()
+    assert metrics['expected_reward'] == pytest.approx(applied, rel=1e-12)
+    # (the action term is small beside the state term, but the two are told apart)
+    commanded = task.reward(states, np.clip(actions, -10.0, 10.0)).mean()
+    assert abs(commanded - applied) > 1e-9 * abs(applied)
+
+
 def test_resume_needs_an_existing_checkpoint(tmp_path):
     graph = Graph()
     try:
@@ -372,13 +404,13 @@ def test_a_diverged_episode_is_refused_naming_the_step(graph):
     worker.expect(episode=3, horizon=horizon)
     for step in range(horizon + 1):
         x = np.full(2, 5.0 if step >= 2 else 0.1)  # beyond the bound from step 2
-        worker.rows[step] = (0.0, x, np.zeros(1))
+        worker.rows[step] = (0.0, x, np.zeros(1), np.zeros(1))
     with pytest.raises(DivergedEpisodeError, match='episode 3 .* diverged: its state at step '
                                                    '2 is beyond .*divergence_bound 4'):
         worker.arrays()
     for step in range(horizon + 1):
-        worker.rows[step] = (0.0, np.full(2, 0.1), np.zeros(1))
-    states, actions = worker.arrays()  # within the bound: used
+        worker.rows[step] = (0.0, np.full(2, 0.1), np.zeros(1), np.zeros(1))
+    states, actions, _ = worker.arrays()  # within the bound: used
     assert states.shape == (horizon + 1, 2) and actions.shape == (horizon, 1)
 
 
@@ -442,10 +474,10 @@ def _worker(graph, horizon=3):
     return worker
 
 
-def _tick(episode, step, x, u=0.0, status=0.0):
+def _tick(episode, step, x, u=0.0, status=0.0, torque=None):
     from ps_control.nodes.messages import transition_to_msg
     return transition_to_msg(episode, step, status, np.asarray(x, float), np.array([u]),
-                             np.array([u]))
+                             np.array([u if torque is None else torque]))
 
 
 def test_transitions_of_another_episode_are_ignored(graph):
@@ -457,17 +489,18 @@ def test_transitions_of_another_episode_are_ignored(graph):
     worker._on_transition(_tick(2, 3, [3.0, 0.0]))
     assert worker.done.done()
     worker._on_transition(_tick(1, 1, [9.0, 9.0]))
-    states, _ = worker.arrays()
+    states, _, _ = worker.arrays()
     np.testing.assert_array_equal(states[:, 0], [0.0, 1.0, 2.0, 3.0])
 
 
-def test_the_episode_arrays_are_the_reported_states_and_actions(graph):
+def test_the_episode_arrays_are_the_reported_states_actions_and_torques(graph):
     worker = _worker(graph)
     for step in range(4):
-        worker._on_transition(_tick(2, step, [step, -step], u=10.0 + step))
-    states, actions = worker.arrays()
+        worker._on_transition(_tick(2, step, [step, -step], u=10.0 + step, torque=-step))
+    states, actions, torques = worker.arrays()
     np.testing.assert_array_equal(states, [[t, -t] for t in range(4)])
     np.testing.assert_array_equal(actions[:, 0], [10.0, 11.0, 12.0])
+    np.testing.assert_array_equal(torques[:, 0], [0.0, -1.0, -2.0])
 
 
 def test_a_nan_action_is_an_episode_error(graph):

@@ -122,7 +122,7 @@ class Worker:
         self.logger = node.get_logger()
         self.episode = None   # episode number being collected
         self.horizon = None
-        self.rows = {}        # step -> (status, x, u)
+        self.rows = {}        # step -> (status, x, u, applied torque)
         self.done = None      # Future completed by the terminal tick
         self.bad_messages = 0
         self.digest = ''      # digest of the policy last published to this worker
@@ -137,7 +137,7 @@ class Worker:
 
     def _on_transition(self, msg):
         try:
-            episode, step, status, x, u, _ = transition_from_msg(msg, self.dx, self.du)
+            episode, step, status, x, u, torque = transition_from_msg(msg, self.dx, self.du)
         except ValueError as error:
             self.bad_messages += 1
             if self.bad_messages == 1:
@@ -146,12 +146,12 @@ class Worker:
             return
         if episode != self.episode or self.done is None:
             return
-        self.rows[step] = (status, x, u)
+        self.rows[step] = (status, x, u, torque)
         if step >= self.horizon and not self.done.done():
             self.done.set_result(True)
 
     def arrays(self):
-        """Return states (T+1, dx) and actions (T, du) of the collected episode, or raise."""
+        """Return the states (T+1, dx), actions and applied torques (T, du), or raise."""
         T = self.horizon
         missing = [t for t in range(T + 1) if t not in self.rows]
         if missing:
@@ -164,15 +164,16 @@ class Worker:
                                % (self.episode, self.name, fallback[:10]))
         states = np.array([self.rows[t][1] for t in range(T + 1)])
         actions = np.array([self.rows[t][2] for t in range(T)])
+        torques = np.array([self.rows[t][3] for t in range(T)])
         # (a NaN state arrives as a fallback tick above: the controller refuses it)
         bad = np.flatnonzero(diverged(states, self.divergence_bound))
         if bad.size:
             raise DivergedEpisodeError(
                 "episode %d on worker %s diverged: its state at step %d is beyond the task's "
                 'divergence_bound %g' % (self.episode, self.name, bad[0], self.divergence_bound))
-        if not (np.isfinite(states).all() and np.isfinite(actions).all()):
+        if not all(np.isfinite(a).all() for a in (states, actions, torques)):
             raise EpisodeError('episode %d on worker %s holds NaN' % (self.episode, self.name))
-        return states, actions
+        return states, actions, torques
 
 
 class LearnerNode(Node):
@@ -439,7 +440,7 @@ class LearnerNode(Node):
         return self.within(done, self.episode_timeout)
 
     async def finish(self, worker, done):
-        """Wait for an episode begun on a worker; return (states, actions) or raise."""
+        """Wait for an episode begun on a worker; return (states, actions, torques) or raise."""
         self.get_logger().debug('worker %s: waiting for episode %s' % (worker.name,
                                                                        worker.episode))
         try:
@@ -464,14 +465,17 @@ class LearnerNode(Node):
 
     async def collect(self):
         """
-        Run the iteration's episodes over all workers; return states and actions stacked.
+        Run the iteration's episodes over all workers; return states, actions, torques stacked.
 
         Episode j runs the learner's ``episode_policy(j)`` (published to its worker first) and
         fills row j. Rounds of one episode on every worker while episodes are left, all running
         at once; a failed episode is run again; a worker's ``retries``-th failed episode in one
-        iteration fails the iteration. An episode that diverged (a state beyond the task's
-        divergence_bound: the simulator node publishes the state it reached) is one such
-        failure, counted in ``self.diverged``; it is never fitted.
+        iteration fails the iteration. For the learners that fit dynamics, an episode that
+        diverged (a state beyond the task's divergence_bound: the simulator node publishes the
+        state it reached) is one such failure, counted in ``self.diverged``; it is never
+        fitted. G-MDS and G-AMDS score it (their bound is inf), as their batch runs do.
+        The torques are those the controller applied (its effort limits may be below the
+        task's), which the learner scores.
         """
         count = self.search.episode_count
         pending = list(range(count))
@@ -496,9 +500,7 @@ class LearnerNode(Node):
                 except EpisodeError as error:
                     pending.append(index)
                     self._failed(i, failures, error)
-        states = np.stack([episodes[j][0] for j in range(count)])
-        actions = np.stack([episodes[j][1] for j in range(count)])
-        return states, actions
+        return tuple(np.stack([episodes[j][part] for j in range(count)]) for part in range(3))
 
     def _failed(self, index, failures, error):
         self.diverged += isinstance(error, DivergedEpisodeError)
@@ -519,9 +521,9 @@ class LearnerNode(Node):
             await self.wait_for_services()
             while len(self.search.history) < self.iterations:
                 began = time.monotonic()
-                states, actions = await self.collect()
+                states, actions, torques = await self.collect()
                 collected = time.monotonic()
-                recorded = self.search.update(states, actions)
+                recorded = self.search.update(states, actions, torques)
                 # episodes not fitted and run again (train counts the rollouts it drops)
                 recorded['diverged'] = self.diverged
                 metrics = dict(recorded)
