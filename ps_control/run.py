@@ -40,8 +40,11 @@ from ps_control.nodes import common
 from ps_control.nodes.controller_node import ControllerNode
 from ps_control.nodes.learner_node import ALGORITHMS
 from ps_control.nodes.learner_node import LearnerNode
-from ps_control.nodes.learner_node import worker_namespaces
 from ps_control.nodes.simulator_node import SimulatorNode
+from ps_control.nodes.topology import clock_remappings
+from ps_control.nodes.topology import system_seed
+from ps_control.nodes.topology import worker_namespaces
+from ps_control.nodes.topology import worker_seeds
 from ps_control.output_paths import check_figure_path
 from ps_control.tasks import load_task
 from ps_control.tasks import task_path
@@ -76,7 +79,7 @@ def _overrides(values):
 
 
 def build_nodes(task_name, num_workers=1, lockstep=True, learner=None, context=None,
-                seed=0, with_learner=True, explore=None, gui=False):
+                seed=None, with_learner=True, explore=None, gui=False):
     """
     Construct the nodes of one system: per worker a simulator and a controller, and a learner.
 
@@ -85,17 +88,23 @@ def build_nodes(task_name, num_workers=1, lockstep=True, learner=None, context=N
     controllers' choice between sampled and mean actions; ``gui`` opens the PyBullet GUI of the
     first worker's simulator (PyBullet allows one per process). Workers live in namespaces
     worker_<i> when there are several, each with its own clock (``/clock`` remapped into the
-    namespace). Returns (workers, learner_node): workers is a list of (simulator, controller).
+    namespace). ``seed`` (None: the task's learning.seed) seeds them all
+    (``topology.system_seed``). Returns (workers, learner_node): workers is a list of
+    (simulator, controller).
     """
     load_task(task_name)  # an unknown task fails here, naming the known ones
+    seed = system_seed(task_name, seed)
     workers = []
-    clock_remap = ['--ros-args', '-r', '/clock:=clock'] if num_workers > 1 else []
+    clock_remap = []
+    for old, new in clock_remappings(num_workers):
+        clock_remap += ['--ros-args', '-r', '%s:=%s' % (old, new)]
     for index, namespace in enumerate(worker_namespaces(num_workers)):
+        sim_seed, ctl_seed = worker_seeds(seed, index)
         sim_params = node_parameters(task_name, 'simulator')
-        sim_params.update(task_name=task_name, lockstep=lockstep, seed=seed + index,
+        sim_params.update(task_name=task_name, lockstep=lockstep, seed=sim_seed,
                           gui=bool(gui) and index == 0)
         ctl_params = node_parameters(task_name, 'controller')
-        ctl_params.update(task_name=task_name, lockstep=lockstep, seed=seed + 1000 + index,
+        ctl_params.update(task_name=task_name, lockstep=lockstep, seed=ctl_seed,
                           use_sim_time=True)
         if explore is not None:
             ctl_params['explore'] = bool(explore)
@@ -133,8 +142,9 @@ def parse_args(argv):
                              "--resume the checkpoint's)")
     parser.add_argument('--num-workers', type=int_at_least(1), default=1,
                         help='simulator + controller pairs collecting episodes side by side')
-    parser.add_argument('--seed', type=int_at_least(0), default=0,
-                        help='seed of the learning loop, simulators and controllers')
+    parser.add_argument('--seed', type=int_at_least(0), default=None,
+                        help='seed of the learning loop, simulators and controllers (default: '
+                             "the task's learning.seed)")
     parser.add_argument('--checkpoint', default='',
                         help='checkpoint file written after every iteration (an existing one '
                              'is only continued, with --resume)')

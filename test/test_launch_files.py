@@ -264,9 +264,13 @@ def test_several_workers_get_namespaces_and_clocks_of_their_own(launch_common):
     assert seeds == [5, 6, 7]
     learner = actions[6].kwargs['parameters'][1]
     assert (learner['num_workers'], learner['algorithm'], learner['seed']) == (3, 'saps', 5)
-    # RViz watches worker 0
-    assert actions[-1].kwargs['remappings'] == [('/robot_description',
-                                                 '/worker_0/robot_description')]
+    assert learner['use_sim_time'] is False  # no one clock serves all workers: wall time
+    # RViz and robot_state_publisher watch worker 0, on its clock
+    publisher, rviz = actions[-2:]
+    assert publisher.kwargs['namespace'] == 'worker_0'
+    assert publisher.kwargs['remappings'] == [('/clock', 'clock')]
+    assert rviz.kwargs['remappings'] == [('/robot_description', '/worker_0/robot_description'),
+                                         ('/clock', '/worker_0/clock')]
 
 
 def test_hardware_starts_no_simulator_and_no_resets(launch_common):

@@ -21,7 +21,7 @@ The launch description shared by launch/*.launch.py (needs the ROS 2 launch and 
   auto is true in simulation and false with hardware:=true (a real robot publishes no clock);
 * algorithm (''): gps, saps, esaps, separate or (arm tasks) g_mds, g_amds ('' keeps the task's
   learning config);
-* iterations / samples (0: the learning config), seed (0);
+* iterations / samples (0: the learning config), seed (-1: the task file's learning.seed);
 * num_workers (1): simulator + controller pairs, in namespaces worker_<i> when more than one,
   each with a clock of its own (``/clock`` remapped to ``clock``);
 * lockstep (true): deterministic stepping, faster than real time (false: real time);
@@ -50,6 +50,11 @@ from launch.actions import OpaqueFunction
 from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
+from ps_control.nodes.topology import clock_remappings
+from ps_control.nodes.topology import learner_uses_sim_time
+from ps_control.nodes.topology import system_seed
+from ps_control.nodes.topology import worker_namespaces
+from ps_control.nodes.topology import worker_seeds
 
 PACKAGE = 'ps_control'
 
@@ -59,7 +64,8 @@ ARGUMENTS = (
                       'config).'),
     ('iterations', '0', 'Learning iterations (0: the task learning config).'),
     ('samples', '0', 'Episodes per iteration (0: the task learning config).'),
-    ('seed', '0', 'Seed of the learner, simulators and controllers.'),
+    ('seed', '-1', "Seed of the learner, simulators and controllers (-1: the task file's "
+                   'learning.seed).'),
     ('num_workers', '1', 'Simulator + controller pairs (namespaces worker_<i> if > 1).'),
     ('lockstep', 'true', 'Step the simulation once per command (false: real time).'),
     ('checkpoint', '', 'Learner checkpoint file, written after every iteration.'),
@@ -101,11 +107,6 @@ def _integer(context, name, low):
     return value
 
 
-def worker_namespaces(num_workers):
-    """Return the worker namespaces: [''] for one, worker_<i> for several."""
-    return [''] if num_workers == 1 else ['worker_%d' % i for i in range(num_workers)]
-
-
 def launch_setup(context, task):
     """Return the nodes for the resolved launch arguments (an OpaqueFunction body)."""
     task_name = task(context) if callable(task) else task
@@ -121,28 +122,29 @@ def launch_setup(context, task):
         use_sim_time = not hardware
     lockstep = _flag(context, 'lockstep') and not hardware
     num_workers = _integer(context, 'num_workers', 1)
-    seed = _integer(context, 'seed', 0)
+    seed = system_seed(task_name, _integer(context, 'seed', -1))
     if hardware and num_workers != 1:
         raise ValueError('hardware:=true drives one robot: num_workers must be 1')
     common = {'task_name': task_name, 'use_sim_time': use_sim_time, 'lockstep': lockstep}
-    remappings = [('/clock', 'clock')] if num_workers > 1 else []
+    remappings = clock_remappings(num_workers)
     controller_values = dict(common)
     explore = _flag(context, 'explore', unset='')
     if explore is not None:
         controller_values['explore'] = explore
     actions = []
     for index, namespace in enumerate(worker_namespaces(num_workers)):
+        sim_seed, ctl_seed = worker_seeds(seed, index)
         if not hardware:
             actions.append(Node(
                 package=PACKAGE, executable='simulator_node', name='simulator',
                 namespace=namespace, output='screen', remappings=remappings,
-                parameters=[config, dict(common, seed=seed + index,
-                                         gui=gui and index == 0)]))
+                parameters=[config, dict(common, seed=sim_seed, gui=gui and index == 0)]))
         actions.append(Node(
             package=PACKAGE, executable='controller_node', name='controller',
             namespace=namespace, output='screen', remappings=remappings,
-            parameters=[config, dict(controller_values, seed=seed + 1000 + index)]))
+            parameters=[config, dict(controller_values, seed=ctl_seed)]))
     learner = dict(common, num_workers=num_workers, reset=not hardware,
+                   use_sim_time=learner_uses_sim_time(use_sim_time, num_workers),
                    algorithm=LaunchConfiguration('algorithm').perform(context),
                    iterations=_integer(context, 'iterations', 0),
                    samples=_integer(context, 'samples', 0), seed=seed,
@@ -151,12 +153,16 @@ def launch_setup(context, task):
     actions.append(Node(package=PACKAGE, executable='learner_node', name='learner',
                         output='screen', parameters=[config, learner]))
     actions += visualisation(task_name, share, use_sim_time, hardware,
-                             worker_namespaces(num_workers)[0])
+                             worker_namespaces(num_workers)[0], remappings)
     return actions
 
 
-def visualisation(task_name, share, use_sim_time, hardware, namespace):
-    """Return robot_state_publisher (simulation only) and RViz if rviz:=true (first worker)."""
+def visualisation(task_name, share, use_sim_time, hardware, namespace, clock_remapping):
+    """
+    Return robot_state_publisher (simulation only) and RViz if rviz:=true (first worker).
+
+    Both show the first worker's robot and follow its clock (``clock_remapping``).
+    """
     from ps_control.tasks import load_task
     rviz = IfCondition(LaunchConfiguration('rviz'))
     actions = []
@@ -169,12 +175,14 @@ def visualisation(task_name, share, use_sim_time, hardware, namespace):
         actions.append(Node(
             package='robot_state_publisher', executable='robot_state_publisher',
             name='robot_state_publisher', namespace=namespace, output='screen', condition=rviz,
+            remappings=clock_remapping,
             parameters=[{'robot_description': urdf, 'use_sim_time': use_sim_time}]))
     actions.append(Node(
         package='rviz2', executable='rviz2', name='rviz2', output='screen', condition=rviz,
         arguments=['-d', os.path.join(share, 'rviz', 'ps_control.rviz')],
         parameters=[{'use_sim_time': use_sim_time}],
-        remappings=[('/robot_description', description)]))
+        remappings=[('/robot_description', description)] + [
+            (old, '/%s/%s' % (namespace, new)) for old, new in clock_remapping]))
     return actions
 
 

@@ -65,6 +65,7 @@ from ps_control.nodes.messages import policy_digest
 from ps_control.nodes.messages import policy_to_msg
 from ps_control.nodes.messages import STATUS_OK
 from ps_control.nodes.messages import transition_from_msg
+from ps_control.nodes.topology import worker_namespaces
 from ps_control.output_paths import check_output_file
 from ps_control.sim.simulator import diverged
 import rclpy
@@ -90,13 +91,6 @@ class EpisodeError(RuntimeError):
 
 class DivergedEpisodeError(EpisodeError):
     """An episode reached a state beyond the task's divergence bound: not fitted."""
-
-
-def worker_namespaces(num_workers):
-    """Return the relative namespaces of the workers: [''] for one, worker_<i> for several."""
-    if num_workers < 1:
-        raise ValueError('num_workers must be >= 1, got %d' % num_workers)
-    return [''] if num_workers == 1 else ['worker_%d' % i for i in range(num_workers)]
 
 
 def _join(namespace, name):
