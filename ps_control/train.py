@@ -216,8 +216,8 @@ def parse_arguments(argv):
     parser.add_argument('--final-rollouts', type=int_at_least(1), default=None,
                         help='fresh rollouts of the final policy of each trial, with its '
                              'noise and with its mean action (default: --samples)')
-    parser.add_argument('--seed', type=int_at_least(0), default=0,
-                        help='trial i runs with seed + i (default 0)')
+    parser.add_argument('--seed', type=int_at_least(0), default=None,
+                        help="trial i runs with seed + i (default: the task's learning.seed)")
     parser.add_argument('--jobs', type=int_at_least(1), default=os.cpu_count() or 1,
                         help='trials run in parallel processes (default: the number of CPUs, '
                              '%d here)' % (os.cpu_count() or 1))
@@ -253,6 +253,7 @@ def main(argv=None):
                                     ', '.join(map(str, values)), name))
             chosen[name] = getattr(args, name) or values[0]
         iterations, samples = chosen['iterations'], chosen['samples']
+        seed = configs[0].seed if args.seed is None else args.seed
         for algorithm in args.algo:  # each algorithm's settings, checked before any trial runs
             load_learning_config(task, dict(overrides, algorithm=algorithm,
                                             iterations=iterations, samples=samples))
@@ -271,7 +272,7 @@ def main(argv=None):
         reference_future = None  # submitted first so it runs alongside the trials
         if not args.no_ilqr:
             reference_future = pool.submit(ilqr_reference, args.task, args.out)
-        futures = {pool.submit(run_trial, args.task, a, trial, iterations, samples, args.seed,
+        futures = {pool.submit(run_trial, args.task, a, trial, iterations, samples, seed,
                                args.out, overrides, final_rollouts=args.final_rollouts): (a, trial)
                    for a, trial in jobs}
         failed = []

@@ -520,6 +520,33 @@ def test_a_failed_trial_keeps_the_others_results(tmp_path, monkeypatch, capsys):
     assert (tmp_path / 'double_pendulum_reward.png').exists()
 
 
+def _seed_recording_trial(task_name, algorithm, trial, iterations, samples, seed, out_dir,
+                          overrides=None, quiet=False, final_rollouts=None):
+    """Stand-in for train.run_trial (run in a worker process) that records its seed."""
+    record = _fake_trial(task_name, algorithm, 0, iterations, samples, seed, out_dir)
+    for metrics in record['history']:
+        metrics['seed'] = seed
+    return record
+
+
+def test_train_seeds_trials_from_the_task_file_unless_given(tmp_path, monkeypatch):
+    import json
+    from ps_control import train
+    from ps_control.tasks import task_path
+    text = open(task_path('double_pendulum')).read()
+    assert '  seed: 0' in text
+    seeded = tmp_path / 'seeded.yaml'
+    seeded.write_text(text.replace('  seed: 0', '  seed: 7'))
+    monkeypatch.setattr(train, 'run_trial', _seed_recording_trial)
+    for extra, expected in (([], 7), (['--seed', '3'], 3)):
+        out = tmp_path / ('out%d' % expected)
+        assert train.main([str(seeded), '--algo', 'gps', '--trials', '2', '--iterations', '1',
+                           '--jobs', '1', '--no-ilqr', '--out', str(out)] + extra) == 0
+        results = json.loads((out / 'double_pendulum_results.json').read_text())
+        # each trial gets the base seed (it adds its index itself)
+        assert [h[0]['seed'] for h in results['histories']['gps']] == [expected, expected]
+
+
 def _failing_reference(task_name, out_dir):
     raise RuntimeError('simulated iLQR failure')
 
