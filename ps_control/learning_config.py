@@ -224,13 +224,14 @@ def learning_config_from_mapping(mapping, overrides=None):
                 raise ValueError('learning.%s must be true or false, got %r' % (name, value))
             converted[name] = bool(value)
             continue
-        if kind is int and (isinstance(value, bool) or float(value) != int(value)):
-            raise ValueError('learning.%s must be an integer, got %r' % (name, value))
         try:
+            if kind is int and (isinstance(value, bool) or float(value) != int(value)):
+                raise ValueError
             converted[name] = kind(value)
-        except (TypeError, ValueError):
-            raise ValueError('learning.%s must be a %s, got %r'
-                             % (name, kind.__name__, value)) from None
+        except (TypeError, ValueError, OverflowError):
+            raise ValueError('learning.%s must be %s, got %r'
+                             % (name, 'an integer' if kind is int else 'a ' + kind.__name__,
+                                value)) from None
     return LearningConfig(**converted)
 
 

@@ -484,6 +484,11 @@ def test_bad_rollouts_and_config_are_named():
         learning_config_from_mapping({'epsilom': 0.1})
     with pytest.raises(ValueError, match='learning.samples must be an integer'):
         learning_config_from_mapping({'samples': 2.5})
+    for bad in ('many', [25], float('inf'), float('nan'), None, True):
+        with pytest.raises(ValueError, match=r'learning.iterations must be an integer, got '):
+            learning_config_from_mapping({'iterations': bad})
+    with pytest.raises(ValueError, match=r"learning.epsilon must be a float, got \[1\]"):
+        learning_config_from_mapping({'epsilon': [1]})
 
 
 def _fake_trial(task_name, algorithm, trial, iterations, samples, seed, out_dir, overrides=None,
