@@ -487,7 +487,7 @@ def test_bad_rollouts_and_config_are_named():
     for bad in ('many', [25], float('inf'), float('nan'), None, True):
         with pytest.raises(ValueError, match=r'learning.iterations must be an integer, got '):
             learning_config_from_mapping({'iterations': bad})
-    with pytest.raises(ValueError, match=r"learning.epsilon must be a float, got \[1\]"):
+    with pytest.raises(ValueError, match=r'learning.epsilon must be a float, got \[1\]'):
         learning_config_from_mapping({'epsilon': [1]})
 
 

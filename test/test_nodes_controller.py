@@ -433,6 +433,31 @@ def test_the_hold_torque_is_clipped_and_zero_on_stale_states(graph):
                             and robot.commands[-1] == [0.0, 0.0])
 
 
+def _destroy(graph, node):
+    graph.executor.remove_node(node)
+    graph.nodes.remove(node)
+    node.destroy_node()
+
+
+@pytest.mark.parametrize('lockstep', [False, True])
+def test_a_destroyed_controller_leaves_zero_torque_out_of_lockstep(graph, lockstep):
+    """A forward command controller holds the last command: the last one sent on exit is 0."""
+    robot = Robot(graph, fallback_damping=2.0, lockstep=lockstep)
+    robot.send_policy(constant_policy([5.0, 5.0], T=200))
+    assert robot.ready()
+    assert graph.call(robot.start, Trigger.Request()).success
+    if lockstep:  # a tick at the state's stamp: one command of the policy
+        robot.controller._on_timer()
+    assert robot.spin_publishing(lambda: robot.commands and robot.commands[-1] == [5.0, 5.0])
+    n = len(robot.commands)
+    _destroy(graph, robot.controller)
+    graph.spin_for(0.5)
+    if lockstep:  # the simulator would step on it: nothing is sent
+        assert len(robot.commands) == n
+    else:
+        assert robot.commands[n:] == [[0.0, 0.0]]
+
+
 def test_lockstep_acts_when_the_state_stamped_at_the_pending_tick_arrives(graph):
     """Act on the state stamped at the pending tick, also when the clock came first."""
     robot = Robot(graph, lockstep=True, control_rate=0.01)  # its own timer never fires here

@@ -104,3 +104,41 @@ def test_executables_refuse_bad_parameters_in_one_line(module, parameters, reaso
     assert 'Traceback' not in message, message
     last = message.splitlines()[-1]
     assert last.startswith(program + ': ') and reason in last, message
+
+
+@pytest.mark.parametrize('stop', [signal.SIGINT, signal.SIGTERM])
+def test_a_stopped_controller_process_leaves_zero_torque(graph, stop):
+    """Ctrl-C or SIGTERM: the last command the robot's driver got is zero, not the hold."""
+    import time
+    from ps_control.nodes import common
+    from sensor_msgs.msg import JointState
+    from std_msgs.msg import Float64MultiArray
+    child = start('ps_control.nodes.controller_node', 'task_name:=double_pendulum',
+                  'lockstep:=false', 'fallback_damping:=2.0')
+    try:
+        robot = graph.node('robot')
+        commands = []
+        robot.create_subscription(Float64MultiArray, common.COMMANDS,
+                                  lambda m: commands.append(list(m.data)), 10)
+        states = robot.create_publisher(JointState, common.JOINT_STATES, common.STATE_QOS)
+        state = JointState(name=['joint_1', 'joint_2'], position=[0.0, 0.0],
+                           velocity=[1.0, 1.0])  # hold -2 qdot
+
+        def holding():
+            state.header.stamp = robot.get_clock().now().to_msg()
+            states.publish(state)
+            return bool(commands) and commands[-1] == [-2.0, -2.0]
+        assert graph.spin_until(holding, timeout=60.0), child.stderr.read().decode()
+        child.send_signal(stop)
+        began = time.monotonic()
+        while child.poll() is None and time.monotonic() - began < 20.0:
+            graph.spin_for(0.1)
+        graph.spin_for(0.5)
+        code = child.wait(timeout=5)
+        assert code == 0, child.stderr.read().decode()
+        assert commands[-1] == [0.0, 0.0]
+    finally:
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
+        child.stderr.close()

@@ -21,7 +21,9 @@ so that every worker keeps a clock of its own.
 """
 
 import os
+import signal
 import sys
+import threading
 
 from ps_control import tasks
 from ps_control.sim.simulator import Simulator
@@ -37,6 +39,7 @@ from rclpy.qos import DurabilityPolicy
 from rclpy.qos import HistoryPolicy
 from rclpy.qos import QoSProfile
 from rclpy.qos import ReliabilityPolicy
+from rclpy.signals import SignalHandlerOptions
 
 
 JOINT_STATES = 'joint_states'
@@ -49,6 +52,8 @@ START_EPISODE = 'ps_control/start_episode'
 STOP_EPISODE = 'ps_control/stop_episode'
 METRICS = 'ps_control/metrics'
 CLOCK = '/clock'
+# set by run_node's SIGINT / SIGTERM handler: spin returns
+STOP_REQUESTED = threading.Event()
 
 # joint_states and commands: reliable keep-last 10, the ros2_control defaults (a reliable
 # subscriber would not match a best-effort publisher).
@@ -130,13 +135,18 @@ def make_executor(context=None, kind='events'):
 
 def spin(executor, context=None, future=None):
     """
-    Spin until the context shuts down (Ctrl-C, SIGTERM, rclpy.shutdown) or future is done.
+    Spin until the context shuts down, a stop is requested or future is done.
+
+    The context shuts down on rclpy.shutdown, or on Ctrl-C / SIGTERM where rclpy's signal
+    handlers are installed; a node executable (``run_node``) handles those signals itself and
+    sets STOP_REQUESTED instead.
 
     Always with a time-out: with rclpy 9.1.2's EventsExecutor, spin() and
     spin_until_future_complete() without a time-out stopped firing timers (and serving other
     processes) in our tests, while the same calls with a time-out, repeated, work.
     """
-    while rclpy.ok(context=context) and (future is None or not future.done()):
+    while (rclpy.ok(context=context) and not STOP_REQUESTED.is_set()
+           and (future is None or not future.done())):
         if future is None:
             executor.spin_once(timeout_sec=0.1)
         else:
@@ -191,9 +201,14 @@ def run_node(factory, args=None, setup=None, program=None):
     rclpy.init(args=args); factory() builds the node (a refused configuration: one line on
     stderr and exit status 2, see construct_node); setup(node), if given, runs next in the
     thread that spins; spin it with make_executor(); destroy it and shut down on exit (Ctrl-C,
-    external shutdown or an error). ``program`` names the executable in error messages.
+    SIGTERM, external shutdown or an error). ``program`` names the executable in error
+    messages. SIGINT and SIGTERM are handled here, not by rclpy, whose handlers shut the
+    context down at once: the node is destroyed while it can still publish (the controller
+    sends zero torque then).
     """
-    rclpy.init(args=args)
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, _request_stop)
     node = None
     executor = None
     try:
@@ -210,6 +225,16 @@ def run_node(factory, args=None, setup=None, program=None):
     finally:
         tear_down(executor, node)
     return 0
+
+
+def _request_stop(signum, frame):
+    """
+    SIGINT / SIGTERM handler of run_node: ``spin`` returns within its time-out.
+
+    It raises nothing: an exception raised while the executor runs a callback from C++ comes
+    out as an unrelated RuntimeError (seen with SIGTERM and the EventsExecutor).
+    """
+    STOP_REQUESTED.set()
 
 
 def tear_down(executor, node):

@@ -39,7 +39,12 @@ limits must be finite, positive and no larger than the URDF's. Out of lockstep, 
 when the node clock stands still (use_sim_time without ``/clock``), since nothing is commanded
 then. Between episodes it commands the hold torque
 ``-fallback_damping * qdot`` (zero by default): a forward command controller keeps applying the
-last command it got, so falling silent is not safe on hardware.
+last command it got, so falling silent is not safe on hardware. For the same reason, out of
+lockstep, the node sends zero torque once when it is destroyed (Ctrl-C or SIGTERM to
+``controller_node``, ``ros2 launch`` stopping, the end of ``ps-control run --real-time``) and
+waits up to STOP_ACK_SECONDS for its subscribers to acknowledge it (about 3 s across
+processes). A killed process (SIGKILL, a crash in native code) cannot; the driver's own command
+time-out must cover that.
 
 Lockstep (``lockstep: true``, with the simulator in lockstep): a tick waits for the joint state
 stamped at the tick time (the simulator publishes state and clock together, in either order),
@@ -62,6 +67,7 @@ from ps_control.nodes.messages import transition_to_msg
 from ps_control.sim.policies import action_function
 from rclpy.clock import Clock
 from rclpy.clock import ClockType
+from rclpy.duration import Duration
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
@@ -70,6 +76,10 @@ from std_srvs.srv import Trigger
 
 IDLE, ARMED, RUNNING = 'idle', 'armed', 'running'
 CLOCK_WATCH_SECONDS = 2.0  # wall seconds without a tick before the controller warns
+# wall seconds to wait for the zero torque sent on exit to be acknowledged: Fast DDS acknowledges
+# on its writer heartbeat, every 3 s by default (measured: exit 3.3 s after SIGINT), and ros2
+# launch escalates to SIGTERM after 5 s
+STOP_ACK_SECONDS = 4.0
 
 
 class ControllerNode(Node):
@@ -312,6 +322,15 @@ class ControllerNode(Node):
         if valid and self.damping > 0.0:
             return -self.damping * self.state[self.du:]
         return np.zeros(self.du)
+
+    def destroy_node(self):
+        """Out of lockstep, send zero torque once and wait for it to be acknowledged; destroy."""
+        if not self.lockstep and self.context.ok():
+            self._publish(np.zeros(self.du))
+            if not self.command_pub.wait_for_all_acked(Duration(seconds=STOP_ACK_SECONDS)):
+                self.get_logger().warning('the zero torque sent on exit was not acknowledged '
+                                          'within %g s' % STOP_ACK_SECONDS)
+        super().destroy_node()
 
     def _publish(self, u):
         """
