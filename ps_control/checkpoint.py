@@ -71,7 +71,62 @@ def read_checkpoint(path):
                          'version of ps_control)'
                          % (path, meta.get('version') if isinstance(meta, dict) else None,
                             CHECKPOINT_VERSION))
+    try:
+        check_meta(meta)
+    except ValueError as error:
+        raise ValueError('checkpoint %s is invalid: %s' % (path, error)) from None
     return arrays, meta
+
+
+def _is_integer(value, low):
+    return isinstance(value, int) and not isinstance(value, bool) and value >= low
+
+
+def check_meta(meta):
+    """
+    Raise ValueError naming the entry if a checkpoint's ``meta`` record is malformed.
+
+    config: a mapping; task: a name (or null); horizon (if recorded): an integer >= 1; recent
+    and k (if recorded): integers >= 0; history: a list of per-iteration records, the i-th
+    with iteration i + 1 and a real expected_reward (what plots and resumed runs read).
+    """
+    if not isinstance(meta.get('config'), dict):
+        raise ValueError('its config is %r, not a mapping of settings' % (meta.get('config'),))
+    if meta.get('task') is not None and not isinstance(meta['task'], str):
+        raise ValueError('its task is %r, not a task name' % (meta['task'],))
+    for name, low in (('horizon', 1), ('recent', 0), ('k', 0)):
+        if name in meta and not _is_integer(meta[name], low):
+            raise ValueError('its %s is %r, not an integer >= %d' % (name, meta[name], low))
+    history = meta.get('history', [])
+    if not isinstance(history, list):
+        raise ValueError('its history is a %s, not a list of iterations'
+                         % type(history).__name__)
+    for index, record in enumerate(history):
+        reward = record.get('expected_reward') if isinstance(record, dict) else None
+        if (not isinstance(record, dict) or record.get('iteration') != index + 1
+                or isinstance(reward, bool) or not isinstance(reward, (int, float))):
+            raise ValueError('its history entry %d is not the record of iteration %d (with '
+                             'its expected_reward)' % (index, index + 1))
+
+
+def checked_array(arrays, name, shape, low=None, strict=False):
+    """
+    Return checkpoint array ``name`` if real, of ``shape`` and finite (and >= or > ``low``).
+
+    ValueError naming the array otherwise (``strict``: > low).
+    """
+    array = arrays[name]
+    if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
+        raise ValueError('%s holds %s values, not real numbers' % (name, array.dtype))
+    if array.shape != tuple(shape):
+        raise ValueError('%s has shape %s, the task needs %s'
+                         % (name, array.shape, tuple(shape)))
+    array = array.astype(float)
+    if not np.isfinite(array).all():
+        raise ValueError('%s holds NaN or inf' % name)
+    if low is not None and (np.any(array <= low) if strict else np.any(array < low)):
+        raise ValueError('%s must be %s %g' % (name, '>' if strict else '>=', low))
+    return array
 
 
 def checkpoint_meta(task, config, **entries):
@@ -112,7 +167,8 @@ def checkpoint_task(contents, task):
     length, if it holds a policy.
     """
     arrays, meta = contents
-    horizon = meta.get('horizon', arrays['K'].shape[0] if 'K' in arrays else None)
+    policy_steps = arrays['K'].shape[0] if 'K' in arrays and arrays['K'].ndim == 3 else None
+    horizon = meta.get('horizon', policy_steps)
     if horizon is None or horizon == task.horizon:
         return task
     return replace(task, horizon=int(horizon))

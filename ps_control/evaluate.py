@@ -132,6 +132,10 @@ def main(argv=None):
         result, runs = evaluate_policy(search, simulator, args.rollouts,
                                        np.random.default_rng([args.seed, EVALUATION_STREAM]),
                                        return_rollouts=True, start=robot)
+    except ValueError as error:  # e.g. a search mean so large that its gains overflow
+        print('ps-control evaluate: cannot run the policy of checkpoint %s: %s'
+              % (args.checkpoint, error), file=sys.stderr)
+        return 2
     finally:
         simulator.close()
     print(format_report(search, args.checkpoint, args.rollouts, args.seed, result, robot))

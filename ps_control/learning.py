@@ -52,8 +52,9 @@ rollout of an iteration runs), ``update(states, actions)``, ``history``, ``save`
 
 import numpy as np
 
-from ps_control.checkpoint import (check_checkpoint_task, checkpoint_config, checkpoint_meta,
-                                   checkpoint_task, read_checkpoint, write_checkpoint)
+from ps_control.checkpoint import (check_checkpoint_task, checked_array, checkpoint_config,
+                                   checkpoint_meta, checkpoint_task, read_checkpoint,
+                                   write_checkpoint)
 from ps_control.core import (entropy_bound, esaps_update, GaussianState, gps_update,
                              limit_penalised_reward, LinearGaussianPolicy, saps_update,
                              separate_bounds_update)
@@ -462,15 +463,26 @@ class PolicySearch:
             if config.algorithm not in ALGORITHMS:
                 raise ValueError('it holds a %s run, not one of %s'
                                  % (config.algorithm, ', '.join(ALGORITHMS)))
-            policy = LinearGaussianPolicy(arrays['K'], arrays['k'], arrays['cov'])
+            T, dx, du = task.horizon, task.dx, task.du
+            policy = LinearGaussianPolicy(checked_array(arrays, 'K', (T, du, dx)),
+                                          checked_array(arrays, 'k', (T, du)),
+                                          checked_array(arrays, 'cov', (T, du, du)))
             search = cls(task, config, policy)
             search.history = list(meta['history'])
             if 'alpha' in arrays:
-                search.alpha, search.beta = arrays['alpha'], arrays['beta']
-            search.gamma = arrays.get('gamma')
-            search.recent = [(arrays['recent_states_%d' % i], arrays['recent_actions_%d' % i])
-                             for i in range(int(meta['recent']))]
-        except (KeyError, TypeError, ValueError) as error:
+                search.alpha = checked_array(arrays, 'alpha', (T,), low=0.0, strict=True)
+                search.beta = checked_array(arrays, 'beta', (T,), low=0.0)
+            if 'gamma' in arrays:
+                search.gamma = checked_array(arrays, 'gamma', (T,), low=0.0)
+            for i in range(meta['recent']):
+                rollouts = arrays['recent_states_%d' % i].shape[:1]  # any number
+                states = checked_array(arrays, 'recent_states_%d' % i, rollouts + (T + 1, dx))
+                actions = checked_array(arrays, 'recent_actions_%d' % i, (len(states), T, du))
+                search.recent.append((states, actions))
+        except KeyError as error:
+            raise ValueError('checkpoint %s is invalid: it has no entry %s' % (path, error)) \
+                from None
+        except (TypeError, ValueError) as error:
             raise ValueError('checkpoint %s is invalid: %s' % (path, error)) from None
         return search
 

@@ -59,8 +59,8 @@ the paper's arm: a planar serial arm of D equal links of length 1/D starting str
 
 import numpy as np
 
-from ps_control.checkpoint import (check_checkpoint_task, checkpoint_config, checkpoint_meta,
-                                   read_checkpoint, write_checkpoint)
+from ps_control.checkpoint import (check_checkpoint_task, checked_array, checkpoint_config,
+                                   checkpoint_meta, read_checkpoint, write_checkpoint)
 from ps_control.core.amds import AcceleratedMirrorDescentSearch
 from ps_control.core.mds import MirrorDescentSearch
 from ps_control.core.search_distribution import GaussianDensity
@@ -317,18 +317,19 @@ class ArmViaPointSearch:
             rate, floor = config.search_adapt_rate, search.optimizer.density.min_std
             restored = {}
             for prefix in search._densities():
-                for name in (prefix + 'mean', prefix + 'std'):
-                    if arrays[name].shape != (dim,):
-                        raise ValueError('%s has shape %s, the task needs (%d,)'
-                                         % (name, arrays[name].shape, dim))
-                restored[prefix] = GaussianDensity(arrays[prefix + 'mean'],
-                                                   arrays[prefix + 'std'], rate, floor)
+                restored[prefix] = GaussianDensity(
+                    checked_array(arrays, prefix + 'mean', (dim,)),
+                    checked_array(arrays, prefix + 'std', (dim,), low=0.0, strict=True),
+                    rate, floor)
             search.optimizer.density = restored['']
             if 'z_' in restored:
                 search.optimizer.z = restored['z_']
                 search.optimizer.k = int(meta['k'])
             search.history = list(meta['history'])
-        except (KeyError, TypeError, ValueError) as error:
+        except KeyError as error:
+            raise ValueError('checkpoint %s is invalid: it has no entry %s' % (path, error)) \
+                from None
+        except (TypeError, ValueError) as error:
             raise ValueError('checkpoint %s is invalid: %s' % (path, error)) from None
         return search
 

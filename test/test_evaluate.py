@@ -17,6 +17,7 @@
 
 import dataclasses
 import json
+import re
 
 import numpy as np
 from ps_control import cli, evaluate, plotting
@@ -156,6 +157,57 @@ def test_restoring_reads_the_checkpoint_once(tmp_path, monkeypatch):
         restored = load_search(path, search.task, checkpoint_horizon=True)
         assert reads == [path] and restored.config == search.config
         reads.clear()
+
+
+def _set(mapping, name, value):
+    mapping[name] = value
+
+
+@pytest.mark.parametrize('task, algorithm, corrupt, message', [
+    ('double_pendulum', 'esaps', lambda a, m: _set(a, 'alpha', a['alpha'] * np.nan),
+     'alpha holds NaN or inf'),
+    ('double_pendulum', 'esaps', lambda a, m: _set(a, 'beta', a['beta'][:3]),
+     r'beta has shape \(3,\), the task needs \(100,\)'),
+    ('double_pendulum', 'esaps', lambda a, m: _set(a, 'alpha', -a['alpha']), 'alpha must be > 0'),
+    ('double_pendulum', 'esaps', lambda a, m: _set(a, 'K', a['K'] + 1j),
+     'K holds complex128 values'),
+    ('double_pendulum', 'esaps', lambda a, m: a.pop('K'), "it has no entry 'K'"),
+    ('double_pendulum', 'esaps',
+     lambda a, m: _set(a, 'recent_states_0', a['recent_states_0'][:, :5]),
+     r'recent_states_0 has shape \(4, 5, 4\), the task needs \(4, 101, 4\)'),
+    ('double_pendulum', 'esaps', lambda a, m: _set(m, 'horizon', float('inf')),
+     'its horizon is inf, not an integer >= 1'),
+    ('double_pendulum', 'esaps', lambda a, m: _set(m, 'config', ['esaps']),
+     r"its config is \['esaps'\], not a mapping"),
+    ('double_pendulum', 'esaps', lambda a, m: _set(m, 'history', [{'iteration': 1}]),
+     'its history entry 0 is not the record of iteration 1'),
+    ('double_pendulum', 'esaps', lambda a, m: _set(m, 'recent', -1),
+     'its recent is -1, not an integer >= 0'),
+    ('arm_2', 'g_amds', lambda a, m: _set(a, 'mean', a['mean'] + np.inf), 'mean holds NaN or inf'),
+    ('arm_2', 'g_amds', lambda a, m: _set(a, 'z_std', 0.0 * a['z_std']), 'z_std must be > 0'),
+    ('arm_2', 'g_amds', lambda a, m: _set(m, 'k', 'x'), "its k is 'x', not an integer >= 0"),
+])
+def test_a_corrupt_checkpoint_entry_is_named(tmp_path, capsys, task, algorithm, corrupt,
+                                             message):
+    """Checked on reading: arrays real, finite, shaped for the task; meta entries well-formed."""
+    path, search = saved_search(tmp_path, task, algorithm)
+    if algorithm == 'esaps':  # one update: multipliers and recent rollouts in the checkpoint
+        simulator = search.task.make_simulator(n_robots=4)
+        rng = np.random.default_rng(0)
+        rollouts = simulator.rollout(search.policy, search.task.sample_initial_states(4, rng),
+                                     rng)
+        simulator.close()
+        search.update(rollouts.states, rollouts.actions)
+        search.save(path)
+    assert evaluate.main([task, path, '--rollouts', '2']) == 0  # as saved: fine
+    capsys.readouterr()
+    arrays, meta = read_checkpoint(path)
+    corrupt(arrays, meta)
+    write_checkpoint(path, arrays, meta)
+    assert evaluate.main([task, path, '--rollouts', '2']) == 2
+    err = capsys.readouterr().err
+    assert re.search('checkpoint %s is invalid: %s' % (re.escape(path), message), err), err
+    assert len(err.strip().splitlines()) == 1
 
 
 @pytest.mark.parametrize('task, content, message', [

@@ -44,10 +44,12 @@ def _gain_matrix(name, gain, n, T=None):
                              % (name, gain.shape[0], n))
         gain = np.diag(gain)
     shapes = [(n, n)] + ([(T, n, n)] if T is not None else [])
-    if gain.shape not in shapes or not np.all(np.isfinite(gain)):
-        raise ValueError('%s must be a scalar, (%d,), (%d, %d)%s finite array, got shape %s'
+    if gain.shape not in shapes:
+        raise ValueError('%s must be a scalar, (%d,), (%d, %d)%s array, got shape %s'
                          % (name, n, n, n, '' if T is None else ' or (T, n, n) = %s'
                             % ((T, n, n),), gain.shape))
+    if not np.all(np.isfinite(gain)):
+        raise ValueError('%s holds NaN or inf' % name)
     return gain
 
 
