@@ -142,18 +142,23 @@ def checkpoint_meta(task, config, **entries):
                  'task_fingerprint': task.fingerprint()}, **entries)
 
 
+class CheckpointMismatch(ValueError):
+    """A sound checkpoint of another run: another task, horizon or learning settings."""
+
+
 def check_checkpoint_task(meta, task):
-    """Raise ValueError if checkpoint ``meta`` was written for another task or its definition."""
+    """Raise CheckpointMismatch if ``meta`` was written for another task or its definition."""
     name = getattr(task, 'name', None)
     if meta.get('task') != name:
-        raise ValueError('it holds a run of task %r, not %r' % (meta.get('task'), name))
+        raise CheckpointMismatch('it holds a run of task %r, not %r' % (meta.get('task'), name))
     if 'horizon' in meta and meta['horizon'] != task.horizon:
-        raise ValueError('it holds a run of %d time steps, not %d (the horizon it ran with is '
-                         'kept: give that horizon, or none)' % (meta['horizon'], task.horizon))
+        raise CheckpointMismatch(
+            'it holds a run of %d time steps, not %d (the horizon it ran with is kept: give '
+            'that horizon, or none)' % (meta['horizon'], task.horizon))
     if meta.get('task_fingerprint') != task.fingerprint():
-        raise ValueError('it was written for another definition of task %r (its robot, reward, '
-                         'limits, horizon, dt or initial state have changed since)'
-                         % (meta.get('task'),))
+        raise CheckpointMismatch(
+            'it was written for another definition of task %r (its robot, reward, limits, '
+            'horizon, dt or initial state have changed since)' % (meta.get('task'),))
 
 
 def checkpoint_task(contents, task):
@@ -174,10 +179,32 @@ def checkpoint_task(contents, task):
     return replace(task, horizon=int(horizon))
 
 
-def checkpoint_config(meta, overrides=None):
-    """Return the LearningConfig of checkpoint ``meta`` with ``overrides`` (same algorithm)."""
+RESUMABLE_SETTINGS = ('iterations', 'samples')  # what a resumed run may change
+
+
+def checkpoint_config(meta, requested=None):
+    """
+    Return the LearningConfig that the run of checkpoint ``meta`` resumes with: its own.
+
+    ``requested``: the settings the caller asks for explicitly (None values: not asked).
+    Iterations and samples replace the checkpoint's (RESUMABLE_SETTINGS: more iterations,
+    another number of rollouts per iteration); any other setting must equal the checkpoint's,
+    or CheckpointMismatch names it. Every resuming command (``ps-control train``, ``run``,
+    ``mds``, the learner node) goes through here.
+    """
     saved = LearningConfig(**meta['config'])
-    config = replace(saved, **(overrides or {}))
-    if config.algorithm != saved.algorithm:
-        raise ValueError('cannot resume a run of %s as %s' % (saved.algorithm, config.algorithm))
-    return config
+    changes = {}
+    for name, value in (requested or {}).items():
+        if value is None:
+            continue
+        if name in RESUMABLE_SETTINGS:
+            changes[name] = value
+        elif name == 'algorithm' and value != saved.algorithm:
+            raise CheckpointMismatch('cannot resume a run of %s as %s'
+                                     % (saved.algorithm, value))
+        elif value != getattr(saved, name):
+            raise CheckpointMismatch(
+                'it holds a run with %s %r, not %r (a run resumes with its own settings; only '
+                '%s may change)' % (name, getattr(saved, name), value,
+                                    ' and '.join(RESUMABLE_SETTINGS)))
+    return replace(saved, **changes)

@@ -53,8 +53,8 @@ rollout of an iteration runs), ``update(states, actions)``, ``history``, ``save`
 import numpy as np
 
 from ps_control.checkpoint import (check_checkpoint_task, checked_array, checkpoint_config,
-                                   checkpoint_meta, checkpoint_task, read_checkpoint,
-                                   write_checkpoint)
+                                   checkpoint_meta, checkpoint_task, CheckpointMismatch,
+                                   read_checkpoint, write_checkpoint)
 from ps_control.core import (entropy_bound, esaps_update, GaussianState, gps_update,
                              limit_penalised_reward, LinearGaussianPolicy, saps_update,
                              separate_bounds_update)
@@ -448,18 +448,20 @@ class PolicySearch:
                                                        recent=len(self.recent)))
 
     @classmethod
-    def load(cls, path, task, overrides=None, contents=None):
+    def load(cls, path, task, requested=None, contents=None):
         """
         Restore a PolicySearch from a checkpoint written by ``save``.
 
         A missing, truncated or inconsistent file raises ValueError naming the file and the
-        problem; ``overrides`` may change e.g. the number of iterations, not the algorithm.
+        problem; one of another run (task, horizon, settings) says it does not match.
+        ``requested``: the learning settings asked for (``checkpoint.checkpoint_config``: only
+        iterations and samples may differ from the checkpoint's).
         ``contents``: the file's ``read_checkpoint`` pair, if already read.
         """
         arrays, meta = read_checkpoint(path) if contents is None else contents
         try:
             check_checkpoint_task(meta, task)
-            config = checkpoint_config(meta, overrides)
+            config = checkpoint_config(meta, requested)
             if config.algorithm not in ALGORITHMS:
                 raise ValueError('it holds a %s run, not one of %s'
                                  % (config.algorithm, ', '.join(ALGORITHMS)))
@@ -483,7 +485,10 @@ class PolicySearch:
             raise ValueError('checkpoint %s is invalid: it has no entry %s' % (path, error)) \
                 from None
         except (TypeError, ValueError) as error:
-            raise ValueError('checkpoint %s is invalid: %s' % (path, error)) from None
+            raise ValueError('checkpoint %s %s: %s'
+                             % (path, 'does not match this run'
+                                if isinstance(error, CheckpointMismatch) else 'is invalid',
+                                error)) from None
         return search
 
 
@@ -567,7 +572,7 @@ def make_search(task, config):
     return PolicySearch(task, config)
 
 
-def load_search(path, task, overrides=None, checkpoint_horizon=False):
+def load_search(path, task, requested=None, checkpoint_horizon=False):
     """
     Restore the learner of a checkpoint, whichever algorithm it ran (see ``make_search``).
 
@@ -581,5 +586,5 @@ def load_search(path, task, overrides=None, checkpoint_horizon=False):
     algorithm = (contents[1].get('config') or {}).get('algorithm')
     if algorithm in MIRROR_DESCENT_ALGORITHMS:
         from ps_control.mds_learning import ArmViaPointSearch
-        return ArmViaPointSearch.load(path, task, overrides, contents)
-    return PolicySearch.load(path, task, overrides, contents)
+        return ArmViaPointSearch.load(path, task, requested, contents)
+    return PolicySearch.load(path, task, requested, contents)

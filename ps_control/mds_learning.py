@@ -60,7 +60,8 @@ the paper's arm: a planar serial arm of D equal links of length 1/D starting str
 import numpy as np
 
 from ps_control.checkpoint import (check_checkpoint_task, checked_array, checkpoint_config,
-                                   checkpoint_meta, read_checkpoint, write_checkpoint)
+                                   checkpoint_meta, CheckpointMismatch, read_checkpoint,
+                                   write_checkpoint)
 from ps_control.core.amds import AcceleratedMirrorDescentSearch
 from ps_control.core.mds import MirrorDescentSearch
 from ps_control.core.search_distribution import GaussianDensity
@@ -299,16 +300,17 @@ class ArmViaPointSearch:
                                                        history=self.history, **extra))
 
     @classmethod
-    def load(cls, path, task, overrides=None, contents=None):
+    def load(cls, path, task, requested=None, contents=None):
         """
         Restore a g_mds or g_amds run from ``save`` (ValueError naming the file if unusable).
 
-        ``contents``: the file's ``read_checkpoint`` pair, if already read.
+        ``requested``: the settings asked for (see ``PolicySearch.load``); ``contents``: the
+        file's ``read_checkpoint`` pair, if already read.
         """
         arrays, meta = read_checkpoint(path) if contents is None else contents
         try:
             check_checkpoint_task(meta, task)
-            config = checkpoint_config(meta, overrides)
+            config = checkpoint_config(meta, requested)
             if config.algorithm not in MIRROR_DESCENT_ALGORITHMS:
                 raise ValueError('it holds a %s run, not %s'
                                  % (config.algorithm, ' or '.join(MIRROR_DESCENT_ALGORITHMS)))
@@ -330,7 +332,10 @@ class ArmViaPointSearch:
             raise ValueError('checkpoint %s is invalid: it has no entry %s' % (path, error)) \
                 from None
         except (TypeError, ValueError) as error:
-            raise ValueError('checkpoint %s is invalid: %s' % (path, error)) from None
+            raise ValueError('checkpoint %s %s: %s'
+                             % (path, 'does not match this run'
+                                if isinstance(error, CheckpointMismatch) else 'is invalid',
+                                error)) from None
         return search
 
 
@@ -426,15 +431,8 @@ def main(argv=None):
         task = load_task(args.task)
         config = load_learning_config(task, overrides)
         if args.checkpoint and os.path.exists(args.checkpoint):
-            search = ArmViaPointSearch.load(
-                args.checkpoint, task,
-                {} if args.iterations is None else {'iterations': args.iterations})
-            if args.seed is not None and args.seed != search.config.seed:
-                raise ValueError('checkpoint %s is of a run with seed %d, not %d'
-                                 % (args.checkpoint, search.config.seed, args.seed))
-            if args.algorithm is not None and args.algorithm != search.config.algorithm:
-                raise ValueError('checkpoint %s is of a %s run, not %s'
-                                 % (args.checkpoint, search.config.algorithm, args.algorithm))
+            search = ArmViaPointSearch.load(args.checkpoint, task, {
+                'algorithm': args.algorithm, 'iterations': args.iterations, 'seed': args.seed})
             config = search.config
             print('resuming %s after %d updates' % (args.checkpoint, search.iteration),
                   flush=True)

@@ -93,6 +93,7 @@ def build_nodes(task_name, num_workers=1, lockstep=True, learner=None, context=N
     (simulator, controller).
     """
     load_task(task_name)  # an unknown task fails here, naming the known ones
+    learner_seed = -1 if seed is None else seed  # -1: the task file's, or a checkpoint's
     seed = system_seed(task_name, seed)
     workers = []
     clock_remap = []
@@ -117,7 +118,7 @@ def build_nodes(task_name, num_workers=1, lockstep=True, learner=None, context=N
     if with_learner:
         params = node_parameters(task_name, 'learner')
         params.update(task_name=task_name, num_workers=num_workers, lockstep=lockstep,
-                      seed=seed)
+                      seed=learner_seed)
         params.update(learner or {})
         learner_node = LearnerNode(context=context, parameter_overrides=_overrides(params))
     return workers, learner_node

@@ -77,7 +77,7 @@ def run_trial(task_name, algorithm, trial, iterations, samples, seed, out_dir, o
     checkpoint, result_path = trial_paths(out_dir, task.name, algorithm, trial)
     if os.path.exists(checkpoint):
         try:
-            search = PolicySearch.load(checkpoint, task, {'iterations': iterations})
+            search = PolicySearch.load(checkpoint, task, values)
         except ValueError as error:
             raise CheckpointError('%s (delete %s to run this trial afresh, or use another '
                                   '--out)' % (error, checkpoint)) from None

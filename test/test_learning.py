@@ -552,6 +552,29 @@ def test_train_seeds_trials_from_the_task_file_unless_given(tmp_path, monkeypatc
         assert [h[0]['seed'] for h in results['histories']['gps']] == [expected, expected]
 
 
+def test_train_resumes_a_trial_with_its_own_settings_or_refuses(tmp_path):
+    """Only iterations and samples may change on resuming; another algorithm is refused."""
+    import shutil
+    from ps_control import train
+    run = dict(task_name='double_pendulum', trial=0, seed=0, out_dir=str(tmp_path),
+               quiet=True, final_rollouts=2)
+    train.run_trial(algorithm='gps', iterations=1, samples=3, **run)
+    gps_checkpoint, _ = train.trial_paths(str(tmp_path), 'double_pendulum', 'gps', 0)
+    with pytest.raises(train.CheckpointError, match='does not match this run: it holds a run '
+                                                    'with epsilon 1.0, not 0.05'):
+        train.run_trial(algorithm='gps', iterations=2, samples=3,
+                        overrides={'epsilon': 0.05}, **run)
+    esaps_checkpoint, _ = train.trial_paths(str(tmp_path), 'double_pendulum', 'esaps', 0)
+    os.makedirs(os.path.dirname(esaps_checkpoint))
+    shutil.copy(gps_checkpoint, esaps_checkpoint)
+    with pytest.raises(train.CheckpointError, match='cannot resume a run of gps as esaps'):
+        train.run_trial(algorithm='esaps', iterations=2, samples=3, **run)
+    record = train.run_trial(algorithm='gps', iterations=2, samples=4, **run)
+    assert [m['samples'] for m in record['history']] == [3, 4]
+    from ps_control.tasks import load_task
+    assert PolicySearch.load(gps_checkpoint, load_task('double_pendulum')).config.samples == 4
+
+
 def _failing_reference(task_name, out_dir):
     raise RuntimeError('simulated iLQR failure')
 

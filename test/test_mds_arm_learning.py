@@ -317,7 +317,8 @@ def test_the_batch_command_runs_g_mds_and_keeps_a_checkpoint_to_its_algorithm(tm
         mds_learning.main(['arm_2', '--algorithm', 'g_amds', '--iterations', '3',
                            '--checkpoint', path])
     assert exit_info.value.code == 2
-    assert 'is of a g_mds run, not g_amds' in capsys.readouterr().err
+    assert 'does not match this run: cannot resume a run of g_mds as g_amds' in \
+        capsys.readouterr().err
     assert mds_learning.main(['arm_2', '--iterations', '3', '--checkpoint', path]) == 0
     assert ArmViaPointSearch.load(path, load_task('arm_2')).iteration == 3
     capsys.readouterr()

@@ -297,6 +297,11 @@ def test_a_checkpoint_with_no_iterations_left_is_served_without_learning(tmp_pat
         assert graph.spin_until(lambda: controller.digest == policy_digest(learnt))
         assert len(learner.done.result()) == 1  # nothing learnt
         assert controller.episode == 0  # and no episode run: the user starts them
+        # a setting other than iterations and samples that differs from the run's is refused
+        with pytest.raises(ValueError, match='does not match this run: it holds a run with '
+                                             'seed 0, not 5'):
+            build_nodes(TASK, learner=dict(SHORT, iterations=1, checkpoint=checkpoint,
+                                           resume=True, seed=5), context=graph.context)
     finally:
         graph.close()
 

@@ -61,7 +61,7 @@ def test_run_seeds_every_node_from_the_task_file(tmp_path):
         for node in nodes:
             graph.add(node)
         assert [node.get_parameter('seed').value for node in nodes] == [
-            7, 7 + topology.CONTROLLER_SEED_OFFSET, 8, 8 + topology.CONTROLLER_SEED_OFFSET, 7]
-        assert learner.search.config.seed == 7
+            7, 7 + topology.CONTROLLER_SEED_OFFSET, 8, 8 + topology.CONTROLLER_SEED_OFFSET, -1]
+        assert learner.search.config.seed == 7  # -1: the task file's (or a checkpoint's)
     finally:
         graph.close()

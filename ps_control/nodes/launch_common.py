@@ -122,7 +122,8 @@ def launch_setup(context, task):
         use_sim_time = not hardware
     lockstep = _flag(context, 'lockstep') and not hardware
     num_workers = _integer(context, 'num_workers', 1)
-    seed = system_seed(task_name, _integer(context, 'seed', -1))
+    learner_seed = _integer(context, 'seed', -1)  # -1: the task file's, or a checkpoint's
+    seed = system_seed(task_name, learner_seed)
     if hardware and num_workers != 1:
         raise ValueError('hardware:=true drives one robot: num_workers must be 1')
     common = {'task_name': task_name, 'use_sim_time': use_sim_time, 'lockstep': lockstep}
@@ -147,7 +148,7 @@ def launch_setup(context, task):
                    use_sim_time=learner_uses_sim_time(use_sim_time, num_workers),
                    algorithm=LaunchConfiguration('algorithm').perform(context),
                    iterations=_integer(context, 'iterations', 0),
-                   samples=_integer(context, 'samples', 0), seed=seed,
+                   samples=_integer(context, 'samples', 0), seed=learner_seed,
                    checkpoint=LaunchConfiguration('checkpoint').perform(context),
                    resume=_flag(context, 'resume'))
     actions.append(Node(package=PACKAGE, executable='learner_node', name='learner',

@@ -238,14 +238,10 @@ class LearnerNode(Node):
             if not self.checkpoint or not os.path.exists(self.checkpoint):
                 raise ValueError('resume: true needs an existing checkpoint file, got %r'
                                  % self.checkpoint)
-            resumed = {k: v for k, v in overrides.items() if k in ('iterations', 'samples')}
             # without a horizon parameter, the horizon the checkpoint's run had
-            self.search = learning.load_search(self.checkpoint, self.task, resumed,
+            self.search = learning.load_search(self.checkpoint, self.task, overrides,
                                                checkpoint_horizon=not horizon)
             self.task = self.search.task
-            if algorithm and algorithm != self.search.config.algorithm:
-                raise ValueError('cannot resume a run of %s as %s (checkpoint %s)'
-                                 % (self.search.config.algorithm, algorithm, self.checkpoint))
             self.get_logger().info('resumed from %s after %d iterations'
                                    % (self.checkpoint, len(self.search.history)))
         else:
