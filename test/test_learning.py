@@ -556,8 +556,8 @@ def test_train_resumes_a_trial_with_its_own_settings_or_refuses(tmp_path):
     """Only iterations and samples may change on resuming; another algorithm is refused."""
     import shutil
     from ps_control import train
-    run = dict(task_name='double_pendulum', trial=0, seed=0, out_dir=str(tmp_path),
-               quiet=True, final_rollouts=2)
+    run = {'task_name': 'double_pendulum', 'trial': 0, 'seed': 0, 'out_dir': str(tmp_path),
+           'quiet': True, 'final_rollouts': 2}
     train.run_trial(algorithm='gps', iterations=1, samples=3, **run)
     gps_checkpoint, _ = train.trial_paths(str(tmp_path), 'double_pendulum', 'gps', 0)
     with pytest.raises(train.CheckpointError, match='does not match this run: it holds a run '
