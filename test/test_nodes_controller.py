@@ -365,6 +365,26 @@ def test_bad_effort_limits_are_refused_at_start_up(graph, limits, message):
             task_name='double_pendulum', effort_limits=limits))
 
 
+@pytest.mark.parametrize('joints, limits, message', [
+    (['elbow', 'shoulder'], [1000.0, 1000.0],
+     r"joint elbow has limit 1000, above the URDF's 10 \(joint_1\)"),
+    (['joint_1', 'joint_1'], [10.0, 10.0], 'joints: joint_1 listed more than once'),
+    (['joint_2', 'joint_1'], [10.0, 10.0], "joints: joint_2 is at position 0, the URDF's "
+                                           'joint at 1'),
+    (['joint_1'], [10.0], r'joints: 1 given, the task has 2 \(joint_1, joint_2\)'),
+])
+def test_joints_follow_the_urdf_and_its_limits(graph, joints, limits, message):
+    """The robot may name the joints otherwise, in the URDF's order, within its limits."""
+    with pytest.raises(ValueError, match=message):
+        ControllerNode(context=graph.context, parameter_overrides=params(
+            task_name='double_pendulum', joints=joints, effort_limits=limits))
+    renamed = graph.add(ControllerNode(context=graph.context, parameter_overrides=params(
+        task_name='double_pendulum', joints=['arm/joint_1', 'arm/joint_2'],
+        effort_limits=[5.0, 10.0])))
+    assert renamed.joints == ['arm/joint_1', 'arm/joint_2']
+    assert renamed.limits.tolist() == [5.0, 10.0]
+
+
 def test_lower_effort_limits_are_used(graph):
     robot = Robot(graph, effort_limits=[4.0, 10.0])
     robot.send_policy(constant_policy([100.0, -100.0], T=300))

@@ -16,6 +16,7 @@
 
 import math
 import os
+import re
 import xml.etree.ElementTree as ElementTree
 
 import numpy as np
@@ -184,3 +185,15 @@ def test_read_urdf_rejects_bad_files(tmp_path):
     text = urdf_gen.chain_urdf(urdf_gen.pendulum_spec('p', 1, 1.0, 1.0, 0.75, 0.0, 0.0, 5.0))
     with pytest.raises(ValueError, match="joint 'joint_1' has effort limit 0"):
         read_urdf(_write(tmp_path, text.replace('effort="5"', 'effort="0"')))
+    two = urdf_gen.chain_urdf(urdf_gen.pendulum_spec('p', 2, 1.0, 1.0, 0.75, 0.0, 0.0, 5.0))
+    assert 'name="joint_2"' in two
+    with pytest.raises(ValueError, match='joint name joint_1 used more than once'):
+        read_urdf(_write(tmp_path, two.replace('name="joint_2"', 'name="joint_1"')))
+    with pytest.raises(ValueError, match='joint 2 has no name'):
+        read_urdf(_write(tmp_path, two.replace('name="joint_2"', '')))
+    with pytest.raises(ValueError, match="joint 'joint_1' has effort limit inf, must be finite"):
+        read_urdf(_write(tmp_path, text.replace('effort="5"', 'effort="inf"')))
+    assert 'damping="' in text
+    damped = re.sub(r'damping="[^"]*"', 'damping="inf"', text)
+    with pytest.raises(ValueError, match="joint 'joint_1' has damping inf and friction"):
+        read_urdf(_write(tmp_path, damped))

@@ -90,7 +90,8 @@ class ControllerNode(Node):
         task = common.declare_task(self)
         self.joints = list(common.declare(
             self, 'joints', list(task.joint_names),
-            'Joints the controller drives, in command order (default: the task URDF).'))
+            "The robot's names of the task's joints, in the URDF's order (default: the URDF's "
+            'names).'))
         limits = common.declare(
             self, 'effort_limits', [float(v) for v in task.effort_limits],
             'Torque limit of each joint (N m); every command is clipped to it. At most the '
@@ -353,22 +354,39 @@ class ControllerNode(Node):
 
 def checked_effort_limits(limits, joints, task):
     """
-    Return the effort limits (du,) as an array after checking them (ValueError naming the joint).
+    Return the effort limits (du,) as an array after checking joints and limits (ValueError).
 
-    Each must be finite and > 0 and, for a joint of the task's URDF, at most its effort limit
-    there: the policy was learnt under those limits, and the robot's are no larger.
+    ``joints`` are the robot's names of the task's joints, in the URDF's order (the policy's):
+    one per URDF joint, no name twice, and a URDF joint name only at its own position (a robot
+    may name its joints otherwise, e.g. with a prefix). Each limit must be finite and > 0 and
+    at most the effort limit of the URDF joint at its position: the policy was learnt under
+    those limits, and the robot's are no larger.
     """
+    joints = list(joints)
+    urdf_joints = list(task.joint_names)
+    if len(joints) != len(urdf_joints):
+        raise ValueError('joints: %d given, the task has %d (%s)'
+                         % (len(joints), len(urdf_joints), ', '.join(urdf_joints)))
+    repeated = sorted({joint for joint in joints if joints.count(joint) > 1})
+    if repeated:
+        raise ValueError('joints: %s listed more than once' % ', '.join(repeated))
+    for position, joint in enumerate(joints):
+        if joint in urdf_joints and urdf_joints.index(joint) != position:
+            raise ValueError("joints: %s is at position %d, the URDF's joint at %d: give the "
+                             "joints in the URDF's order (%s)"
+                             % (joint, position, urdf_joints.index(joint),
+                                ', '.join(urdf_joints)))
     limits = np.asarray(limits, dtype=float)
     if limits.shape != (len(joints),):
         raise ValueError('%d joints but %d effort limits' % (len(joints), limits.size))
-    urdf = dict(zip(task.joint_names, np.asarray(task.effort_limits, dtype=float)))
-    for joint, limit in zip(joints, limits):
+    urdf_limits = np.asarray(task.effort_limits, dtype=float)
+    for joint, urdf_joint, limit, urdf_limit in zip(joints, urdf_joints, limits, urdf_limits):
         if not (np.isfinite(limit) and limit > 0):
             raise ValueError('effort_limits: joint %s has limit %r; it must be finite and > 0'
                              % (joint, float(limit)))
-        if joint in urdf and limit > urdf[joint] * (1 + 1e-12):
-            raise ValueError("effort_limits: joint %s has limit %g, above the URDF's %g"
-                             % (joint, limit, urdf[joint]))
+        if limit > urdf_limit * (1 + 1e-12):
+            raise ValueError("effort_limits: joint %s has limit %g, above the URDF's %g (%s)"
+                             % (joint, limit, urdf_limit, urdf_joint))
     return limits
 
 

@@ -101,6 +101,14 @@ def read_urdf(path):
         raise ValueError('URDF %s is not valid XML: %s' % (path, error)) from None
     if root.tag != 'robot':
         raise ValueError('URDF %s: root element is <%s>, expected <robot>' % (path, root.tag))
+    names = [element.get('name') for element in root.findall('joint')]
+    unnamed = [index for index, name in enumerate(names) if not name]
+    if unnamed:
+        raise ValueError('URDF %s: joint %d has no name' % (path, unnamed[0] + 1))
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ValueError('URDF %s: joint name %s used more than once'
+                         % (path, ', '.join(repeated)))
     joints = []
     for element in root.findall('joint'):
         kind = element.get('type')
@@ -112,8 +120,8 @@ def read_urdf(path):
             raise ValueError('URDF %s: joint %r has no effort limit (<limit effort="..."/>)'
                              % (path, name))
         effort = _float(path, name, limit, 'effort')
-        if not effort > 0:
-            raise ValueError('URDF %s: joint %r has effort limit %g, must be > 0'
+        if not (effort > 0 and math.isfinite(effort)):
+            raise ValueError('URDF %s: joint %r has effort limit %g, must be finite and > 0'
                              % (path, name, effort))
         if kind == 'continuous':
             lower, upper = -math.inf, math.inf
@@ -127,8 +135,9 @@ def read_urdf(path):
         dynamics = element.find('dynamics')
         damping = _float(path, name, dynamics, 'damping', 0.0)
         friction = _float(path, name, dynamics, 'friction', 0.0)
-        if damping < 0 or friction < 0:
-            raise ValueError('URDF %s: joint %r has negative damping or friction' % (path, name))
+        if not (0 <= damping < math.inf and 0 <= friction < math.inf):
+            raise ValueError('URDF %s: joint %r has damping %g and friction %g: each must be '
+                             'finite and >= 0' % (path, name, damping, friction))
         joints.append(JointInfo(name=name, kind=kind, lower=lower, upper=upper, effort=effort,
                                 velocity=velocity, damping=damping, friction=friction))
     if not joints:
