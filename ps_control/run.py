@@ -65,17 +65,26 @@ def node_parameters(task_name, node_name):
     ``task_name`` is a task name (config/<task>.yaml) or a task file, as for ``load_task``. A
     file without that section gives {} (the nodes' own defaults).
     """
-    path = task_path(task_name)
-    try:
-        return flatten(read_parameters(path, node='/**/' + node_name))
-    except ValueError as error:
-        if "no top-level '/**/%s:' mapping" % node_name in str(error):
-            return {}
-        raise
+    return flatten(read_parameters(task_path(task_name), node='/**/' + node_name,
+                                   missing_ok=True))
 
 
-def _overrides(values):
-    return [Parameter(name, value=value) for name, value in values.items()]
+def _construct(factory, task_name, values, **kwargs):
+    """
+    Return factory(parameter_overrides=values, **kwargs), refusing values it does not declare.
+
+    ROS ignores an override of an undeclared parameter; a misspelt name in a task file's node
+    section (``stale_period:``) would go unnoticed, so it is an error naming the file.
+    """
+    node = factory(parameter_overrides=[Parameter(name, value=value)
+                                        for name, value in values.items()], **kwargs)
+    unknown = sorted(name for name in values if not node.has_parameter(name))
+    if unknown:
+        known, name = sorted(node.get_parameters_by_prefix('')), node.get_name()
+        node.destroy_node()
+        raise ValueError('%s: the %s node has no parameter(s) %s (it has: %s)'
+                         % (task_path(task_name), name, ', '.join(unknown), ', '.join(known)))
+    return node
 
 
 def build_nodes(task_name, num_workers=1, lockstep=True, learner=None, context=None,
@@ -109,10 +118,10 @@ def build_nodes(task_name, num_workers=1, lockstep=True, learner=None, context=N
                           use_sim_time=True)
         if explore is not None:
             ctl_params['explore'] = bool(explore)
-        sim = SimulatorNode(context=context, namespace='/' + namespace, cli_args=clock_remap,
-                            parameter_overrides=_overrides(sim_params))
-        ctl = ControllerNode(context=context, namespace='/' + namespace, cli_args=clock_remap,
-                             parameter_overrides=_overrides(ctl_params))
+        sim = _construct(SimulatorNode, task_name, sim_params, context=context,
+                         namespace='/' + namespace, cli_args=clock_remap)
+        ctl = _construct(ControllerNode, task_name, ctl_params, context=context,
+                         namespace='/' + namespace, cli_args=clock_remap)
         workers.append((sim, ctl))
     learner_node = None
     if with_learner:
@@ -120,7 +129,7 @@ def build_nodes(task_name, num_workers=1, lockstep=True, learner=None, context=N
         params.update(task_name=task_name, num_workers=num_workers, lockstep=lockstep,
                       seed=learner_seed)
         params.update(learner or {})
-        learner_node = LearnerNode(context=context, parameter_overrides=_overrides(params))
+        learner_node = _construct(LearnerNode, task_name, params, context=context)
     return workers, learner_node
 
 
@@ -239,7 +248,7 @@ def main(argv=None):
         return 0
     except (KeyboardInterrupt, ExternalShutdownException):
         return 130
-    except ValueError as error:
+    except common.CONFIGURATION_ERRORS as error:
         print('ps-control run: %s' % error, file=sys.stderr)
         return 2
     finally:

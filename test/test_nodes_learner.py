@@ -22,6 +22,7 @@ a checkpoint survives a killed learner process and training resumes from it.
 
 import dataclasses
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -203,6 +204,26 @@ def test_run_rejects_zero_and_empty_settings(option, message, capsys):
     with pytest.raises(SystemExit) as exit_info:
         run.parse_args([TASK] + option)
     assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize('old, new, message', [
+    ('    stale_periods: 2.0', '    stale_period: 2.0',
+     'the controller node has no parameter.s. stale_period \\(it has: '),
+    ('    stale_periods: 2.0', '    stale_periods: -1.0', 'stale_periods'),
+    ('    fallback_damping: 0.0', '    fallback_damping: .nan', 'fallback_damping'),
+    ('    stale_periods: 2.0', '    stale_periods: 2.0\n    stale_periods: 3.0',
+     "key 'stale_periods' given twice in one mapping"),
+])
+def test_run_refuses_a_bad_node_section_in_one_line(tmp_path, capsys, old, new, message):
+    from ps_control.tasks import task_path
+    text = open(task_path(TASK)).read()
+    assert old in text
+    path = tmp_path / 'bad_section.yaml'
+    path.write_text(text.replace(old, new))
+    assert run.main([str(path), '--iterations', '1', '--samples', '2', '--horizon', '5']) == 2
+    err = capsys.readouterr().err
+    assert re.search(message, err) and err.startswith('ps-control run: '), err
+    assert 'Traceback' not in err
 
 
 def test_run_takes_a_task_file_like_train(tmp_path):

@@ -52,6 +52,9 @@ START_EPISODE = 'ps_control/start_episode'
 STOP_EPISODE = 'ps_control/stop_episode'
 METRICS = 'ps_control/metrics'
 CLOCK = '/clock'
+# what a node raises for a refused configuration (bad parameter value or type, task file)
+CONFIGURATION_ERRORS = (ValueError, InvalidParameterValueException,
+                        InvalidParameterTypeException)
 # set by run_node's SIGINT / SIGTERM handler: spin returns
 STOP_REQUESTED = threading.Event()
 
@@ -189,7 +192,7 @@ def construct_node(factory, program):
     """
     try:
         return factory()
-    except (ValueError, InvalidParameterValueException, InvalidParameterTypeException) as error:
+    except CONFIGURATION_ERRORS as error:
         print('%s: %s' % (program, error), file=sys.stderr)
         return None
 

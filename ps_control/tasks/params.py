@@ -34,6 +34,21 @@ import yaml
 WILDCARD = '/**'
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping (YAML keeps the last)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, 'key %r given twice in one mapping' % (key,),
+                    key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def _check_leaf(name, value):
     if value is None:
         raise ValueError('parameter %s is null (not a valid ROS parameter)' % name)
@@ -72,20 +87,24 @@ def flatten(mapping, prefix=''):
     return flat
 
 
-def read_parameters(path, node=WILDCARD):
+def read_parameters(path, node=WILDCARD, missing_ok=False):
     """
     Return the nested ros__parameters mapping of ``node`` (default '/**') in the file at path.
 
-    Raises ValueError if the file is not valid YAML, has no ``<node>: ros__parameters:``
-    mapping, or holds a value ROS 2 cannot take as a parameter.
+    Raises ValueError if the file is not valid YAML (a key given twice in one mapping
+    included: YAML would keep the last silently), has no ``<node>: ros__parameters:`` mapping
+    (with ``missing_ok``, a file without a ``<node>:`` section gives {}), or holds a value ROS 2
+    cannot take as a parameter.
     """
     try:
-        with open(path) as stream:
-            document = yaml.safe_load(stream)
+        with open(path, encoding='utf-8') as stream:
+            document = yaml.load(stream, Loader=_UniqueKeyLoader)  # noqa: S506 (a safe loader)
     except OSError as error:
         raise ValueError('cannot read parameter file %s: %s' % (path, error)) from None
-    except yaml.YAMLError as error:
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
         raise ValueError('parameter file %s is not valid YAML: %s' % (path, error)) from None
+    if missing_ok and isinstance(document, dict) and node not in document:
+        return {}
     if not isinstance(document, dict) or not isinstance(document.get(node), dict):
         raise ValueError("parameter file %s has no top-level '%s:' mapping" % (path, node))
     parameters = document[node].get('ros__parameters')
