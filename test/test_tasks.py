@@ -158,6 +158,9 @@ def test_known_and_unknown_task_names(tmp_path):
     ('task.dt', None, 'parameter task.dt is null'),
     ('task.goal', [3, 0.0, 0.0, 0.0], 'parameter task.goal must be a flat list of one type'),
     ('task.goal', [[3.0], [0.0]], 'parameter task.goal must be a flat list'),
+    ('task.goal', [3, 0, 0, 10 ** 400], r'parameter task.goal\[3\] is an integer beyond 64 bits'),
+    ('task.horizon', 2 ** 63, 'parameter task.horizon is an integer beyond 64 bits'),
+    ('task.dt', 1e400, 'task.dt must be finite'),
     ('learning', ..., 'learning is missing'),
     ('task', ..., 'task is missing'),
 ])

@@ -49,10 +49,21 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+INT64_RANGE = (-2 ** 63, 2 ** 63 - 1)  # a ROS integer parameter is 64 bits
+
+
+def _check_integer(name, value):
+    if (isinstance(value, int) and not isinstance(value, bool)
+            and not INT64_RANGE[0] <= value <= INT64_RANGE[1]):
+        raise ValueError('parameter %s is an integer beyond 64 bits (not a valid ROS '
+                         'parameter)' % name)
+
+
 def _check_leaf(name, value):
     if value is None:
         raise ValueError('parameter %s is null (not a valid ROS parameter)' % name)
     if isinstance(value, (bool, int, float, str)):
+        _check_integer(name, value)
         return
     if isinstance(value, list):
         if not value:
@@ -61,6 +72,8 @@ def _check_leaf(name, value):
         if len(kinds) != 1 or next(iter(kinds)) not in (bool, int, float, str):
             raise ValueError('parameter %s must be a flat list of one type (bool, int, float or '
                              'string), got types %s' % (name, sorted(k.__name__ for k in kinds)))
+        for index, item in enumerate(value):
+            _check_integer('%s[%d]' % (name, index), item)
         return
     raise ValueError('parameter %s has unsupported type %s' % (name, type(value).__name__))
 
