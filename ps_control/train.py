@@ -33,6 +33,7 @@ import argparse
 from concurrent.futures import as_completed, ProcessPoolExecutor
 import json
 import os
+import signal
 import sys
 import time
 
@@ -268,35 +269,72 @@ def main(argv=None):
           % (task.name, '/'.join(args.algo), args.trials, iterations, samples, args.jobs,
              args.out), flush=True)
     start = time.time()
-    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        reference_future = None  # submitted first so it runs alongside the trials
-        if not args.no_ilqr:
-            reference_future = pool.submit(ilqr_reference, args.task, args.out)
-        futures = {pool.submit(run_trial, args.task, a, trial, iterations, samples, seed,
-                               args.out, overrides, final_rollouts=args.final_rollouts): (a, trial)
-                   for a, trial in jobs}
-        failed = []
-        for future in as_completed(futures):
-            algorithm, trial = futures[future]
-            try:
-                records[algorithm][trial] = future.result()
-            except Exception as error:  # one failed trial must not discard the others
-                failed.append('%s trial %d: %s: %s' % (algorithm, trial,
-                                                       type(error).__name__, error))
-                checkpoint = trial_paths(args.out, task.name, algorithm, trial)[0]
-                hint = ('' if isinstance(error, CheckpointError)
-                        or not os.path.exists(checkpoint) else
-                        ' (rerun the command to resume it from its last checkpoint, %s)'
-                        % checkpoint)
-                print('ps-control train: %s%s' % (failed[-1], hint), file=sys.stderr,
-                      flush=True)
-        reference = None
-        if reference_future is not None:
-            try:
-                reference = reference_future.result()
-            except Exception as error:  # the figures are drawn without it
-                failed.append('iLQR reference: %s: %s' % (type(error).__name__, error))
-                print('ps-control train: %s' % failed[-1], file=sys.stderr, flush=True)
+    # not a with-block: leaving one on Ctrl-C would wait for the running trials to finish
+    pool = ProcessPoolExecutor(max_workers=args.jobs, initializer=_ignore_interrupts)
+    try:
+        reference, failed = _run_jobs(pool, args, task, jobs, records, iterations, samples,
+                                      seed, overrides)
+    except KeyboardInterrupt:  # only this process gets it: the workers ignore SIGINT
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not stop the clean-up
+        _stop_workers(pool)
+        print('ps-control train: interrupted; every trial keeps its last checkpoint under %s: '
+              'rerun the command to resume' % args.out, file=sys.stderr, flush=True)
+        return 130
+    pool.shutdown()
+    return _write_results(args, task, records, reference, failed, start)
+
+
+def _ignore_interrupts():
+    """Worker initializer: Ctrl-C reaches the whole process group; the main process handles it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _stop_workers(pool):
+    """Cancel the queued jobs, end the running ones (their checkpoints are written atomically)."""
+    processes = list((getattr(pool, '_processes', None) or {}).values())  # no public API < 3.14
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    for process in processes:
+        process.join(timeout=10)
+
+
+def _run_jobs(pool, args, task, jobs, records, iterations, samples, seed, overrides):
+    """Run the trials (and the iLQR reference) in ``pool``; return (reference, failures)."""
+    reference_future = None  # submitted first so it runs alongside the trials
+    if not args.no_ilqr:
+        reference_future = pool.submit(ilqr_reference, args.task, args.out)
+    futures = {pool.submit(run_trial, args.task, a, trial, iterations, samples, seed,
+                           args.out, overrides, final_rollouts=args.final_rollouts): (a, trial)
+               for a, trial in jobs}
+    failed = []
+    for future in as_completed(futures):
+        algorithm, trial = futures[future]
+        try:
+            records[algorithm][trial] = future.result()
+        except Exception as error:  # one failed trial must not discard the others
+            failed.append('%s trial %d: %s: %s' % (algorithm, trial,
+                                                   type(error).__name__, error))
+            checkpoint = trial_paths(args.out, task.name, algorithm, trial)[0]
+            hint = ('' if isinstance(error, CheckpointError)
+                    or not os.path.exists(checkpoint) else
+                    ' (rerun the command to resume it from its last checkpoint, %s)'
+                    % checkpoint)
+            print('ps-control train: %s%s' % (failed[-1], hint), file=sys.stderr,
+                  flush=True)
+    reference = None
+    if reference_future is not None:
+        try:
+            reference = reference_future.result()
+        except Exception as error:  # the figures are drawn without it
+            failed.append('iLQR reference: %s: %s' % (type(error).__name__, error))
+            print('ps-control train: %s' % failed[-1], file=sys.stderr, flush=True)
+    return reference, failed
+
+
+def _write_results(args, task, records, reference, failed, start):
+    """Write the results JSON and figures of the trials that finished; return the exit status."""
     records = {a: [r for r in rs if r is not None] for a, rs in records.items()}
     records = {a: rs for a, rs in records.items() if rs}
     if not records:

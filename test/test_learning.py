@@ -827,3 +827,50 @@ def test_train_asks_for_the_samples_when_its_algorithms_differ_in_them(tmp_path,
     assert ('the task file gives gps/saps different samples (25, 30): choose with --samples'
             in capsys.readouterr().err)
     assert not (tmp_path / 'o').exists()
+
+
+def test_ctrl_c_stops_train_and_its_workers_at_once(tmp_path):
+    """Ctrl-C (SIGINT to the process group, twice): one line, status 130, no worker left."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    command = [sys.executable, '-m', 'ps_control.cli', 'train', 'double_pendulum', '--algo',
+               'gps', '--trials', '3', '--iterations', '500', '--samples', '3', '--no-ilqr',
+               '--jobs', '2', '--out', str(tmp_path)]
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, start_new_session=True,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # until both workers are learning
+            line = child.stdout.readline()
+            if 'trial  1] iter   2' in line or not line:
+                break
+        assert child.poll() is None
+        workers = subprocess.run(['pgrep', '-g', str(child.pid)], capture_output=True,
+                                 text=True).stdout.split()
+        assert len(workers) == 3  # the command and its two workers
+        os.killpg(child.pid, signal.SIGINT)
+        time.sleep(0.1)
+        os.killpg(child.pid, signal.SIGINT)  # a second, as `timeout` or an impatient user sends
+        assert child.wait(timeout=30) == 130
+        err = child.stderr.read()
+        assert 'interrupted; every trial keeps its last checkpoint' in err
+        assert 'Traceback' not in err
+        time.sleep(0.5)
+        for pid in workers:
+            assert not os.path.exists('/proc/%s' % pid) or open(
+                '/proc/%s/stat' % pid).read().split()[2] == 'Z'
+    finally:
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGKILL)
+        subprocess.run(['pkill', '-9', '-g', str(child.pid)])
+        child.wait()
+        child.stdout.close()
+        child.stderr.close()
+    # the trials resume from their checkpoints
+    from ps_control import train
+    checkpoint, _ = train.trial_paths(str(tmp_path), 'double_pendulum', 'gps', 0)
+    from ps_control.tasks import load_task
+    assert PolicySearch.load(checkpoint, load_task('double_pendulum')).iteration >= 1
