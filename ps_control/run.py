@@ -207,7 +207,7 @@ def main(argv=None):
     learner = {'algorithm': args.algorithm or '', 'iterations': args.iterations or 0,
                'samples': args.samples or 0, 'horizon': args.horizon or 0,
                'checkpoint': args.checkpoint, 'resume': args.resume}
-    rclpy.init(args=['ps-control'] + ros_args)
+    common.init_handling_stop_signals(['ps-control'] + ros_args)
     nodes = []
     executor = None
     try:
@@ -236,6 +236,8 @@ def main(argv=None):
         learner_node.on_iteration.append(progress)
         executor.create_task(learner_node.run)
         common.spin(executor, future=learner_node.done)
+        if common.STOP_REQUESTED.is_set():  # Ctrl-C, SIGTERM: the checkpoint is kept
+            return 130
         if not learner_node.done.done():
             return 1
         if learner_node.done.exception() is not None:

@@ -209,9 +209,7 @@ def run_node(factory, args=None, setup=None, program=None):
     context down at once: the node is destroyed while it can still publish (the controller
     sends zero torque then).
     """
-    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    for number in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(number, _request_stop)
+    init_handling_stop_signals(args)
     node = None
     executor = None
     try:
@@ -228,6 +226,19 @@ def run_node(factory, args=None, setup=None, program=None):
     finally:
         tear_down(executor, node)
     return 0
+
+
+def init_handling_stop_signals(args=None):
+    """
+    rclpy.init(args) with SIGINT and SIGTERM handled here: they set STOP_REQUESTED.
+
+    rclpy's own handlers shut the context down at once, before the nodes can publish a last
+    message (the controller's zero torque) or be destroyed in order; ``spin`` returns instead.
+    """
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    STOP_REQUESTED.clear()
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, _request_stop)
 
 
 def _request_stop(signum, frame):

@@ -68,7 +68,6 @@ from ps_control.nodes.messages import transition_from_msg
 from ps_control.nodes.topology import worker_namespaces
 from ps_control.output_paths import check_output_file
 from ps_control.sim.simulator import diverged
-import rclpy
 from rclpy.clock import Clock
 from rclpy.clock import ClockType
 from rclpy.executors import ExternalShutdownException
@@ -575,7 +574,7 @@ def format_metrics(metrics, episodes):
 
 def main(args=None):
     """Run the learner node (the workers' nodes run elsewhere, e.g. by ros2 launch)."""
-    rclpy.init(args=args)
+    common.init_handling_stop_signals(args)
     node = None
     executor = None
     status = 0
@@ -587,6 +586,8 @@ def main(args=None):
         executor.add_node(node)
         executor.create_task(node.run)
         common.spin(executor, future=node.done)
+        if not node.done.done():  # stopped (Ctrl-C, SIGTERM) before the end
+            return status
         if node.done.exception() is not None:
             status = 1
         elif not node.shutdown_when_done:
