@@ -36,8 +36,10 @@ from ps_control.nodes.launch_common import generate
 
 # dof -> task file (config/<task>.yaml) of the arms shipped with the package
 TASKS = {'2': 'arm_2', '10': 'arm', '50': 'arm_50'}
-EXTRA_ARGUMENTS = (('dof', '10', 'Number of arm links: 2, 10 (config/arm.yaml) or 50 (no '
-                                  'learner learns the 50-link arm yet: its episodes diverge).'),)
+EXTRA_ARGUMENTS = (
+    ('dof', '10', 'Number of arm links: 2, 10 (config/arm.yaml) or 50 (no learner learns the '
+                  '50-link arm yet: its episodes diverge).'),
+)
 
 
 def arm_task(context):
