@@ -68,6 +68,7 @@ from ps_control.core.search_distribution import GaussianDensity
 from ps_control.core.tracking_policy import inertia_scaled_gains, tracking_policy
 from ps_control.learning import check_rollouts, saturation_share
 from ps_control.learning_config import MIRROR_DESCENT_ALGORITHMS
+from ps_control.sim.policies import noise_factors
 from ps_control.tasks.planar_arm import PlanarArm
 from ps_control.tasks.via_point import ArmViaPoint
 
@@ -355,7 +356,7 @@ def rollout_episodes(search, simulator, x0, rng=None):
     policies = [search.episode_policy(j) for j in range(search.episode_count)]
     K = np.stack([p.K for p in policies])
     k = np.stack([p.k for p in policies])
-    factors = np.linalg.cholesky(np.stack([p.cov for p in policies]))
+    factors = noise_factors(np.stack([p.cov for p in policies]))  # (episodes, T, du, du)
     rng = np.random.default_rng(rng)
 
     def act(t, x):

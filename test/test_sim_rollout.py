@@ -254,6 +254,9 @@ def test_noise_factors_of_a_singular_covariance():
     cov = np.array([[[1.0, 1.0], [1.0, 1.0]], [[4.0, 0.0], [0.0, 0.0]]])
     L = noise_factors(cov)
     np.testing.assert_allclose(L @ np.swapaxes(L, -1, -2), cov, atol=1e-12)
+    stacked = np.stack([cov, 2.0 * cov, np.broadcast_to(np.eye(2), cov.shape)])  # (3, T, 2, 2)
+    L = noise_factors(stacked)  # as the mirror-descent episodes draw theirs
+    np.testing.assert_allclose(L @ np.swapaxes(L, -1, -2), stacked, atol=1e-12)
 
 
 def test_a_horizon_that_differs_from_the_policy_is_refused():

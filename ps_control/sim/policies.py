@@ -33,12 +33,16 @@ def as_rng(rng):
 
 
 def noise_factors(cov):
-    """Return L (T, du, du) with L_t L_t' = cov_t (Cholesky; eigen-decomposition if singular)."""
+    """
+    Return L (..., du, du) with L L' = cov for a stack of covariances (..., du, du).
+
+    Cholesky; the eigen-decomposition if one is singular (a policy without noise on some input).
+    """
     try:
         return np.linalg.cholesky(cov)
     except np.linalg.LinAlgError:
         values, vectors = np.linalg.eigh(0.5 * (cov + np.swapaxes(cov, -1, -2)))
-        return vectors * np.sqrt(np.clip(values, 0.0, None))[:, None, :]
+        return vectors * np.sqrt(np.clip(values, 0.0, None))[..., None, :]
 
 
 def is_linear_gaussian(policy):
