@@ -272,6 +272,9 @@ def test_joint_state_decoding_is_the_same_in_order_and_by_lookup():
         np.testing.assert_array_equal(decoded, x)
     with pytest.raises(ValueError, match='NaN or inf'):
         joint_state_to_x(_joint_state(JOINTS, [0.1, np.nan], [0.0, 0.0]), JOINTS)
+    for names in (JOINTS + ['joint_1'], ['joint_1'] + JOINTS):  # which joint_1 holds?
+        with pytest.raises(ValueError, match=r"joint state names \['joint_1'\] more than once"):
+            joint_state_to_x(_joint_state(names, [0.1, 0.2, 0.3], [0.0] * 3), JOINTS)
 
 
 def test_refilled_transition_message_decodes_to_the_new_tick():

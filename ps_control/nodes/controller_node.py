@@ -61,6 +61,7 @@ from ps_control.nodes.messages import fill_transition
 from ps_control.nodes.messages import joint_state_to_x
 from ps_control.nodes.messages import policy_digest
 from ps_control.nodes.messages import policy_from_msg
+from ps_control.nodes.messages import stamp_to_ns
 from ps_control.nodes.messages import STATUS_FALLBACK
 from ps_control.nodes.messages import STATUS_OK
 from ps_control.nodes.messages import transition_to_msg
@@ -200,7 +201,7 @@ class ControllerNode(Node):
             return
         self.state_error = None
         self.state = x
-        self.state_stamp = msg.header.stamp.sec * 1000000000 + msg.header.stamp.nanosec
+        self.state_stamp = stamp_to_ns(msg.header.stamp)
         self.state_received = self.get_clock().now().nanoseconds
         if self.pending is not None and self.state_stamp >= self.pending:
             self.pending = None

@@ -202,14 +202,17 @@ def joint_state_to_x(msg, joints):
     Return the state [q, qdot] (2n,) of the named joints, in their order, from a JointState.
 
     The message may name more joints, in any order (a joint_state_broadcaster orders them its
-    own way). Raises ValueError saying what is wrong: a joint missing, lengths that differ from
-    the names, NaN or inf.
+    own way). Raises ValueError saying what is wrong: a joint missing, a name given twice (which
+    value holds?), lengths that differ from the names, NaN or inf.
     """
     names = list(msg.name)
     position, velocity = msg.position, msg.velocity
     if len(position) != len(names) or len(velocity) != len(names):
         raise ValueError('joint state has %d names, %d positions and %d velocities'
                          % (len(names), len(position), len(velocity)))
+    if len(set(names)) != len(names):
+        raise ValueError('joint state names %s more than once'
+                         % sorted({name for name in names if names.count(name) > 1}))
     n = len(joints)
     if names[:n] == list(joints):
         # the usual case, the joints first and in order: no lookup table, no fancy indexing
