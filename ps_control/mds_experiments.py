@@ -46,6 +46,7 @@ from ps_control.core.amds import AcceleratedMirrorDescentSearch, matched_step
 from ps_control.core.ereps import EpisodicREPS
 from ps_control.core.mds import MirrorDescentSearch
 from ps_control.core.pi2 import EXPLORATION, PI2
+from ps_control.learning_config import DEFAULT_MIRROR_STEPS, LearningConfig
 from ps_control.output_paths import check_output_folder
 from ps_control.tasks.via_point import make_task, planar_arm_points
 
@@ -53,8 +54,10 @@ METHODS = {'gamds': 'G-AMDS', 'gmds': 'G-MDS', 'pi2': 'PI2', 'ereps': 'eREPS', '
            'amds': 'AMDS'}
 PAPER_METHODS = ('gamds', 'gmds', 'pi2', 'ereps')
 PAPER_UPDATES = {'point': 100, 'arm': 1000}
-VIA_TOLERANCE = {'point': 0.01, 'arm': 0.02}
-GMDS_STEP = 10.0  # h of G-MDS (MirrorDescentSearch's default step), the paper's PI2 habit
+# m: the point task's own; the arm's is the learners' (LearningConfig.via_tolerance)
+VIA_TOLERANCE = {'point': 0.01, 'arm': LearningConfig.via_tolerance}
+# h of G-MDS (MirrorDescentSearch's default step), the paper's PI2 habit
+GMDS_STEP = DEFAULT_MIRROR_STEPS['g_mds']
 EREPS_KL = 2.0  # eREPS bound: the top of the note's 1-2; at 1 eREPS misses the 50-DOF via-point
 
 
