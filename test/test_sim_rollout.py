@@ -115,8 +115,10 @@ def test_divergence_is_flagged_and_filled_with_nan():
     assert np.isfinite(result.states[1]).all()
     valid = result.valid()
     assert valid.n == 1 and np.array_equal(valid.states[0], result.states[1])
-    with pytest.raises(DivergenceError, match='rollout 0 diverged at step'):
+    with pytest.raises(DivergenceError, match='rollout 0 diverged at step') as error:
         sim.rollout(policy, np.zeros((2, 4)), horizon=30, on_divergence='raise')
+    states = error.value.states  # of every copy, the diverged one included
+    assert states.shape == (2, 4) and np.abs(states[0]).max() > sim.divergence_bound
 
 
 def test_step_api_single_and_batched():

@@ -397,7 +397,8 @@ class Simulator:
                     i = int(np.argmax(bad))
                     raise DivergenceError(
                         'rollout %d diverged at step %d: state %s (bound %g)'
-                        % (i, t + 1, np.array2string(x[i], precision=4), self.divergence_bound))
+                        % (i, t + 1, np.array2string(x[i], precision=4), self.divergence_bound),
+                        x.copy())
                 rows = np.flatnonzero(bad)
                 diverged_at[rows] = t + 1
                 actions[rows, t] = np.nan

@@ -211,13 +211,3 @@ class PlanarArm:
                  - self.inverse_dynamics(q, qd - shift, qdd))
         return (np.swapaxes(by_q, -1, -2) / (2.0 * step),
                 np.swapaxes(by_qd, -1, -2) / (2.0 * step))
-
-    def free_joint_inertia(self, q):
-        """
-        Return 1 / diag(M(q)^-1) (..., n): the inertia each joint feels when the others are free.
-
-        It is at most M_ii (the inertia with the other joints locked); PD gains scaled by it keep
-        a decoupled joint controller stable at a sampled control rate on a chain whose distal
-        links are light.
-        """
-        return 1.0 / np.diagonal(np.linalg.inv(self.mass_matrix(q)), axis1=-2, axis2=-1)

@@ -94,10 +94,6 @@ class Task:
         return 2 * len(self.joint_names)
 
     @property
-    def T(self):
-        return self.horizon
-
-    @property
     def effort_limits(self):
         """Return the URDF effort limits (equal to torque_limits, validation checks that)."""
         return self.torque_limits
