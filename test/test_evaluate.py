@@ -27,8 +27,6 @@ from ps_control.learning_config import load_learning_config
 from ps_control.tasks import load_task
 import pytest
 
-pytest.importorskip('pybullet')
-
 
 def saved_search(tmp_path, task_name, algorithm, **overrides):
     """Save a new learner of the task (its initial policy) and return (checkpoint path, search)."""

@@ -31,9 +31,8 @@ from ps_control.mds_learning import ArmViaPointSearch, rollout_episodes, run_bat
 from ps_control.tasks import load_task
 from ps_control.tasks.planar_arm import PlanarArm
 from ps_control.tasks.via_point import planar_arm_points
+import pybullet
 import pytest
-
-pybullet = pytest.importorskip('pybullet')
 
 
 def g_amds(task_name='arm_2', algorithm='g_amds', **overrides):
