@@ -307,10 +307,11 @@ class ControllerNode(Node):
                 action = self.act(self.step, x[None])[0]
             status = STATUS_OK
             if not np.all(np.isfinite(action)):
-                self.get_logger().error(
+                self.get_logger().error(  # at most once a second: it may recur every tick
                     'policy %s gave a non-finite action at step %d of episode %d (state %s); '
                     'commanding zero torque' % (self.digest, self.step, self.episode,
-                                                np.round(x, 4).tolist()))
+                                                np.round(x, 4).tolist()),
+                    throttle_duration_sec=1.0)
                 valid, action, status = False, np.zeros(self.du), STATUS_FALLBACK
         else:
             action = np.zeros(self.du)
