@@ -39,6 +39,7 @@ from ps_control.cli_types import int_at_least
 from ps_control.nodes import common
 from ps_control.nodes.controller_node import ControllerNode
 from ps_control.nodes.learner_node import ALGORITHMS
+from ps_control.nodes.learner_node import format_metrics
 from ps_control.nodes.learner_node import LearnerNode
 from ps_control.nodes.simulator_node import SimulatorNode
 from ps_control.nodes.topology import clock_remappings
@@ -222,17 +223,9 @@ def main(argv=None):
         started = time.monotonic()
 
         def progress(metrics):
-            via = ''
-            if 'via_error' in metrics:  # g_mds, g_amds: the rollout of the search mean
-                via = '  mean cost %12.5g  via-point error %.4f' % (
-                    metrics['mean_cost'], metrics['via_error'])
-            print('[%7.1f s] iteration %3d  expected reward %12.5g  max KL %8.3g  entropy '
-                  '%8.3g  success %.2f%s' % (
-                      time.monotonic() - started, int(metrics.get('iteration', 0)),
-                      metrics.get('expected_reward', float('nan')),
-                      metrics.get('max_kl', float('nan')),
-                      metrics.get('mean_entropy', float('nan')),
-                      metrics.get('success_rate', float('nan')), via), flush=True)
+            print('[%7.1f s] %s' % (time.monotonic() - started, format_metrics(metrics)),
+                  flush=True)
+        learner_node.log_iterations = False  # the same line, printed here on stdout
         learner_node.on_iteration.append(progress)
         executor.create_task(learner_node.run)
         common.spin(executor, future=learner_node.done)

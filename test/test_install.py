@@ -117,7 +117,8 @@ def test_the_installed_command_runs_the_nodes(workspace, tmp_path):
     result = _in_installed_environment(workspace, command)
     assert result.returncode == 0, result.stdout + result.stderr
     assert 'install/ps_control/share/ps_control/urdf/double_pendulum.urdf' in result.stderr
-    assert 'iteration   1' in result.stdout and plot.is_file()
+    assert 'iteration 1: expected reward' in result.stdout and plot.is_file()
+    assert 'iteration 1: expected reward' not in result.stderr  # printed once, not logged too
 
 
 def test_data_is_found_in_the_checkout_the_ament_index_or_the_pip_prefixes(tmp_path,

@@ -403,10 +403,12 @@ def _iterations(path):
 
 def test_progress_line_shows_the_adapted_bound_only_with_step_adaptation():
     metrics = {'iteration': 3, 'expected_reward': -512.0, 'max_kl': 2.4, 'mean_entropy': 1.5,
-               'success_rate': 0.25, 'collect_seconds': 1.0, 'update_seconds': 0.5}
-    line = format_metrics(metrics, 10)
+               'success_rate': 0.25, 'collect_seconds': 1.0, 'update_seconds': 0.5,
+               'episodes': 10}
+    line = format_metrics(metrics)
     assert 'iteration 3' in line and 'max KL 2.4,' in line and 'bound' not in line
-    assert 'max KL 2.4 (bound 2.5),' in format_metrics(dict(metrics, epsilon=2.5), 10)
+    assert '(10 episodes in 1.00 s, update 0.50 s)' in line
+    assert 'max KL 2.4 (bound 2.5),' in format_metrics(dict(metrics, epsilon=2.5))
 
 
 def test_diagnostics_warn_when_the_policy_was_kept_and_name_a_refit():

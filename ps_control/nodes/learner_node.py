@@ -274,7 +274,10 @@ class LearnerNode(Node):
         # activity. A no-op wall-clock timer every PUMP_SECONDS provides that activity.
         self._pump = self.create_timer(PUMP_SECONDS, lambda: None, clock=self.wall)
         self.done = Future()     # completed (with the history) when the last iteration ends
-        self.on_iteration = []   # callables(metrics) run after every iteration (ps_control.run)
+        # callables(metrics) run after every iteration; ps_control.run prints the progress
+        # line itself, on stdout, and clears log_iterations
+        self.on_iteration = []
+        self.log_iterations = True
         self.diverged = 0        # episodes of this iteration that diverged (see collect)
         self.publish_policy()
         self.get_logger().info(
@@ -522,7 +525,9 @@ class LearnerNode(Node):
                 self.publish_metrics(metrics)
                 metrics['collect_seconds'] = collected - began
                 metrics['update_seconds'] = time.monotonic() - collected
-                self.get_logger().info(format_metrics(metrics, states.shape[0]))
+                metrics['episodes'] = int(states.shape[0])
+                if self.log_iterations:
+                    self.get_logger().info(format_metrics(metrics))
                 level, message = metrics_status(metrics)
                 if level != DiagnosticStatus.OK or 'refit' in metrics:
                     self.get_logger().warning(message)
@@ -555,8 +560,8 @@ def metrics_status(metrics):
     return (DiagnosticStatus.WARN if warn else DiagnosticStatus.OK), message
 
 
-def format_metrics(metrics, episodes):
-    """Return the one-line progress report of an iteration."""
+def format_metrics(metrics):
+    """Return the one-line progress report of an iteration (the learner's metrics)."""
     def number(key):
         value = metrics.get(key, math.nan)
         return float(value) if isinstance(value, (int, float, np.number)) else math.nan
@@ -568,8 +573,9 @@ def format_metrics(metrics, episodes):
     return ('iteration %d: expected reward %.4g, max KL %.3g%s, entropy %.3g, success %.2f%s '
             '(%d episodes in %.2f s, update %.2f s)'
             % (int(number('iteration')), number('expected_reward'), number('max_kl'), bound,
-               number('mean_entropy'), number('success_rate'), via, episodes,
-               number('collect_seconds'), number('update_seconds')))
+               number('mean_entropy'), number('success_rate'), via,
+               int(metrics.get('episodes', 0)), number('collect_seconds'),
+               number('update_seconds')))
 
 
 def main(args=None):
