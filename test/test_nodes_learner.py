@@ -289,6 +289,34 @@ def test_episodes_that_time_out_are_retried_then_stop_the_learner(graph, capfd):
     assert 'running it again' in capfd.readouterr().err
 
 
+@pytest.mark.parametrize('reset, settle, slept', [(False, 2.5, [2.5]), (False, 0.0, []),
+                                                   (True, 2.5, [])])
+def test_without_a_reset_each_episode_waits_for_the_robot_to_settle(graph, reset, settle,
+                                                                    slept):
+    """Hardware (reset: false): settle_seconds before each episode; with a reset, none."""
+    from rclpy.task import Future
+    _, node = build_nodes(TASK, learner=dict(SHORT, reset=reset, settle_seconds=settle),
+                          context=graph.context)
+    graph.add(node)
+    waits = []
+
+    def sleep(seconds):
+        waits.append(seconds)
+        future = Future()
+        future.set_result(None)
+        return future
+
+    async def start(worker):
+        return 1
+
+    async def reset_worker(worker):
+        return None
+    node.sleep, node.start, node._reset = sleep, start, reset_worker
+    begun = graph.executor.create_task(node.begin(node.workers[0]))
+    assert graph.spin_until(begun.done) and begun.exception() is None
+    assert waits == slept
+
+
 def test_missing_worker_services_stop_the_learner_with_their_names(graph):
     values = dict(SHORT, task_name=TASK, iterations=1, service_timeout=0.5)
     learner = graph.add(LearnerNode(context=graph.context, namespace='/no_workers_test',

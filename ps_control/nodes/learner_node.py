@@ -203,6 +203,10 @@ class LearnerNode(Node):
         self.use_reset = common.declare(
             self, 'reset', True,
             'Reset the simulator before every episode (false on hardware: no reset service).')
+        self.settle_seconds = common.declare(
+            self, 'settle_seconds', 0.0,
+            'Without a reset (hardware): wall-clock seconds to wait before each episode, for the '
+            "robot to come to rest under the controller's fallback_damping.", low=0.0)
         self.checkpoint = common.declare(
             self, 'checkpoint', '',
             'Checkpoint file written after every iteration (empty: none); an existing file is '
@@ -424,6 +428,8 @@ class LearnerNode(Node):
         if self.use_reset and not self.lockstep:
             await self._reset(worker)
             await self.sleep(0.1)  # let the new state reach the controller
+        if not self.use_reset and self.settle_seconds > 0.0:
+            await self.sleep(self.settle_seconds)  # the robot starts where the last one ended
         episode = await self.start(worker)
         self.get_logger().debug('worker %s: episode %d armed' % (worker.name, episode))
         done = worker.expect(episode, horizon)
