@@ -289,8 +289,8 @@ def test_episodes_that_time_out_are_retried_then_stop_the_learner(graph, capfd):
     assert 'running it again' in capfd.readouterr().err
 
 
-@pytest.mark.parametrize('reset, settle, slept', [(False, 2.5, [2.5]), (False, 0.0, []),
-                                                   (True, 2.5, [])])
+@pytest.mark.parametrize('reset, settle, slept', [
+    (False, 2.5, [2.5]), (False, 0.0, []), (True, 2.5, [])])
 def test_without_a_reset_each_episode_waits_for_the_robot_to_settle(graph, reset, settle,
                                                                     slept):
     """Hardware (reset: false): settle_seconds before each episode; with a reset, none."""
