@@ -21,6 +21,7 @@ format version, the learning settings and the task's fingerprint, so that a run 
 on the task definition and algorithm it was started with.
 """
 
+import contextlib
 from dataclasses import asdict, replace
 import io
 import json
@@ -208,3 +209,22 @@ def checkpoint_config(meta, requested=None):
                 '%s may change)' % (name, getattr(saved, name), value,
                                     ' and '.join(RESUMABLE_SETTINGS)))
     return replace(saved, **changes)
+
+
+@contextlib.contextmanager
+def restoring(path):
+    """
+    Turn any fault met while restoring a learner from checkpoint ``path`` into one ValueError.
+
+    It names the file, and says whether the checkpoint is of another run (CheckpointMismatch:
+    'does not match this run') or unusable ('is invalid'; a missing entry is named).
+    """
+    try:
+        yield
+    except KeyError as error:
+        raise ValueError('checkpoint %s is invalid: it has no entry %s' % (path, error)) from None
+    except (TypeError, ValueError) as error:
+        raise ValueError('checkpoint %s %s: %s'
+                         % (path, 'does not match this run'
+                            if isinstance(error, CheckpointMismatch) else 'is invalid',
+                            error)) from None

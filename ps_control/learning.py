@@ -53,8 +53,8 @@ rollout of an iteration runs), ``update(states, actions)``, ``history``, ``save`
 import numpy as np
 
 from ps_control.checkpoint import (check_checkpoint_task, checked_array, checkpoint_config,
-                                   checkpoint_meta, checkpoint_task, CheckpointMismatch,
-                                   read_checkpoint, write_checkpoint)
+                                   checkpoint_meta, checkpoint_task, read_checkpoint, restoring,
+                                   write_checkpoint)
 from ps_control.core import (entropy_bound, esaps_update, GaussianState, gps_update,
                              limit_penalised_reward, LinearGaussianPolicy, saps_update,
                              separate_bounds_update)
@@ -459,7 +459,7 @@ class PolicySearch:
         ``contents``: the file's ``read_checkpoint`` pair, if already read.
         """
         arrays, meta = read_checkpoint(path) if contents is None else contents
-        try:
+        with restoring(path):
             check_checkpoint_task(meta, task)
             config = checkpoint_config(meta, requested)
             if config.algorithm not in ALGORITHMS:
@@ -481,14 +481,6 @@ class PolicySearch:
                 states = checked_array(arrays, 'recent_states_%d' % i, rollouts + (T + 1, dx))
                 actions = checked_array(arrays, 'recent_actions_%d' % i, (len(states), T, du))
                 search.recent.append((states, actions))
-        except KeyError as error:
-            raise ValueError('checkpoint %s is invalid: it has no entry %s' % (path, error)) \
-                from None
-        except (TypeError, ValueError) as error:
-            raise ValueError('checkpoint %s %s: %s'
-                             % (path, 'does not match this run'
-                                if isinstance(error, CheckpointMismatch) else 'is invalid',
-                                error)) from None
         return search
 
 

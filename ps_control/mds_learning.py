@@ -60,7 +60,7 @@ the paper's arm: a planar serial arm of D equal links of length 1/D starting str
 import numpy as np
 
 from ps_control.checkpoint import (check_checkpoint_task, checked_array, checkpoint_config,
-                                   checkpoint_meta, CheckpointMismatch, read_checkpoint,
+                                   checkpoint_meta, read_checkpoint, restoring,
                                    write_checkpoint)
 from ps_control.core.amds import AcceleratedMirrorDescentSearch
 from ps_control.core.mds import MirrorDescentSearch
@@ -309,7 +309,7 @@ class ArmViaPointSearch:
         file's ``read_checkpoint`` pair, if already read.
         """
         arrays, meta = read_checkpoint(path) if contents is None else contents
-        try:
+        with restoring(path):
             check_checkpoint_task(meta, task)
             config = checkpoint_config(meta, requested)
             if config.algorithm not in MIRROR_DESCENT_ALGORITHMS:
@@ -329,14 +329,6 @@ class ArmViaPointSearch:
                 search.optimizer.z = restored['z_']
                 search.optimizer.k = int(meta['k'])
             search.history = list(meta['history'])
-        except KeyError as error:
-            raise ValueError('checkpoint %s is invalid: it has no entry %s' % (path, error)) \
-                from None
-        except (TypeError, ValueError) as error:
-            raise ValueError('checkpoint %s %s: %s'
-                             % (path, 'does not match this run'
-                                if isinstance(error, CheckpointMismatch) else 'is invalid',
-                                error)) from None
         return search
 
 

@@ -83,6 +83,32 @@ def batch_curve(iterations, seed=0):
     return [m['expected_reward'] for m in search.history]
 
 
+def task_copy(tmp_path, old, new):
+    """Write config/<TASK>.yaml with ``old`` replaced by ``new``; return its path."""
+    from ps_control.tasks import task_path
+    text = open(task_path(TASK)).read()
+    assert old in text
+    copy = tmp_path / 'task_copy.yaml'
+    copy.write_text(text.replace(old, new))
+    return str(copy)
+
+
+def learn_recording_updates(graph, task_file):
+    """Run one iteration of a task file's nodes in ``graph``; return (learner, update args)."""
+    workers, node = build_nodes(task_file, learner=dict(SHORT, iterations=1),
+                                context=graph.context)
+    for pair in workers:
+        for worker_node in pair:
+            graph.add(worker_node)
+    graph.add(node)
+    updates = []
+    real_update = node.search.update
+    node.search.update = lambda *args: updates.append(args) or real_update(*args)
+    graph.executor.create_task(node.run)
+    assert graph.spin_until(node.done.done, 120.0)
+    return node, updates
+
+
 def test_learning_through_the_nodes_improves_like_the_batch_loop(graph, tmp_path):
     probe = graph.node('rqt_plot_stand_in')
     plotted = []
@@ -123,24 +149,11 @@ def test_two_namespaced_workers_share_the_episodes(graph):
 
 def test_the_learner_scores_the_torques_the_controller_applied(graph, tmp_path):
     """A controller with effort limits below the task's: reward and saturation are of its."""
-    from ps_control.tasks import task_path
-    text = open(task_path(TASK)).read()
     marker = '    fallback_damping: 0.0'
-    assert marker in text
-    copy = tmp_path / 'weak_controller.yaml'
-    copy.write_text(text.replace(marker, '    effort_limits: [3.0, 3.0]\n' + marker))
-    workers, node = build_nodes(str(copy), learner=dict(SHORT, iterations=1),
-                                context=graph.context)
-    for pair in workers:
-        for worker_node in pair:
-            graph.add(worker_node)
-    graph.add(node)
-    seen = []
-    real_update = node.search.update
-    node.search.update = lambda *args: seen.append(args) or real_update(*args)
-    graph.executor.create_task(node.run)
-    assert graph.spin_until(node.done.done, 120.0) and node.done.exception() is None
-    (states, actions, torques), = seen
+    node, updates = learn_recording_updates(graph, task_copy(
+        tmp_path, marker, '    effort_limits: [3.0, 3.0]\n' + marker))
+    assert node.done.exception() is None
+    (states, actions, torques), = updates
     np.testing.assert_allclose(torques, np.clip(actions, -3.0, 3.0))
     assert 0.0 < np.mean(np.abs(actions) > 3.0) < np.mean(np.abs(actions) > 0.0)
     metrics = node.search.history[0]
@@ -215,12 +228,8 @@ def test_run_rejects_zero_and_empty_settings(option, message, capsys):
      "key 'stale_periods' given twice in one mapping"),
 ])
 def test_run_refuses_a_bad_node_section_in_one_line(tmp_path, capsys, old, new, message):
-    from ps_control.tasks import task_path
-    text = open(task_path(TASK)).read()
-    assert old in text
-    path = tmp_path / 'bad_section.yaml'
-    path.write_text(text.replace(old, new))
-    assert run.main([str(path), '--iterations', '1', '--samples', '2', '--horizon', '5']) == 2
+    path = task_copy(tmp_path, old, new)
+    assert run.main([path, '--iterations', '1', '--samples', '2', '--horizon', '5']) == 2
     err = capsys.readouterr().err
     assert re.search(message, err) and err.startswith('ps-control run: '), err
     assert 'Traceback' not in err
@@ -472,24 +481,10 @@ def test_a_diverged_episode_is_refused_naming_the_step(graph):
 
 def test_episodes_that_diverge_are_never_fitted(tmp_path):
     """Every episode leaves a bound of 0.5: each is run again, then the iteration fails."""
-    from ps_control.tasks import task_path
-    copy = tmp_path / 'low_bound.yaml'
-    text = open(task_path(TASK)).read()
-    assert 'divergence_bound: 100.0' in text
-    copy.write_text(text.replace('divergence_bound: 100.0', 'divergence_bound: 0.5'))
     graph = Graph()
     try:
-        workers, node = build_nodes(str(copy), learner=dict(SHORT, iterations=1),
-                                    context=graph.context)
-        for pair in workers:
-            for worker_node in pair:
-                graph.add(worker_node)
-        graph.add(node)
-        updates = []
-        real_update = node.search.update
-        node.search.update = lambda *args: updates.append(1) or real_update(*args)
-        graph.executor.create_task(node.run)
-        assert graph.spin_until(node.done.done, 120.0)
+        node, updates = learn_recording_updates(graph, task_copy(
+            tmp_path, 'divergence_bound: 100.0', 'divergence_bound: 0.5'))
         error = node.done.exception()
         assert error is not None and 'diverged' in str(error), error
         assert 'failure 3 of 3' in str(error) and node.diverged == 3 and not updates
