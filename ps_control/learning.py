@@ -183,9 +183,7 @@ class PolicySearch:
         ``effort_limits``) passes the torques it applied.
         """
         actions = np.asarray(actions, dtype=float)
-        if torques is None:
-            limits = np.asarray(self.task.torque_limits, dtype=float)
-            torques = np.clip(actions, -limits, limits)
+        torques = applied_torques(self.task, actions, torques)
         rewards = np.asarray(self.task.reward(states, torques), dtype=float)
         return {
             'expected_reward': float(rewards.mean()),
@@ -515,6 +513,14 @@ def check_rollouts(task, states, actions, torques=None, count=None, count_note='
             raise ValueError('%s hold NaN or inf (rollout %d, time step %d): a diverged '
                              'rollout must not be fitted or scored' % (name, bad[0, 0], bad[0, 1]))
     return states, arrays['actions'], arrays.get('torques')
+
+
+def applied_torques(task, actions, torques=None):
+    """Return ``torques`` if given (what a robot applied), else the actions clipped to limits."""
+    if torques is not None:
+        return np.asarray(torques, dtype=float)
+    limits = np.asarray(task.torque_limits, dtype=float)
+    return np.clip(actions, -limits, limits)
 
 
 def saturation_share(actions, torques):

@@ -66,7 +66,7 @@ from ps_control.core.amds import AcceleratedMirrorDescentSearch
 from ps_control.core.mds import MirrorDescentSearch
 from ps_control.core.search_distribution import GaussianDensity
 from ps_control.core.tracking_policy import inertia_scaled_gains, tracking_policy
-from ps_control.learning import check_rollouts, saturation_share
+from ps_control.learning import applied_torques, check_rollouts, saturation_share
 from ps_control.learning_config import MIRROR_DESCENT_ALGORITHMS
 from ps_control.sim.policies import noise_factors
 from ps_control.tasks.planar_arm import PlanarArm
@@ -236,9 +236,7 @@ class ArmViaPointSearch:
 
     def _rollout_summary(self, costs, errors, actions, torques=None):
         """Return expected_reward, reward_std, success_rate and saturation of scored rollouts."""
-        if torques is None:
-            limits = np.asarray(self.task.torque_limits, dtype=float)
-            torques = np.clip(actions, -limits, limits)
+        torques = applied_torques(self.task, actions, torques)
         return {
             'expected_reward': -float(costs.mean()),
             'reward_std': float(costs.std()),

@@ -247,11 +247,14 @@ def main(argv=None):
         print('ps-control run: %s' % error, file=sys.stderr)
         return 2
     finally:
-        if executor is not None:
-            executor.shutdown()
-        for node in nodes:
-            node.destroy_node()
-        rclpy.try_shutdown()
+        try:
+            if executor is not None:
+                executor.shutdown()
+            for node in nodes:
+                node.destroy_node()
+            rclpy.try_shutdown()
+        finally:
+            common.restore_stop_signals()
 
 
 if __name__ == '__main__':

@@ -275,12 +275,17 @@ def main(argv=None):
         reference, failed = _run_jobs(pool, args, task, jobs, records, iterations, samples,
                                       seed, overrides)
     except KeyboardInterrupt:  # only this process gets it: the workers ignore SIGINT
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not stop the clean-up
-        _stop_workers(pool)
+        # a second Ctrl-C must not stop the clean-up
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            _stop_workers(pool)
+        finally:
+            signal.signal(signal.SIGINT, previous)
         print('ps-control train: interrupted; every trial keeps its last checkpoint under %s: '
               'rerun the command to resume' % args.out, file=sys.stderr, flush=True)
         return 130
-    pool.shutdown()
+    finally:
+        pool.shutdown()  # at once after _stop_workers: nothing is left to wait for
     return _write_results(args, task, records, reference, failed, start)
 
 

@@ -141,14 +141,14 @@ def test_a_checkpoint_keeps_the_horizon_its_run_had(tmp_path, capsys):
 
 def test_restoring_reads_the_checkpoint_once(tmp_path, monkeypatch):
     """load_search reads the file once, whichever learner and horizon it restores."""
-    from ps_control import learning, mds_learning
+    from ps_control import checkpoint, learning, mds_learning
     reads = []
 
     def counted(path):
         reads.append(path)
         return read_checkpoint(path)
 
-    for module in (learning, mds_learning):  # each learner's load reads a file it is not given
+    for module in (checkpoint, learning, mds_learning):  # wherever a read may come from
         monkeypatch.setattr(module, 'read_checkpoint', counted)
     for task_name, algorithm in (('double_pendulum', 'gps'), ('arm_2', 'g_amds')):
         path, search = saved_search(tmp_path, task_name, algorithm)

@@ -388,6 +388,18 @@ def test_joints_follow_the_urdf_and_its_limits(graph, joints, limits, message):
     assert renamed.limits.tolist() == [5.0, 10.0]
 
 
+def test_parameters_the_node_does_not_declare_are_named(graph, capfd):
+    """ROS ignores them; a misspelt name in a parameter file is said, the task file's not."""
+    values = {'task_name': 'double_pendulum', 'stale_period': 2.0, 'task.dt': 0.05,
+              'learning.epsilon': 0.5}
+    node = common.construct_node(lambda: ControllerNode(
+        context=graph.context, parameter_overrides=params(**values)), 'controller_node')
+    graph.add(node)
+    log = capfd.readouterr().err
+    assert 'ignoring parameter(s) stale_period: not parameters of this node' in log
+    assert 'task.dt' not in log and 'learning.epsilon' not in log
+
+
 def test_lower_effort_limits_are_used(graph):
     robot = Robot(graph, effort_limits=[4.0, 10.0])
     robot.send_policy(constant_policy([100.0, -100.0], T=300))

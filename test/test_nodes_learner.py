@@ -228,8 +228,13 @@ def test_run_rejects_zero_and_empty_settings(option, message, capsys):
      "key 'stale_periods' given twice in one mapping"),
 ])
 def test_run_refuses_a_bad_node_section_in_one_line(tmp_path, capsys, old, new, message):
+    import signal
     path = task_copy(tmp_path, old, new)
+    handlers = [signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)]
     assert run.main([path, '--iterations', '1', '--samples', '2', '--horizon', '5']) == 2
+    # the process's own Ctrl-C and SIGTERM handling is back as it was
+    assert [signal.getsignal(n) for n in (signal.SIGINT, signal.SIGTERM)] == handlers
+    assert not common.STOP_REQUESTED.is_set()
     err = capsys.readouterr().err
     assert re.search(message, err) and err.startswith('ps-control run: '), err
     assert 'Traceback' not in err

@@ -277,3 +277,24 @@ def test_more_invalid_task_fields_are_named(tmp_path, field, value, message):
     from ps_control.tasks import load_task
     with pytest.raises(ValueError, match=message):
         load_task(_mutated(tmp_path, field, value))
+
+
+def test_parameter_files_refuse_a_key_given_twice_but_take_merge_keys(tmp_path):
+    """YAML keeps the last of two equal keys silently; a parameter file refuses them."""
+    from ps_control.tasks.params import read_parameters
+    twice = tmp_path / 'twice.yaml'
+    twice.write_text('/**:\n  ros__parameters:\n    task:\n      dt: 0.05\n      dt: 0.5\n')
+    with pytest.raises(ValueError, match="key 'dt' given twice in one mapping"):
+        read_parameters(str(twice))
+    merged = tmp_path / 'merged.yaml'
+    merged.write_text('defaults: &d\n  dt: 0.05\n  horizon: 10\n'
+                      '/**:\n  ros__parameters:\n    task:\n      <<: *d\n      horizon: 20\n')
+    assert read_parameters(str(merged)) == {'task': {'dt': 0.05, 'horizon': 20}}
+    listed = tmp_path / 'listed.yaml'
+    listed.write_text('/**:\n  ros__parameters:\n    ? [a, b]\n    : 1\n')
+    with pytest.raises(ValueError, match='is not valid YAML'):
+        read_parameters(str(listed))
+    binary = tmp_path / 'binary.yaml'
+    binary.write_bytes(b'\xff\xfe\x00garbage')
+    with pytest.raises(ValueError, match='binary.yaml is not valid YAML'):
+        read_parameters(str(binary))

@@ -189,12 +189,34 @@ def construct_node(factory, program):
     InvalidParameterValueException / InvalidParameterTypeException for a value outside its
     descriptor's range or of another type) while it is built; the standalone executables print
     that as one line, ``<program>: <reason>``, not a traceback. Other errors (bugs) keep theirs.
+    Parameters given that the node does not declare are named in a warning.
     """
     try:
-        return factory()
+        node = factory()
     except CONFIGURATION_ERRORS as error:
         print('%s: %s' % (program, error), file=sys.stderr)
         return None
+    warn_undeclared_parameters(node)
+    return node
+
+
+# parameters that a task file's '/**' section gives every node, which reads them from the file
+SHARED_PARAMETER_PREFIXES = ('task.', 'learning.', 'qos_overrides.')
+
+
+def warn_undeclared_parameters(node):
+    """
+    Warn about parameters given to ``node`` (parameter file, ``-p``) that it does not declare.
+
+    ROS ignores them silently, so a misspelt name in a node section (``stale_period``) would
+    change nothing unseen. (``ps-control run`` refuses them instead: run._construct.)
+    """
+    given = getattr(node, '_parameter_overrides', {})  # rclpy keeps no public list of them
+    unknown = sorted(name for name in given if not node.has_parameter(name)
+                     and not name.startswith(SHARED_PARAMETER_PREFIXES))
+    if unknown:
+        node.get_logger().warning('ignoring parameter(s) %s: not parameters of this node '
+                                  '(misspelt in the parameter file?)' % ', '.join(unknown))
 
 
 def run_node(factory, args=None, setup=None, program=None):
@@ -228,33 +250,59 @@ def run_node(factory, args=None, setup=None, program=None):
     return 0
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_replaced_handlers = {}  # the handlers init_handling_stop_signals replaced, by signal
+
+
 def init_handling_stop_signals(args=None):
     """
-    rclpy.init(args) with SIGINT and SIGTERM handled here: they set STOP_REQUESTED.
+    rclpy.init(args) with SIGINT and SIGTERM handled here: the first sets STOP_REQUESTED.
 
     rclpy's own handlers shut the context down at once, before the nodes can publish a last
     message (the controller's zero torque) or be destroyed in order; ``spin`` returns instead.
+    A second signal acts as without these handlers (KeyboardInterrupt, or the end of the
+    process on SIGTERM): it still stops a process busy in a long update.
+    ``restore_stop_signals`` (run by ``tear_down``) puts the replaced handlers back.
     """
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     STOP_REQUESTED.clear()
-    for number in (signal.SIGINT, signal.SIGTERM):
+    for number in STOP_SIGNALS:
+        _replaced_handlers.setdefault(number, signal.getsignal(number))
         signal.signal(number, _request_stop)
+
+
+def restore_stop_signals():
+    """Put back the handlers init_handling_stop_signals replaced; clear STOP_REQUESTED."""
+    while _replaced_handlers:
+        number, handler = _replaced_handlers.popitem()
+        signal.signal(number, handler)
+    STOP_REQUESTED.clear()
 
 
 def _request_stop(signum, frame):
     """
-    SIGINT / SIGTERM handler of run_node: ``spin`` returns within its time-out.
+    First SIGINT / SIGTERM of a node process: ``spin`` returns within its time-out.
 
     It raises nothing: an exception raised while the executor runs a callback from C++ comes
-    out as an unrelated RuntimeError (seen with SIGTERM and the EventsExecutor).
+    out as an unrelated RuntimeError (seen with SIGTERM and the EventsExecutor). The next
+    signal gets Python's default handling.
     """
     STOP_REQUESTED.set()
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def tear_down(executor, node):
-    """Shut down the executor, destroy the node (either may be None) and shut rclpy down."""
-    if executor is not None:
-        executor.shutdown()
-    if node is not None:
-        node.destroy_node()
-    rclpy.try_shutdown()
+    """
+    Shut down the executor, destroy the node (either may be None) and shut rclpy down.
+
+    Then the signal handlers are those from before ``init_handling_stop_signals``.
+    """
+    try:
+        if executor is not None:
+            executor.shutdown()
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    finally:
+        restore_stop_signals()

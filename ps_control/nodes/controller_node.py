@@ -66,6 +66,7 @@ from ps_control.nodes.messages import STATUS_FALLBACK
 from ps_control.nodes.messages import STATUS_OK
 from ps_control.nodes.messages import transition_to_msg
 from ps_control.sim.policies import action_function
+from ps_control.sim.urdf import repeated_names
 from rclpy.clock import Clock
 from rclpy.clock import ClockType
 from rclpy.duration import Duration
@@ -330,9 +331,12 @@ class ControllerNode(Node):
         """Out of lockstep, send zero torque once and wait for it to be acknowledged; destroy."""
         if not self.lockstep and self.context.ok():
             self._publish(np.zeros(self.du))
-            if not self.command_pub.wait_for_all_acked(Duration(seconds=STOP_ACK_SECONDS)):
-                self.get_logger().warning('the zero torque sent on exit was not acknowledged '
-                                          'within %g s' % STOP_ACK_SECONDS)
+            try:
+                if not self.command_pub.wait_for_all_acked(Duration(seconds=STOP_ACK_SECONDS)):
+                    self.get_logger().warning('the zero torque sent on exit was not '
+                                              'acknowledged within %g s' % STOP_ACK_SECONDS)
+            except KeyboardInterrupt:  # a second Ctrl-C: sent, not waited for
+                pass
         super().destroy_node()
 
     def _publish(self, u):
@@ -369,7 +373,7 @@ def checked_effort_limits(limits, joints, task):
     if len(joints) != len(urdf_joints):
         raise ValueError('joints: %d given, the task has %d (%s)'
                          % (len(joints), len(urdf_joints), ', '.join(urdf_joints)))
-    repeated = sorted({joint for joint in joints if joints.count(joint) > 1})
+    repeated = repeated_names(joints)
     if repeated:
         raise ValueError('joints: %s listed more than once' % ', '.join(repeated))
     for position, joint in enumerate(joints):

@@ -38,6 +38,7 @@ import hashlib
 
 import numpy as np
 from ps_control.core import LinearGaussianPolicy
+from ps_control.sim.urdf import repeated_names
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
 from std_msgs.msg import MultiArrayDimension
@@ -211,8 +212,7 @@ def joint_state_to_x(msg, joints):
         raise ValueError('joint state has %d names, %d positions and %d velocities'
                          % (len(names), len(position), len(velocity)))
     if len(set(names)) != len(names):
-        raise ValueError('joint state names %s more than once'
-                         % sorted({name for name in names if names.count(name) > 1}))
+        raise ValueError('joint state names %s more than once' % repeated_names(names))
     n = len(joints)
     if names[:n] == list(joints):
         # the usual case, the joints first and in order: no lookup table, no fancy indexing

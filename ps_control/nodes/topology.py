@@ -35,7 +35,8 @@ def system_seed(task_name, seed=None):
 
     The learner runs with it; simulator i with it + i and controller i with it +
     CONTROLLER_SEED_OFFSET + i (``worker_seeds``), so one number in the task file, or one
-    ``--seed`` / ``seed:=``, reproduces the whole system.
+    ``--seed`` / ``seed:=``, reproduces a fresh run of the whole system. (A resumed learner
+    keeps its checkpoint's seed; the nodes' random streams start afresh in any case.)
     """
     if seed is not None and seed >= 0:
         return int(seed)

@@ -84,6 +84,12 @@ def _float(path, joint, element, attribute, default=None):
     return value
 
 
+def repeated_names(names):
+    """Return the names that occur more than once in ``names``, sorted."""
+    names = list(names)
+    return sorted({name for name in names if names.count(name) > 1})
+
+
 def read_urdf(path):
     """
     Return the RobotModel of the URDF file at path.
@@ -105,7 +111,7 @@ def read_urdf(path):
     unnamed = [index for index, name in enumerate(names) if not name]
     if unnamed:
         raise ValueError('URDF %s: joint %d has no name' % (path, unnamed[0] + 1))
-    repeated = sorted({name for name in names if names.count(name) > 1})
+    repeated = repeated_names(names)
     if repeated:
         raise ValueError('URDF %s: joint name %s used more than once'
                          % (path, ', '.join(repeated)))

@@ -40,8 +40,14 @@ class _UniqueKeyLoader(yaml.SafeLoader):
     def construct_mapping(self, node, deep=False):
         seen = set()
         for key_node, _ in node.value:
+            if key_node.tag == 'tag:yaml.org,2002:merge':  # '<<: *anchor': keys it may override
+                continue
             key = self.construct_object(key_node, deep=deep)
-            if key in seen:
+            try:
+                repeated = key in seen
+            except TypeError:  # unhashable: the safe loader refuses it, below
+                continue
+            if repeated:
                 raise yaml.constructor.ConstructorError(
                     None, None, 'key %r given twice in one mapping' % (key,),
                     key_node.start_mark)
