@@ -55,7 +55,7 @@ CLOCK = '/clock'
 # what a node raises for a refused configuration (bad parameter value or type, task file)
 CONFIGURATION_ERRORS = (ValueError, InvalidParameterValueException,
                         InvalidParameterTypeException)
-# set by run_node's SIGINT / SIGTERM handler: spin returns
+# set by the SIGINT / SIGTERM handler of init_handling_stop_signals: spin returns
 STOP_REQUESTED = threading.Event()
 
 # joint_states and commands: reliable keep-last 10, the ros2_control defaults (a reliable
