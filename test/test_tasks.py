@@ -279,8 +279,8 @@ def test_more_invalid_task_fields_are_named(tmp_path, field, value, message):
         load_task(_mutated(tmp_path, field, value))
 
 
-def test_parameter_files_refuse_a_key_given_twice_but_take_merge_keys(tmp_path):
-    """YAML keeps the last of two equal keys silently; a parameter file refuses them."""
+def test_parameter_files_refuse_what_ros_refuses_or_misreads(tmp_path):
+    """A key given twice (YAML keeps the last), anchors and merge keys (rcl refuses them)."""
     from ps_control.tasks.params import read_parameters
     twice = tmp_path / 'twice.yaml'
     twice.write_text('/**:\n  ros__parameters:\n    task:\n      dt: 0.05\n      dt: 0.5\n')
@@ -289,7 +289,12 @@ def test_parameter_files_refuse_a_key_given_twice_but_take_merge_keys(tmp_path):
     merged = tmp_path / 'merged.yaml'
     merged.write_text('defaults: &d\n  dt: 0.05\n  horizon: 10\n'
                       '/**:\n  ros__parameters:\n    task:\n      <<: *d\n      horizon: 20\n')
-    assert read_parameters(str(merged)) == {'task': {'dt': 0.05, 'horizon': 20}}
+    with pytest.raises(ValueError, match=r'anchors and aliases \(d\) are not allowed'):
+        read_parameters(str(merged))
+    inline = tmp_path / 'inline.yaml'
+    inline.write_text('/**:\n  ros__parameters:\n    task:\n      <<: {dt: 0.05}\n')
+    with pytest.raises(ValueError, match=r'merge keys \(<<\) are not allowed'):
+        read_parameters(str(inline))
     listed = tmp_path / 'listed.yaml'
     listed.write_text('/**:\n  ros__parameters:\n    ? [a, b]\n    : 1\n')
     with pytest.raises(ValueError, match='is not valid YAML'):

@@ -34,14 +34,30 @@ import yaml
 WILDCARD = '/**'
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """YAML's safe loader, refusing a key given twice in one mapping (YAML keeps the last)."""
+class _ParameterFileLoader(yaml.SafeLoader):
+    """
+    YAML's safe loader, held to what ROS 2 parameter files allow.
+
+    It refuses a key given twice in one mapping (YAML keeps the last silently), and anchors,
+    aliases and merge keys (``&a``, ``*a``, ``<<:``), which rcl's parser refuses or takes as a
+    plain key.
+    """
+
+    def compose_node(self, parent, index):
+        event = self.peek_event()
+        if getattr(event, 'anchor', None) is not None:
+            raise yaml.composer.ComposerError(
+                None, None, 'anchors and aliases (%s) are not allowed in a ROS 2 parameter file'
+                % event.anchor, event.start_mark)
+        return super().compose_node(parent, index)
 
     def construct_mapping(self, node, deep=False):
         seen = set()
         for key_node, _ in node.value:
-            if key_node.tag == 'tag:yaml.org,2002:merge':  # '<<: *anchor': keys it may override
-                continue
+            if key_node.tag == 'tag:yaml.org,2002:merge':
+                raise yaml.constructor.ConstructorError(
+                    None, None, 'merge keys (<<) are not allowed in a ROS 2 parameter file',
+                    key_node.start_mark)
             key = self.construct_object(key_node, deep=deep)
             try:
                 repeated = key in seen
@@ -110,14 +126,15 @@ def read_parameters(path, node=WILDCARD, missing_ok=False):
     """
     Return the nested ros__parameters mapping of ``node`` (default '/**') in the file at path.
 
-    Raises ValueError if the file is not valid YAML (a key given twice in one mapping
-    included: YAML would keep the last silently), has no ``<node>: ros__parameters:`` mapping
+    Raises ValueError if the file is not valid YAML or uses what ROS 2 parameter files do not
+    allow (a key given twice in one mapping, which YAML would keep the last of silently;
+    anchors, aliases, merge keys: ``_ParameterFileLoader``), has no ``<node>: ros__parameters:`` mapping
     (with ``missing_ok``, a file without a ``<node>:`` section gives {}), or holds a value ROS 2
     cannot take as a parameter.
     """
     try:
         with open(path, encoding='utf-8') as stream:
-            document = yaml.load(stream, Loader=_UniqueKeyLoader)  # noqa: S506 (a safe loader)
+            document = yaml.load(stream, Loader=_ParameterFileLoader)  # noqa: S506 (a safe loader)
     except OSError as error:
         raise ValueError('cannot read parameter file %s: %s' % (path, error)) from None
     except (yaml.YAMLError, UnicodeDecodeError) as error:
