@@ -428,8 +428,8 @@ def main(argv=None):
             print('resuming %s after %d updates' % (args.checkpoint, search.iteration),
                   flush=True)
             if search.iteration >= config.iterations:
-                print('nothing to do: the run has its %d updates (give more with --iterations)'
-                      % config.iterations, flush=True)
+                print('nothing to do: the run has %d updates of the %d asked for (give more '
+                      'with --iterations)' % (search.iteration, config.iterations), flush=True)
         else:
             search = make_search(task, config)
     except ValueError as error:

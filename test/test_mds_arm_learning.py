@@ -320,7 +320,9 @@ def test_the_batch_command_runs_g_mds_and_keeps_a_checkpoint_to_its_algorithm(tm
     assert ArmViaPointSearch.load(path, load_task('arm_2')).iteration == 3
     capsys.readouterr()
     assert mds_learning.main(['arm_2', '--checkpoint', path]) == 0  # the checkpoint's 3
-    assert 'nothing to do: the run has its 3 updates' in capsys.readouterr().out
+    assert 'nothing to do: the run has 3 updates of the 3 asked for' in capsys.readouterr().out
+    assert mds_learning.main(['arm_2', '--iterations', '1', '--checkpoint', path]) == 0
+    assert 'nothing to do: the run has 3 updates of the 1 asked for' in capsys.readouterr().out
 
 
 @pytest.mark.parametrize('argv, message', [

@@ -128,9 +128,9 @@ def read_parameters(path, node=WILDCARD, missing_ok=False):
 
     Raises ValueError if the file is not valid YAML or uses what ROS 2 parameter files do not
     allow (a key given twice in one mapping, which YAML would keep the last of silently;
-    anchors, aliases, merge keys: ``_ParameterFileLoader``), has no ``<node>: ros__parameters:`` mapping
-    (with ``missing_ok``, a file without a ``<node>:`` section gives {}), or holds a value ROS 2
-    cannot take as a parameter.
+    anchors, aliases, merge keys: ``_ParameterFileLoader``), has no ``<node>:
+    ros__parameters:`` mapping (with ``missing_ok``, a file without a ``<node>:`` section gives
+    {}), or holds a value ROS 2 cannot take as a parameter.
     """
     try:
         with open(path, encoding='utf-8') as stream:
