@@ -31,7 +31,7 @@ import zipfile
 import numpy as np
 
 from ps_control.atomic_file import write_bytes_atomically
-from ps_control.learning_config import LearningConfig
+from ps_control.learning_config import learning_config_from_mapping
 
 CHECKPOINT_VERSION = 2  # 2: the task's fingerprint is recorded and checked
 
@@ -191,9 +191,11 @@ def checkpoint_config(meta, requested=None):
     Iterations and samples replace the checkpoint's (RESUMABLE_SETTINGS: more iterations,
     another number of rollouts per iteration); any other setting must equal the checkpoint's,
     or CheckpointMismatch names it. Every resuming command (``ps-control train``, ``run``,
-    ``mds``, the learner node) goes through here.
+    ``mds``, the learner node) goes through here. The saved settings are checked as a task
+    file's are (``learning_config_from_mapping``: unknown or ill-typed ones are named); one the
+    checkpoint lacks (written before the setting existed) takes its default.
     """
-    saved = LearningConfig(**meta['config'])
+    saved = learning_config_from_mapping(meta['config'])
     changes = {}
     for name, value in (requested or {}).items():
         if value is None:
