@@ -28,7 +28,9 @@ Example::
     ps-control run arm --algorithm g_amds --iterations 100   # G-AMDS (or g_mds: G-MDS) on the
                                                              # via-point task
 
-Everything after ``--ros-args`` goes to ROS (remaps, parameters, log levels).
+Everything after ``--ros-args`` goes to ROS (remaps, log levels, ...), except parameters
+(``-p``, ``--params-file``): the node parameters come from the task file's node sections and
+the options above, which rclpy would let override a ``-p`` unseen (refused, with the advice).
 """
 
 import argparse
@@ -50,13 +52,34 @@ from ps_control.output_paths import check_figure_path
 from ps_control.tasks import load_task
 from ps_control.tasks import task_path
 from ps_control.tasks.params import flatten
+from ps_control.tasks.params import read_document
 from ps_control.tasks.params import read_parameters
+from ps_control.tasks.params import WILDCARD
 import rclpy
+from rclpy.exceptions import InvalidParameterTypeException
+from rclpy.exceptions import InvalidParameterValueException
 from rclpy.executors import ExternalShutdownException
 from rclpy.parameter import Parameter
 
 
 NODE_SECTIONS = ('simulator', 'controller', 'learner')
+PARAMETER_ARGUMENTS = ('-p', '--param', '--params-file')  # refused after --ros-args
+
+
+def check_node_sections(task_name):
+    """
+    Raise ValueError if the task file has a node section for no node of the system.
+
+    A misspelt ``/**/controler:`` would otherwise leave the controller on its defaults.
+    """
+    path = task_path(task_name)
+    document = read_document(path)
+    known = [WILDCARD] + ['%s/%s' % (WILDCARD, node) for node in NODE_SECTIONS]
+    unknown = sorted(key for key in (document if isinstance(document, dict) else {})
+                     if key not in known)
+    if unknown:
+        raise ValueError('%s: section(s) %s are for no node of the system (known: %s)'
+                         % (path, ', '.join(map(str, unknown)), ', '.join(known)))
 
 
 def node_parameters(task_name, node_name):
@@ -70,15 +93,19 @@ def node_parameters(task_name, node_name):
                                    missing_ok=True))
 
 
-def _construct(factory, task_name, values, **kwargs):
+def _construct(factory, section, task_name, values, **kwargs):
     """
     Return factory(parameter_overrides=values, **kwargs), refusing values it does not declare.
 
     ROS ignores an override of an undeclared parameter; a misspelt name in a task file's node
-    section (``stale_period:``) would go unnoticed, so it is an error naming the file.
+    section (``stale_period:``) would go unnoticed, so it is an error naming the file. So is a
+    value out of its range or of another type (rclpy's message names neither file nor node).
     """
-    node = factory(parameter_overrides=[Parameter(name, value=value)
-                                        for name, value in values.items()], **kwargs)
+    try:
+        node = factory(parameter_overrides=[Parameter(name, value=value)
+                                            for name, value in values.items()], **kwargs)
+    except (InvalidParameterValueException, InvalidParameterTypeException) as error:
+        raise ValueError('%s, the %s node: %s' % (task_path(task_name), section, error)) from None
     unknown = sorted(name for name in values if not node.has_parameter(name))
     if unknown:
         known, name = sorted(node.get_parameters_by_prefix('')), node.get_name()
@@ -103,6 +130,7 @@ def build_nodes(task_name, num_workers=1, lockstep=True, learner=None, context=N
     (simulator, controller).
     """
     load_task(task_name)  # an unknown task fails here, naming the known ones
+    check_node_sections(task_name)
     learner_seed = -1 if seed is None else seed  # -1: the task file's, or a checkpoint's
     seed = system_seed(task_name, seed)
     workers = []
@@ -119,9 +147,9 @@ def build_nodes(task_name, num_workers=1, lockstep=True, learner=None, context=N
                           use_sim_time=True)
         if explore is not None:
             ctl_params['explore'] = bool(explore)
-        sim = _construct(SimulatorNode, task_name, sim_params, context=context,
+        sim = _construct(SimulatorNode, 'simulator', task_name, sim_params, context=context,
                          namespace='/' + namespace, cli_args=clock_remap)
-        ctl = _construct(ControllerNode, task_name, ctl_params, context=context,
+        ctl = _construct(ControllerNode, 'controller', task_name, ctl_params, context=context,
                          namespace='/' + namespace, cli_args=clock_remap)
         workers.append((sim, ctl))
     learner_node = None
@@ -130,7 +158,7 @@ def build_nodes(task_name, num_workers=1, lockstep=True, learner=None, context=N
         params.update(task_name=task_name, num_workers=num_workers, lockstep=lockstep,
                       seed=learner_seed)
         params.update(learner or {})
-        learner_node = _construct(LearnerNode, task_name, params, context=context)
+        learner_node = _construct(LearnerNode, 'learner', task_name, params, context=context)
     return workers, learner_node
 
 
@@ -199,6 +227,11 @@ def main(argv=None):
         argv, ros_args = argv[:split], argv[split:]
     args = parse_args(argv)
     try:
+        given = sorted(set(ros_args) & set(PARAMETER_ARGUMENTS))
+        if given:
+            raise ValueError('node parameters cannot be given after --ros-args (%s): set them in '
+                             "the task file's node sections (a copy of config/<task>.yaml) or "
+                             'with the options of ps-control run' % ', '.join(given))
         task = load_task(args.task)
         plot = check_figure_path(args.plot or '%s_learning_curve.png' % task.name, '--plot')
     except ValueError as error:

@@ -222,8 +222,14 @@ def test_run_rejects_zero_and_empty_settings(option, message, capsys):
 @pytest.mark.parametrize('old, new, message', [
     ('    stale_periods: 2.0', '    stale_period: 2.0',
      'the controller node has no parameter.s. stale_period \\(it has: '),
-    ('    stale_periods: 2.0', '    stale_periods: -1.0', 'stale_periods'),
-    ('    fallback_damping: 0.0', '    fallback_damping: .nan', 'fallback_damping'),
+    ('    stale_periods: 2.0', '    stale_periods: -1.0',
+     'task_copy.yaml, the controller node: .*stale_periods'),
+    ('    fallback_damping: 0.0', '    fallback_damping: .nan',
+     'task_copy.yaml, the controller node: .*fallback_damping'),
+    ('    fallback_damping: 0.0', '    fallback_damping: 0',
+     "task_copy.yaml, the controller node: .*'fallback_damping'.*INTEGER"),
+    ('/**/controller:', '/**/controler:',
+     r'task_copy.yaml: section\(s\) /\*\*/controler are for no node of the system'),
     ('    stale_periods: 2.0', '    stale_periods: 2.0\n    stale_periods: 3.0',
      "key 'stale_periods' given twice in one mapping"),
 ])
@@ -238,6 +244,15 @@ def test_run_refuses_a_bad_node_section_in_one_line(tmp_path, capsys, old, new, 
     err = capsys.readouterr().err
     assert re.search(message, err) and err.startswith('ps-control run: '), err
     assert 'Traceback' not in err
+
+
+@pytest.mark.parametrize('ros_args', [['-p', 'stale_periods:=5.0'],
+                                      ['--params-file', 'x.yaml'], ['--param', 'seed:=3']])
+def test_run_refuses_parameters_after_ros_args(capsys, ros_args):
+    """The task file's node sections would override them unseen (rclpy's order)."""
+    assert run.main([TASK, '--iterations', '1', '--ros-args'] + ros_args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith('ps-control run: node parameters cannot be given after --ros-args')
 
 
 def test_run_takes_a_task_file_like_train(tmp_path):

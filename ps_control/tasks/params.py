@@ -122,6 +122,17 @@ def flatten(mapping, prefix=''):
     return flat
 
 
+def read_document(path):
+    """Return the YAML document of a parameter file (ValueError: unreadable, or not one)."""
+    try:
+        with open(path, encoding='utf-8') as stream:
+            return yaml.load(stream, Loader=_ParameterFileLoader)  # noqa: S506 (a safe loader)
+    except OSError as error:
+        raise ValueError('cannot read parameter file %s: %s' % (path, error)) from None
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        raise ValueError('parameter file %s is not valid YAML: %s' % (path, error)) from None
+
+
 def read_parameters(path, node=WILDCARD, missing_ok=False):
     """
     Return the nested ros__parameters mapping of ``node`` (default '/**') in the file at path.
@@ -132,13 +143,7 @@ def read_parameters(path, node=WILDCARD, missing_ok=False):
     ros__parameters:`` mapping (with ``missing_ok``, a file without a ``<node>:`` section gives
     {}), or holds a value ROS 2 cannot take as a parameter.
     """
-    try:
-        with open(path, encoding='utf-8') as stream:
-            document = yaml.load(stream, Loader=_ParameterFileLoader)  # noqa: S506 (a safe loader)
-    except OSError as error:
-        raise ValueError('cannot read parameter file %s: %s' % (path, error)) from None
-    except (yaml.YAMLError, UnicodeDecodeError) as error:
-        raise ValueError('parameter file %s is not valid YAML: %s' % (path, error)) from None
+    document = read_document(path)
     if missing_ok and isinstance(document, dict) and node not in document:
         return {}
     if not isinstance(document, dict) or not isinstance(document.get(node), dict):
