@@ -391,13 +391,17 @@ def test_joints_follow_the_urdf_and_its_limits(graph, joints, limits, message):
 def test_parameters_the_node_does_not_declare_are_named(graph, capfd):
     """ROS ignores them; a misspelt name in a parameter file is said, the task file's not."""
     values = {'task_name': 'double_pendulum', 'stale_period': 2.0, 'task.dt': 0.05,
-              'learning.epsilon': 0.5}
+              'learning.epsilon': 0.5, 'learning.iterations': 3}
     node = common.construct_node(lambda: ControllerNode(
         context=graph.context, parameter_overrides=params(**values)), 'controller_node')
     graph.add(node)
     log = capfd.readouterr().err
     assert 'ignoring parameter(s) stale_period: not parameters of this node' in log
+    # the task file's own values (a launch passes the file itself): nothing to say
     assert 'task.dt' not in log and 'learning.epsilon' not in log
+    # another value: not used, and said so
+    assert 'ignoring parameter learning.iterations = 3: the nodes read the task and learning ' \
+           'settings from the task file' in log
 
 
 def test_lower_effort_limits_are_used(graph):

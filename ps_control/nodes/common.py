@@ -27,6 +27,8 @@ import threading
 
 from ps_control import tasks
 from ps_control.sim.simulator import Simulator
+from ps_control.tasks.params import flatten
+from ps_control.tasks.params import read_parameters
 from rcl_interfaces.msg import FloatingPointRange
 from rcl_interfaces.msg import IntegerRange
 from rcl_interfaces.msg import ParameterDescriptor
@@ -216,7 +218,17 @@ def warn_undeclared_parameters(node):
                      and not name.startswith(SHARED_PARAMETER_PREFIXES))
     if unknown:
         node.get_logger().warning('ignoring parameter(s) %s: not parameters of this node '
-                                  '(misspelt in the parameter file?)' % ', '.join(unknown))
+                                  '(misspelt?)' % ', '.join(unknown))
+    if not node.has_parameter('task_name'):
+        return
+    path = tasks.task_path(node.get_parameter('task_name').value)
+    in_file = flatten(read_parameters(path))
+    for name in sorted(given):
+        if name.startswith(('task.', 'learning.')) and given[name].value != in_file.get(name):
+            node.get_logger().warning(
+                'ignoring parameter %s = %r: the nodes read the task and learning settings '
+                'from the task file, %s (%r there); edit a copy of it and pass that as '
+                'task_name' % (name, given[name].value, path, in_file.get(name)))
 
 
 def run_node(factory, args=None, setup=None, program=None):
