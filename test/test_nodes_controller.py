@@ -359,8 +359,8 @@ def test_a_non_finite_action_gives_zero_torque_and_an_error(graph, capfd):
     ([float('nan'), 10.0], 'joint_1 has limit nan'),
     ([10.0, -10.0], 'joint_2 has limit -10'),
     ([10.0, 0.0], 'joint_2 has limit 0'),
-    ([20.0, 10.0], "joint_1 has limit 20, above the URDF's 10"),
-    ([10.0], '2 joints but 1 effort limits'),
+    ([20.0, 10.0], "joint_1 has limit 20, above the URDF's 10$"),
+    ([10.0], 'effort_limits: 2 joints but 1 limits'),
 ])
 def test_bad_effort_limits_are_refused_at_start_up(graph, limits, message):
     with pytest.raises(ValueError, match=message):
@@ -370,7 +370,8 @@ def test_bad_effort_limits_are_refused_at_start_up(graph, limits, message):
 
 @pytest.mark.parametrize('joints, limits, message', [
     (['elbow', 'shoulder'], [1000.0, 1000.0],
-     r"joint elbow has limit 1000, above the URDF's 10 \(joint_1\)"),
+     r"joint elbow has limit 1000, above the URDF's 10 \(its joint joint_1\)"),
+    (['joint_1', ' '], [10.0, 10.0], 'joints: .* holds an empty name'),
     (['joint_1', 'joint_1'], [10.0, 10.0], 'joints: joint_1 listed more than once'),
     (['joint_2', 'joint_1'], [10.0, 10.0], "joints: joint_2 is at position 0, the URDF's "
                                            'joint at 1'),

@@ -319,13 +319,13 @@ def test_episodes_that_time_out_are_retried_then_stop_the_learner(graph, capfd):
 
 
 @pytest.mark.parametrize('reset, settle, slept', [
-    (False, 2.5, [2.5]), (False, 0.0, []), (True, 2.5, [])])
+    (False, 2.5, [2.5]), (False, 0.0, []), (True, 2.5, [0.1])])  # 0.1: the state after a reset
 def test_without_a_reset_each_episode_waits_for_the_robot_to_settle(graph, reset, settle,
                                                                     slept):
     """Hardware (reset: false): settle_seconds before each episode; with a reset, none."""
     from rclpy.task import Future
-    _, node = build_nodes(TASK, learner=dict(SHORT, reset=reset, settle_seconds=settle),
-                          context=graph.context)
+    _, node = build_nodes(TASK, lockstep=False, context=graph.context,
+                          learner=dict(SHORT, reset=reset, settle_seconds=settle))
     graph.add(node)
     waits = []
 
@@ -344,6 +344,13 @@ def test_without_a_reset_each_episode_waits_for_the_robot_to_settle(graph, reset
     begun = graph.executor.create_task(node.begin(node.workers[0]))
     assert graph.spin_until(begun.done) and begun.exception() is None
     assert waits == slept
+
+
+def test_lockstep_without_a_reset_is_refused(graph):
+    """In lockstep the reset publishes the first state: without one no episode would start."""
+    with pytest.raises(ValueError, match='lockstep: true needs reset: true'):
+        build_nodes(TASK, lockstep=True, context=graph.context,
+                    learner=dict(SHORT, reset=False))
 
 
 def test_missing_worker_services_stop_the_learner_with_their_names(graph):

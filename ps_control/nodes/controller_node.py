@@ -373,6 +373,8 @@ def checked_effort_limits(limits, joints, task):
     if len(joints) != len(urdf_joints):
         raise ValueError('joints: %d given, the task has %d (%s)'
                          % (len(joints), len(urdf_joints), ', '.join(urdf_joints)))
+    if not all(isinstance(joint, str) and joint.strip() for joint in joints):
+        raise ValueError('joints: %s holds an empty name' % joints)
     repeated = repeated_names(joints)
     if repeated:
         raise ValueError('joints: %s listed more than once' % ', '.join(repeated))
@@ -384,15 +386,16 @@ def checked_effort_limits(limits, joints, task):
                                 ', '.join(urdf_joints)))
     limits = np.asarray(limits, dtype=float)
     if limits.shape != (len(joints),):
-        raise ValueError('%d joints but %d effort limits' % (len(joints), limits.size))
+        raise ValueError('effort_limits: %d joints but %d limits' % (len(joints), limits.size))
     urdf_limits = np.asarray(task.effort_limits, dtype=float)
     for joint, urdf_joint, limit, urdf_limit in zip(joints, urdf_joints, limits, urdf_limits):
         if not (np.isfinite(limit) and limit > 0):
             raise ValueError('effort_limits: joint %s has limit %r; it must be finite and > 0'
                              % (joint, float(limit)))
         if limit > urdf_limit * (1 + 1e-12):
-            raise ValueError("effort_limits: joint %s has limit %g, above the URDF's %g (%s)"
-                             % (joint, limit, urdf_limit, urdf_joint))
+            raise ValueError("effort_limits: joint %s has limit %g, above the URDF's %g%s"
+                             % (joint, limit, urdf_limit, '' if joint == urdf_joint
+                                else ' (its joint %s)' % urdf_joint))
     return limits
 
 

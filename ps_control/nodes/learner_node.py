@@ -203,6 +203,10 @@ class LearnerNode(Node):
         self.use_reset = common.declare(
             self, 'reset', True,
             'Reset the simulator before every episode (false on hardware: no reset service).')
+        if self.lockstep and not self.use_reset:
+            raise ValueError('lockstep: true needs reset: true (in lockstep the reset publishes '
+                             'the state an episode starts from); without a reset service (a '
+                             'robot) set lockstep: false')
         self.settle_seconds = common.declare(
             self, 'settle_seconds', 0.0,
             'Without a reset (hardware): wall-clock seconds to wait before each episode, for the '
