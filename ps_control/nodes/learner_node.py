@@ -396,9 +396,13 @@ class LearnerNode(Node):
         clients = []
         for worker in self.workers:
             clients += [worker.start, worker.stop] + ([worker.reset] if self.use_reset else [])
+        said = False
         while True:
             missing = [c.srv_name for c in clients if not c.service_is_ready()]
-            self.get_logger().debug('waiting for services %s' % missing)
+            if missing and not said:  # once: a learner started before its workers waits
+                self.get_logger().info('waiting up to %.3g s for the services %s'
+                                       % (self.service_timeout, ', '.join(missing)))
+                said = True
             if not missing:
                 await self.sleep(0.5)  # let the response channels match too
                 return
