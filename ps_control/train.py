@@ -99,7 +99,7 @@ def run_trial(task_name, algorithm, trial, iterations, samples, seed, out_dir, o
                                    % (task.name, algorithm, trial, search.iteration + 1,
                                       rollouts.n - valid.n, rollouts.n, task.divergence_bound,
                                       needed))
-            metrics = search.update(valid.states, valid.actions)
+            metrics = search.update(valid.states, valid.actions, valid.torques)
             metrics['diverged'] = int(rollouts.n - valid.n)
             metrics['seconds'] = time.time() - start
             search.save(checkpoint)

@@ -843,11 +843,15 @@ def test_ctrl_c_stops_train_and_its_workers_at_once(tmp_path):
                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:  # until both workers are learning
+        learning = set()
+        while time.monotonic() < deadline and len(learning) < 2:  # both workers checkpointed
             line = child.stdout.readline()
-            if 'trial  1] iter   2' in line or not line:
+            if not line:
                 break
-        assert child.poll() is None
+            for trial in (0, 1):
+                if 'trial  %d] iter   2' % trial in line:
+                    learning.add(trial)
+        assert child.poll() is None and learning == {0, 1}
         workers = subprocess.run(['pgrep', '-g', str(child.pid)], capture_output=True,
                                  text=True).stdout.split()
         assert len(workers) == 3  # the command and its two workers
