@@ -207,8 +207,25 @@ def test_malformed_policies_are_rejected_and_the_old_one_kept(graph, capfd):
     assert 'labels' in log
     assert 'keeping the previous policy %s' % digest in log
     assert robot.controller.digest == digest
+    assert robot.ready()
     response = graph.call(robot.start, Trigger.Request())
     assert response.message.endswith('policy=%s' % digest)
+
+
+@pytest.mark.parametrize('lockstep', [False, True])
+def test_an_episode_starts_only_with_valid_joint_states_out_of_lockstep(graph, lockstep):
+    """A robot whose driver is not up yet: not started (the learner asks again)."""
+    robot = Robot(graph, lockstep=lockstep, stale_periods=5.0)
+    robot.send_policy(constant_policy([1.0, 2.0]))
+    assert graph.spin_until(lambda: robot.controller.policy is not None)
+    response = graph.call(robot.start, Trigger.Request())
+    if lockstep:  # the state comes with the reset, after the start
+        assert response.success
+        return
+    assert not response.success
+    assert response.message == 'not started: no joint states received on joint_states yet'
+    assert robot.ready()
+    assert graph.call(robot.start, Trigger.Request()).success
 
 
 def test_stale_joint_states_give_zero_torque_said_once(graph, capfd):

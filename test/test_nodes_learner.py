@@ -353,6 +353,33 @@ def test_lockstep_without_a_reset_is_refused(graph):
                     learner=dict(SHORT, reset=False))
 
 
+def test_a_robot_whose_joint_states_come_late_is_waited_for(graph):
+    """Hardware start-up: the learner asks the controller again until the states are up."""
+    from ps_control.nodes.controller_node import ControllerNode
+    from sensor_msgs.msg import JointState
+    namespace = '/late_robot_test'
+    graph.add(ControllerNode(context=graph.context, namespace=namespace,
+                             parameter_overrides=params(task_name=TASK, lockstep=False,
+                                                        control_rate=50.0)))
+    learner = graph.add(LearnerNode(context=graph.context, namespace=namespace,
+                                    parameter_overrides=params(**dict(
+                                        SHORT, task_name=TASK, iterations=1, samples=2,
+                                        horizon=5, lockstep=False, reset=False))))
+    robot = graph.node('late_robot', namespace=namespace)
+    states = robot.create_publisher(JointState, common.JOINT_STATES, common.STATE_QOS)
+    graph.executor.create_task(learner.run)
+    began = time.monotonic()
+
+    def publish_after_a_while():
+        if time.monotonic() - began > 2.0:  # the driver comes up 2 s late
+            states.publish(JointState(name=['joint_1', 'joint_2'], position=[0.0, 0.0],
+                                      velocity=[0.0, 0.0]))
+        return learner.done.done()
+    assert graph.spin_until(publish_after_a_while, timeout=60.0)
+    assert learner.done.exception() is None, learner.done.exception()
+    assert len(learner.done.result()) == 1
+
+
 def test_missing_worker_services_stop_the_learner_with_their_names(graph):
     values = dict(SHORT, task_name=TASK, iterations=1, service_timeout=0.5)
     learner = graph.add(LearnerNode(context=graph.context, namespace='/no_workers_test',

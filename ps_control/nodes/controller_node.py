@@ -26,7 +26,9 @@ learner fits its dynamics model to the policy's actions (ps_control.learning exp
 Episodes: ``ps_control/start_episode`` (std_srvs/Trigger) arms the controller; the next tick is
 step 0 and the episode ends after the policy's T steps with a terminal tick that reports x_T.
 The response message reads ``episode=<n> policy=<digest>`` so the learner knows which episode
-number its transitions carry and that the controller has its newest policy.
+number its transitions carry and that the controller has its newest policy. Out of lockstep a
+start is refused while the joint states are missing, stale or rejected (a robot's driver not up
+yet); the learner asks again until its ``service_timeout``.
 ``ps_control/stop_episode`` aborts. Policies arrive on ``ps_control/policy`` (transient local);
 one of the wrong shape or with NaN is rejected with an error and the old one kept; a policy
 arriving during an episode takes over at the next episode.
@@ -216,6 +218,11 @@ class ControllerNode(Node):
         if self.mode == RUNNING:
             response.success = False
             response.message = 'episode %d is running (step %d)' % (self.episode, self.step)
+            return response
+        fault = None if self.lockstep else self._check_state(self.get_clock().now().nanoseconds)
+        if fault is not None:  # a robot whose joint states are not up (yet): not started
+            response.success = False  # (in lockstep the state comes with the reset, after this)
+            response.message = 'not started: %s' % fault[1]
             return response
         if self.next_policy is not None:
             self._set_policy(self.next_policy)
