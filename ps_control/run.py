@@ -56,8 +56,6 @@ from ps_control.tasks.params import read_document
 from ps_control.tasks.params import read_parameters
 from ps_control.tasks.params import WILDCARD
 import rclpy
-from rclpy.exceptions import InvalidParameterTypeException
-from rclpy.exceptions import InvalidParameterValueException
 from rclpy.executors import ExternalShutdownException
 from rclpy.parameter import Parameter
 
@@ -104,9 +102,9 @@ def _construct(factory, section, task_name, values, **kwargs):
     try:
         node = factory(parameter_overrides=[Parameter(name, value=value)
                                             for name, value in values.items()], **kwargs)
-    except (InvalidParameterValueException, InvalidParameterTypeException) as error:
+    except common.PARAMETER_ERRORS as error:
         raise ValueError('%s, the %s node: %s' % (task_path(task_name), section, error)) from None
-    unknown = sorted(name for name in values if not node.has_parameter(name))
+    unknown = common.undeclared_parameters(node, values)
     if unknown:
         known, name = sorted(node.get_parameters_by_prefix('')), node.get_name()
         node.destroy_node()

@@ -54,9 +54,10 @@ START_EPISODE = 'ps_control/start_episode'
 STOP_EPISODE = 'ps_control/stop_episode'
 METRICS = 'ps_control/metrics'
 CLOCK = '/clock'
+# what rclpy raises for a parameter value out of its descriptor's range or of another type
+PARAMETER_ERRORS = (InvalidParameterValueException, InvalidParameterTypeException)
 # what a node raises for a refused configuration (bad parameter value or type, task file)
-CONFIGURATION_ERRORS = (ValueError, InvalidParameterValueException,
-                        InvalidParameterTypeException)
+CONFIGURATION_ERRORS = (ValueError,) + PARAMETER_ERRORS
 # set by the SIGINT / SIGTERM handler of init_handling_stop_signals: spin returns
 STOP_REQUESTED = threading.Event()
 
@@ -206,6 +207,11 @@ def construct_node(factory, program):
 SHARED_PARAMETER_PREFIXES = ('task.', 'learning.', 'qos_overrides.')
 
 
+def undeclared_parameters(node, names):
+    """Return the ``names`` that ``node`` does not declare, sorted (ROS ignores those)."""
+    return sorted(name for name in names if not node.has_parameter(name))
+
+
 def warn_undeclared_parameters(node):
     """
     Warn about parameters given to ``node`` (parameter file, ``-p``) that it does not declare.
@@ -214,8 +220,8 @@ def warn_undeclared_parameters(node):
     change nothing unseen. (``ps-control run`` refuses them instead: run._construct.)
     """
     given = getattr(node, '_parameter_overrides', {})  # rclpy keeps no public list of them
-    unknown = sorted(name for name in given if not node.has_parameter(name)
-                     and not name.startswith(SHARED_PARAMETER_PREFIXES))
+    unknown = undeclared_parameters(
+        node, [name for name in given if not name.startswith(SHARED_PARAMETER_PREFIXES)])
     if unknown:
         node.get_logger().warning('ignoring parameter(s) %s: not parameters of this node '
                                   '(misspelt?)' % ', '.join(unknown))
