@@ -31,6 +31,9 @@ def test_arm_forward_kinematics_against_hand_computed_poses():
     # Batched over leading axes.
     batch = planar_arm_points(np.zeros((5, 7, 2)))
     assert batch.shape == (5, 7, 3, 2)
+    # A length per link (the URDF arm's offsets): 1 up, then 2 to the right.
+    uneven = planar_arm_points(np.array([[np.pi / 2, -np.pi / 2]] * 3), [1.0, 2.0])
+    np.testing.assert_allclose(uneven, [[[0, 0], [0, 1], [2, 1]]] * 3, atol=1e-12)
 
 
 def test_task_constants_follow_the_paper():

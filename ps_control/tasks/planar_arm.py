@@ -39,6 +39,7 @@ import os
 import xml.etree.ElementTree as ElementTree
 
 import numpy as np
+from ps_control.tasks.via_point import planar_arm_points
 
 _TOLERANCE = 1e-9
 
@@ -137,9 +138,7 @@ class PlanarArm:
             raise ValueError('q has shape %s, the arm has %d joints' % (q.shape, self.n_joints))
         angles = np.cumsum(q, axis=-1)
         direction = np.stack([np.cos(angles), np.sin(angles)], axis=-1)
-        steps = self.offsets[:, None] * direction[..., :-1, :]
-        base = np.zeros(q.shape[:-1] + (1, 2))
-        return np.concatenate([base, base + np.cumsum(steps, axis=-2)], axis=-2), direction
+        return planar_arm_points(q[..., :-1], self.offsets), direction
 
     def joint_positions(self, q):
         """Return the positions (..., n, 2) of the joints in the plane for q (..., n)."""

@@ -41,13 +41,15 @@ def planar_arm_points(q, link_length=None):
     Forward kinematics of a planar serial arm with its base at the origin.
 
     q (..., D) joint angles (each relative to the previous link) -> (..., D+1, 2): the base and
-    the end of every link; the last row is the end effector. Links default to length 1/D.
+    the end of every link; the last row is the end effector. ``link_length``: one length for
+    every link or one per link (D,); default 1/D (the paper's arm of total length 1). The URDF
+    arm's joint frames are these points too (PlanarArm.joint_positions).
     """
     q = np.asarray(q, dtype=float)
     n = q.shape[-1]
-    length = 1.0 / n if link_length is None else link_length
+    length = np.asarray(1.0 / n if link_length is None else link_length, dtype=float)
     angles = np.cumsum(q, axis=-1)
-    steps = length * np.stack([np.cos(angles), np.sin(angles)], axis=-1)
+    steps = length[..., None] * np.stack([np.cos(angles), np.sin(angles)], axis=-1)
     base = np.zeros(q.shape[:-1] + (1, 2))
     return np.concatenate([base, np.cumsum(steps, axis=-2)], axis=-2)
 
