@@ -131,33 +131,40 @@ def build_nodes(task_name, num_workers=1, lockstep=True, learner=None, context=N
     check_node_sections(task_name)
     learner_seed = -1 if seed is None else seed  # -1: the task file's, or a checkpoint's
     seed = system_seed(task_name, seed)
-    workers = []
     clock_remap = []
     for old, new in clock_remappings(num_workers):
         clock_remap += ['--ros-args', '-r', '%s:=%s' % (old, new)]
-    for index, namespace in enumerate(worker_namespaces(num_workers)):
-        sim_seed, ctl_seed = worker_seeds(seed, index)
-        sim_params = node_parameters(task_name, 'simulator')
-        sim_params.update(task_name=task_name, lockstep=lockstep, seed=sim_seed,
-                          gui=bool(gui) and index == 0)
-        ctl_params = node_parameters(task_name, 'controller')
-        ctl_params.update(task_name=task_name, lockstep=lockstep, seed=ctl_seed,
-                          use_sim_time=True)
-        if explore is not None:
-            ctl_params['explore'] = bool(explore)
-        sim = _construct(SimulatorNode, 'simulator', task_name, sim_params, context=context,
-                         namespace='/' + namespace, cli_args=clock_remap)
-        ctl = _construct(ControllerNode, 'controller', task_name, ctl_params, context=context,
-                         namespace='/' + namespace, cli_args=clock_remap)
-        workers.append((sim, ctl))
-    learner_node = None
-    if with_learner:
-        params = node_parameters(task_name, 'learner')
-        params.update(task_name=task_name, num_workers=num_workers, lockstep=lockstep,
-                      seed=learner_seed)
-        params.update(learner or {})
-        learner_node = _construct(LearnerNode, 'learner', task_name, params, context=context)
-    return workers, learner_node
+    built = []  # destroyed if a later node is refused: they would stay in the ROS graph
+    try:
+        for index, namespace in enumerate(worker_namespaces(num_workers)):
+            sim_seed, ctl_seed = worker_seeds(seed, index)
+            sim_params = node_parameters(task_name, 'simulator')
+            sim_params.update(task_name=task_name, lockstep=lockstep, seed=sim_seed,
+                              gui=bool(gui) and index == 0)
+            ctl_params = node_parameters(task_name, 'controller')
+            ctl_params.update(task_name=task_name, lockstep=lockstep, seed=ctl_seed,
+                              use_sim_time=True)
+            if explore is not None:
+                ctl_params['explore'] = bool(explore)
+            built.append(_construct(SimulatorNode, 'simulator', task_name, sim_params,
+                                    context=context, namespace='/' + namespace,
+                                    cli_args=clock_remap))
+            built.append(_construct(ControllerNode, 'controller', task_name, ctl_params,
+                                    context=context, namespace='/' + namespace,
+                                    cli_args=clock_remap))
+        learner_node = None
+        if with_learner:
+            params = node_parameters(task_name, 'learner')
+            params.update(task_name=task_name, num_workers=num_workers, lockstep=lockstep,
+                          seed=learner_seed)
+            params.update(learner or {})
+            learner_node = _construct(LearnerNode, 'learner', task_name, params,
+                                      context=context)
+    except BaseException:
+        for node in built:
+            node.destroy_node()
+        raise
+    return list(zip(built[::2], built[1::2])), learner_node
 
 
 def parse_args(argv):
@@ -261,7 +268,7 @@ def main(argv=None):
         executor.create_task(learner_node.run)
         common.spin(executor, future=learner_node.done)
         if common.STOP_REQUESTED.is_set():  # Ctrl-C, SIGTERM: the checkpoint is kept
-            return 130
+            return common.stop_exit_status()
         if not learner_node.done.done():
             return 1
         if learner_node.done.exception() is not None:
@@ -279,13 +286,26 @@ def main(argv=None):
         return 2
     finally:
         try:
-            if executor is not None:
-                executor.shutdown()
-            for node in nodes:
-                node.destroy_node()
-            rclpy.try_shutdown()
+            stop_nodes(executor, nodes)
         finally:
             common.restore_stop_signals()
+
+
+def stop_nodes(executor, nodes):
+    """
+    Shut the executor (may be None) down, destroy the nodes and shut rclpy down.
+
+    Every controller sends its exit command (zero torque, out of lockstep) before the first one
+    waits for its acknowledgement, so that the waits overlap.
+    """
+    if executor is not None:
+        executor.shutdown()
+    for node in nodes:
+        if isinstance(node, ControllerNode):
+            node.send_exit_command()
+    for node in nodes:
+        node.destroy_node()
+    rclpy.try_shutdown()
 
 
 if __name__ == '__main__':

@@ -40,12 +40,11 @@ PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # (inheriting the environment) picks its own domain instead of taking ours for an explicit one.
 _AUTO_MARK = 'PS_CONTROL_TEST_DOMAIN_AUTO'
 _DOMAIN_MIN, _DOMAIN_MAX = 1, 101
-_domain_lock = None  # the open lock file; closing it (process exit) frees the domain
+_domain_locks = []  # the open lock files; closing them (process exit) frees the domains
 
 
 def _claim_domain_id():
     """Return a domain id in [1, 101] that no other test run on this machine holds."""
-    global _domain_lock
     span = _DOMAIN_MAX - _DOMAIN_MIN + 1
     start = os.getpid() % span
     lock_dir = os.path.join(tempfile.gettempdir(), 'ps_control-ros-domains')
@@ -58,7 +57,7 @@ def _claim_domain_id():
         except OSError:
             handle.close()
             continue
-        _domain_lock = handle
+        _domain_locks.append(handle)
         return domain
     # every domain is held: fall back to the pid-derived one (isolation is then best effort)
     return _DOMAIN_MIN + start
@@ -111,6 +110,17 @@ def pytest_report_header(config):
 def ros_domain_id():
     """Return the ROS_DOMAIN_ID this test run uses."""
     return int(os.environ['ROS_DOMAIN_ID'])
+
+
+@pytest.fixture
+def spare_domain_env():
+    """
+    Return the environment with a ROS_DOMAIN_ID of its own, for a process a test kills.
+
+    A process killed with SIGKILL leaves its DDS endpoints in the graph until their lease runs
+    out; in the run's domain the next tests' controllers would take them for a second system.
+    """
+    return dict(os.environ, ROS_DOMAIN_ID=str(_claim_domain_id()))
 
 
 @pytest.fixture(autouse=True)

@@ -84,6 +84,21 @@ class Graph:
             client.srv_name)
         return future.result()
 
+    def build(self, task, **kwargs):
+        """
+        Build a task's nodes (ps_control.run.build_nodes) here, destroyed with the graph.
+
+        Returns (workers, learner node) as build_nodes does. A node left out of the graph would
+        stay in the ROS graph after the test (its publishers seen by the next tests' nodes).
+        """
+        workers, node = build_nodes(task, context=self.context, **kwargs)
+        for pair in workers:
+            for worker_node in pair:
+                self.add(worker_node)
+        if node is not None:
+            self.add(node)
+        return workers, node
+
     def learn(self, task, learner, num_workers=1, timeout=120.0):
         """
         Build a task's nodes (ps_control.run.build_nodes) here and run the learner to its end.
@@ -91,12 +106,7 @@ class Graph:
         ``learner`` holds the learner's parameters. Returns (workers, learner node); fails the
         test if learning does not finish within ``timeout`` or ends in an exception.
         """
-        workers, node = build_nodes(task, num_workers=num_workers, learner=learner,
-                                    context=self.context)
-        for pair in workers:
-            for worker_node in pair:
-                self.add(worker_node)
-        self.add(node)
+        workers, node = self.build(task, num_workers=num_workers, learner=learner)
         self.executor.create_task(node.run)
         assert self.spin_until(node.done.done, timeout), 'learning did not finish'
         assert node.done.exception() is None, node.done.exception()

@@ -34,8 +34,10 @@ from ps_control.nodes.messages import policy_to_msg
 from ps_control.nodes.messages import STATUS_FALLBACK
 from ps_control.nodes.messages import transition_from_msg
 from ps_control.nodes.messages import transition_to_msg
+from ps_control.run import stop_nodes
 import pytest
 from rclpy.exceptions import InvalidParameterValueException
+from rclpy.publisher import Publisher
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
 from std_srvs.srv import Trigger
@@ -225,6 +227,34 @@ def test_an_episode_starts_only_with_valid_joint_states_out_of_lockstep(graph, l
     assert not response.success
     assert response.message == 'not started: no joint states received on joint_states yet'
     assert robot.ready()
+    assert graph.call(robot.start, Trigger.Request()).success
+
+
+@pytest.mark.parametrize('topic, message_type, qos', [
+    (common.COMMANDS, Float64MultiArray, common.COMMAND_QOS),
+    (common.JOINT_STATES, JointState, common.STATE_QOS),
+    (common.POLICY, Float64MultiArray, common.LATCHED_QOS)])
+def test_no_episode_starts_while_another_node_publishes_on_its_topics(graph, capfd, topic,
+                                                                      message_type, qos):
+    """A second system in the namespace: its commands would interleave with this one's."""
+    robot = Robot(graph)
+    robot.send_policy(constant_policy([1.0, 2.0]))
+    assert robot.ready()
+    other = graph.node('other_system')
+    publisher = other.create_publisher(message_type, topic, qos)
+    log = []
+
+    def reported():
+        robot.publish_state()
+        log.append(capfd.readouterr().err)
+        return 'no episode starts until it is alone' in ''.join(log)
+    assert graph.spin_until(reported, timeout=10.0)
+    response = graph.call(robot.start, Trigger.Request())
+    assert not response.success
+    assert response.message.startswith('not started: 2 nodes publish ')
+    assert 'on /%s (' % topic in response.message and '/other_system' in response.message
+    other.destroy_publisher(publisher)
+    assert robot.spin_publishing(lambda: robot.controller._shared_topics() is None)
     assert graph.call(robot.start, Trigger.Request()).success
 
 
@@ -513,6 +543,31 @@ def test_a_destroyed_controller_leaves_zero_torque_out_of_lockstep(graph, lockst
         assert len(robot.commands) == n
     else:
         assert robot.commands[n:] == [[0.0, 0.0]]
+
+
+def test_several_controllers_send_their_exit_commands_before_any_waits(graph, monkeypatch):
+    """ps-control run stops N controllers in about one acknowledgement wait, not N."""
+    controllers = [graph.add(ControllerNode(
+        context=graph.context, namespace=namespace,
+        parameter_overrides=params(task_name='double_pendulum'))) for namespace in ('a', 'b')]
+    events = []
+    publish, wait = ControllerNode._publish, Publisher.wait_for_all_acked
+
+    def recording_publish(node, u):
+        events.append(('sent', node.get_namespace(), list(u)))
+        return publish(node, u)
+
+    def recording_wait(publisher, timeout):
+        events.append(('wait', publisher.topic_name))
+        return wait(publisher, timeout)
+    monkeypatch.setattr(ControllerNode, '_publish', recording_publish)
+    monkeypatch.setattr(Publisher, 'wait_for_all_acked', recording_wait)
+    for node in controllers:
+        graph.executor.remove_node(node)
+        graph.nodes.remove(node)
+    stop_nodes(None, controllers)
+    assert events == [('sent', '/a', [0.0, 0.0]), ('sent', '/b', [0.0, 0.0]),
+                      ('wait', '/a/' + common.COMMANDS), ('wait', '/b/' + common.COMMANDS)]
 
 
 def test_lockstep_acts_when_the_state_stamped_at_the_pending_tick_arrives(graph):

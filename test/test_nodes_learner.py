@@ -95,12 +95,7 @@ def task_copy(tmp_path, old, new):
 
 def learn_recording_updates(graph, task_file):
     """Run one iteration of a task file's nodes in ``graph``; return (learner, update args)."""
-    workers, node = build_nodes(task_file, learner=dict(SHORT, iterations=1),
-                                context=graph.context)
-    for pair in workers:
-        for worker_node in pair:
-            graph.add(worker_node)
-    graph.add(node)
+    _, node = graph.build(task_file, learner=dict(SHORT, iterations=1))
     updates = []
     real_update = node.search.update
     node.search.update = lambda *args: updates.append(args) or real_update(*args)
@@ -324,9 +319,8 @@ def test_without_a_reset_each_episode_waits_for_the_robot_to_settle(graph, reset
                                                                     slept):
     """Hardware (reset: false): settle_seconds before each episode; with a reset, none."""
     from rclpy.task import Future
-    _, node = build_nodes(TASK, lockstep=False, context=graph.context,
+    _, node = graph.build(TASK, lockstep=False,
                           learner=dict(SHORT, reset=reset, settle_seconds=settle))
-    graph.add(node)
     waits = []
 
     def sleep(seconds):
@@ -351,6 +345,12 @@ def test_lockstep_without_a_reset_is_refused(graph):
     with pytest.raises(ValueError, match='lockstep: true needs reset: true'):
         build_nodes(TASK, lockstep=True, context=graph.context,
                     learner=dict(SHORT, reset=False))
+    # the simulator and controller built before the learner was refused are gone from the
+    # graph (left there, their publishers would be taken for a second system's)
+    probe = graph.node('probe')
+    graph.spin_for(0.5)
+    assert probe.get_node_names() == ['probe']
+    assert probe.count_publishers('/' + common.COMMANDS) == 0
 
 
 def test_a_robot_whose_joint_states_come_late_is_waited_for(graph):
@@ -419,11 +419,8 @@ def test_a_checkpoint_with_no_iterations_left_is_served_without_learning(tmp_pat
 
 
 def test_mean_action_reaches_every_controller(graph):
-    workers, _ = build_nodes(TASK, num_workers=2, context=graph.context, with_learner=False,
-                             explore=False)
-    default, _ = build_nodes(TASK, context=graph.context, with_learner=False)
-    for node in [n for pair in workers + default for n in pair]:
-        graph.add(node)  # destroyed with the graph
+    workers, _ = graph.build(TASK, num_workers=2, with_learner=False, explore=False)
+    default, _ = graph.build(TASK, with_learner=False)
     assert [ctl.explore for _, ctl in workers] == [False, False]
     assert default[0][1].explore is True  # the task file's controller section
     assert run.parse_args([TASK, '--mean-action']).mean_action
@@ -439,23 +436,21 @@ def test_gui_opens_the_first_workers_pybullet_gui_only(graph, monkeypatch):
         return original(task, urdf)
 
     monkeypatch.setattr(common, 'make_simulator', recording)
-    workers, _ = build_nodes(TASK, num_workers=2, context=graph.context, with_learner=False,
-                             gui=True)
-    default, _ = build_nodes(TASK, context=graph.context, with_learner=False)
-    for node in [n for pair in workers + default for n in pair]:
-        graph.add(node)
+    workers, _ = graph.build(TASK, num_workers=2, with_learner=False, gui=True)
+    default, _ = graph.build(TASK, with_learner=False)
     assert requested == [True, False, False]
     assert [sim.get_parameter('gui').value for sim, _ in workers] == [True, False]
     assert run.parse_args([TASK, '--gui']).gui and not run.parse_args([TASK]).gui
 
 
-def test_training_resumes_from_the_checkpoint_of_a_killed_learner(tmp_path):
+def test_training_resumes_from_the_checkpoint_of_a_killed_learner(tmp_path, spare_domain_env):
     checkpoint = str(tmp_path / 'run.ckpt')
     command = [sys.executable, '-m', 'ps_control.cli', 'run', TASK, '--algorithm', 'gps',
                '--samples', '5', '--horizon', '30', '--iterations', '50',
                '--checkpoint', checkpoint, '--plot', str(tmp_path / 'curve.png')]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, start_new_session=True)
+                               stderr=subprocess.PIPE, start_new_session=True,
+                               env=spare_domain_env)
     try:
         deadline = time.monotonic() + 60.0
         done = 0
@@ -481,6 +476,35 @@ def test_training_resumes_from_the_checkpoint_of_a_killed_learner(tmp_path):
     assert [m['iteration'] for m in history] == list(range(1, done + 3))
     assert history[:done] == saved.history
     assert len(learning.PolicySearch.load(checkpoint, task).history) == done + 2
+
+
+@pytest.mark.parametrize('stop, status', [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_stopped_run_exits_with_the_signal_status_and_keeps_its_checkpoint(
+        tmp_path, stop, status):
+    checkpoint = str(tmp_path / 'run.ckpt')
+    command = [sys.executable, '-m', 'ps_control.cli', 'run', TASK, '--algorithm', 'gps',
+               '--samples', '3', '--horizon', '30', '--iterations', '50',
+               '--checkpoint', checkpoint, '--plot', str(tmp_path / 'curve.png')]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60.0
+        while (_iterations(checkpoint) < 1 and time.monotonic() < deadline
+               and process.poll() is None):
+            time.sleep(0.1)
+        assert process.poll() is None, process.stderr.read().decode()
+        process.send_signal(stop)
+        code = process.wait(timeout=60)
+        stderr = process.stderr.read().decode()
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        process.stderr.close()
+    assert code == status, stderr
+    assert 'Traceback' not in stderr, stderr
+    assert _iterations(checkpoint) >= 1
+    assert not os.path.exists(tmp_path / 'curve.png')  # stopped, not finished
 
 
 def _iterations(path):
@@ -557,7 +581,7 @@ def test_divergence_is_refused_for_fitted_learners_and_once_only_without_a_reset
     from ps_control.nodes.learner_node import DivergedEpisodeError, EpisodeError
     graph = Graph()
     try:
-        _, gps = build_nodes(TASK, learner=dict(SHORT, iterations=1), context=graph.context)
+        _, gps = graph.build(TASK, learner=dict(SHORT, iterations=1))
         assert gps.workers[0].divergence_bound == load_task(TASK).divergence_bound
         gps._failed(0, [0], DivergedEpisodeError('episode 0 diverged'))  # run again
         gps.use_reset = False
@@ -565,8 +589,7 @@ def test_divergence_is_refused_for_fitted_learners_and_once_only_without_a_reset
                                                'reset'):
             gps._failed(0, [0], DivergedEpisodeError('episode 0 diverged'))
         assert gps.diverged == 2
-        _, amds = build_nodes('arm_2', learner={'algorithm': 'g_amds', 'iterations': 1},
-                              context=graph.context)
+        _, amds = graph.build('arm_2', learner={'algorithm': 'g_amds', 'iterations': 1})
         assert amds.workers[0].divergence_bound == math.inf
     finally:
         graph.close()

@@ -51,15 +51,12 @@ def test_namespaces_and_clocks():
 @pytest.mark.ros
 def test_run_seeds_every_node_from_the_task_file(tmp_path):
     from nodes_support import Graph
-    from ps_control.run import build_nodes, parse_args
+    from ps_control.run import parse_args
     assert parse_args(['double_pendulum']).seed is None
     graph = Graph()
     try:
-        workers, learner = build_nodes(_task_with_seed(tmp_path, 7), num_workers=2,
-                                       context=graph.context)
+        workers, learner = graph.build(_task_with_seed(tmp_path, 7), num_workers=2)
         nodes = [node for pair in workers for node in pair] + [learner]
-        for node in nodes:
-            graph.add(node)
         assert [node.get_parameter('seed').value for node in nodes] == [
             7, 7 + topology.CONTROLLER_SEED_OFFSET, 8, 8 + topology.CONTROLLER_SEED_OFFSET, -1]
         assert learner.search.config.seed == 7  # -1: the task file's (or a checkpoint's)

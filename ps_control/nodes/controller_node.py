@@ -28,7 +28,10 @@ step 0 and the episode ends after the policy's T steps with a terminal tick that
 The response message reads ``episode=<n> policy=<digest>`` so the learner knows which episode
 number its transitions carry and that the controller has its newest policy. Out of lockstep a
 start is refused while the joint states are missing, stale or rejected (a robot's driver not up
-yet); the learner asks again until its ``service_timeout``.
+yet); the learner asks again until its ``service_timeout``. A start is refused, and an error
+logged once, while another node also publishes commands, joint states or policies on the
+controller's topics: a second system in the same namespace and ROS domain, whose commands would
+interleave with this one's on the robot.
 ``ps_control/stop_episode`` aborts. Policies arrive on ``ps_control/policy`` (transient local);
 one of the wrong shape or with NaN is rejected with an error and the old one kept; a policy
 arriving during an episode takes over at the next episode.
@@ -80,6 +83,7 @@ from std_srvs.srv import Trigger
 
 IDLE, ARMED, RUNNING = 'idle', 'armed', 'running'
 CLOCK_WATCH_SECONDS = 2.0  # wall seconds without a tick before the controller warns
+SHARING_WATCH_SECONDS = 2.0  # wall seconds between checks for other publishers on its topics
 # wall seconds to wait for the zero torque sent on exit to be acknowledged: Fast DDS acknowledges
 # on its writer heartbeat, every 3 s by default (measured: exit 3.3 s after SIGINT), and ros2
 # launch escalates to SIGTERM after 5 s
@@ -148,6 +152,7 @@ class ControllerNode(Node):
         self.last_tick = None
         self.tick_wall = deque(maxlen=100000)  # perf_counter of every tick (bench/diagnostics)
         self.clock_warned = False
+        self.exit_command_sent = False  # the zero torque of send_exit_command
 
         # one command and one transition message, refilled every tick (publish serializes them)
         self.command_msg = Float64MultiArray()
@@ -157,16 +162,18 @@ class ControllerNode(Node):
                                                  common.COMMAND_QOS)
         self.transition_pub = self.create_publisher(Float64MultiArray, common.TRANSITIONS,
                                                     common.TRANSITIONS_QOS)
-        self.create_subscription(JointState, common.JOINT_STATES, self._on_joint_state,
-                                 common.STATE_QOS)
-        self.create_subscription(Float64MultiArray, common.POLICY, self._on_policy,
-                                 common.LATCHED_QOS)
+        self.state_sub = self.create_subscription(JointState, common.JOINT_STATES,
+                                                  self._on_joint_state, common.STATE_QOS)
+        self.policy_sub = self.create_subscription(Float64MultiArray, common.POLICY,
+                                                   self._on_policy, common.LATCHED_QOS)
         self.create_service(Trigger, common.START_EPISODE, self._on_start)
         self.create_service(Trigger, common.STOP_EPISODE, self._on_stop)
         self.timer = self.create_timer(self.period_ns * 1e-9, self._on_timer)
+        steady = Clock(clock_type=ClockType.STEADY_TIME)
         if not self.lockstep:  # in lockstep the clock rightly stands still between episodes
-            self.create_timer(CLOCK_WATCH_SECONDS, self._watch_clock,
-                              clock=Clock(clock_type=ClockType.STEADY_TIME))
+            self.create_timer(CLOCK_WATCH_SECONDS, self._watch_clock, clock=steady)
+        self.sharing = None  # the other publishers last reported in the log
+        self.create_timer(SHARING_WATCH_SECONDS, self._watch_sharing, clock=steady)
         self.get_logger().info(
             'controller for joints %s at %.1f Hz%s, effort limits %s'
             % (self.joints, self.rate, ' (lockstep)' if self.lockstep else '',
@@ -219,6 +226,11 @@ class ControllerNode(Node):
             response.success = False
             response.message = 'episode %d is running (step %d)' % (self.episode, self.step)
             return response
+        sharing = self._shared_topics()
+        if sharing is not None:
+            response.success = False
+            response.message = 'not started: %s' % sharing
+            return response
         fault = None if self.lockstep else self._check_state(self.get_clock().now().nanoseconds)
         if fault is not None:  # a robot whose joint states are not up (yet): not started
             response.success = False  # (in lockstep the state comes with the reset, after this)
@@ -256,6 +268,40 @@ class ControllerNode(Node):
         elif not silent and self.clock_warned:
             self.get_logger().info('control ticks again')
         self.clock_warned = silent
+
+    def _shared_topics(self):
+        """
+        Return which of the controller's topics other nodes also publish on, or None.
+
+        The commands, the joint states and the policies each have one publisher in a system (this
+        controller, the simulator or robot driver, the learner). More means a second system in
+        the same namespace and ROS domain, or a simulator beside a robot driver: commands from
+        two controllers would interleave on the robot, and a state or policy could come from the
+        other system.
+        """
+        shared = []
+        for what, topic in (('commands', self.command_pub.topic_name),
+                            ('joint states', self.state_sub.topic_name),
+                            ('policies', self.policy_sub.topic_name)):
+            publishers = sorted(
+                '%s/%s' % (info.node_namespace.rstrip('/'), info.node_name)
+                for info in self.get_publishers_info_by_topic(topic))
+            if len(publishers) > 1:
+                shared.append('%d nodes publish %s on %s (%s)'
+                              % (len(publishers), what, topic, ', '.join(publishers)))
+        if not shared:
+            return None
+        return '%s; run one system per namespace and ROS domain' % '; '.join(shared)
+
+    def _watch_sharing(self):
+        """Log an error once when another node starts publishing on our topics, info when not."""
+        sharing = self._shared_topics()
+        if sharing != self.sharing:
+            if sharing is not None:
+                self.get_logger().error('%s; no episode starts until it is alone' % sharing)
+            else:
+                self.get_logger().info("no other publishers on the controller's topics now")
+        self.sharing = sharing
 
     def _on_timer(self):
         now = self.get_clock().now().nanoseconds
@@ -334,10 +380,21 @@ class ControllerNode(Node):
             return -self.damping * self.state[self.du:]
         return np.zeros(self.du)
 
+    def send_exit_command(self):
+        """
+        Out of lockstep, send the zero torque of the node's exit (once; destroy_node waits).
+
+        A process with several controllers sends every one's first, so that their
+        acknowledgements (about 3 s each across processes) are waited for together.
+        """
+        if not self.lockstep and not self.exit_command_sent and self.context.ok():
+            self._publish(np.zeros(self.du))
+            self.exit_command_sent = True
+
     def destroy_node(self):
         """Out of lockstep, send zero torque once and wait for it to be acknowledged; destroy."""
         if not self.lockstep and self.context.ok():
-            self._publish(np.zeros(self.du))
+            self.send_exit_command()
             try:
                 if not self.command_pub.wait_for_all_acked(Duration(seconds=STOP_ACK_SECONDS)):
                     self.get_logger().warning('the zero torque sent on exit was not '
