@@ -97,6 +97,16 @@ class Robot:
         return self.spin_publishing(lambda: self.controller.policy is not None
                                     and self.controller.state is not None)
 
+    def wait_for_log(self, capfd, text, timeout=10.0):
+        """Spin, publishing a joint state every spin, until the log holds text; return whether."""
+        log = []
+
+        def logged():
+            self.publish_state()
+            log.append(capfd.readouterr().err)
+            return text in ''.join(log)
+        return self.graph.spin_until(logged, timeout)
+
     def spin_publishing(self, predicate, **state):
         """Spin, publishing a fresh joint state every spin, until predicate() holds."""
         def check():
@@ -242,13 +252,7 @@ def test_no_episode_starts_while_another_node_publishes_on_its_topics(graph, cap
     assert robot.ready()
     other = graph.node('other_system')
     publisher = other.create_publisher(message_type, topic, qos)
-    log = []
-
-    def reported():
-        robot.publish_state()
-        log.append(capfd.readouterr().err)
-        return 'no episode starts until it is alone' in ''.join(log)
-    assert graph.spin_until(reported, timeout=10.0)
+    assert robot.wait_for_log(capfd, 'no episode starts until it is alone')
     response = graph.call(robot.start, Trigger.Request())
     assert not response.success
     assert response.message.startswith('not started: 2 nodes publish ')
@@ -473,13 +477,7 @@ def test_parameters_cannot_be_changed_at_run_time(graph):
 def test_a_clock_that_stands_still_is_reported(graph, capfd):
     """use_sim_time without /clock: no tick, so nothing is commanded; the log says why."""
     robot = Robot(graph, use_sim_time=True)
-    log = []
-
-    def warned():
-        robot.publish_state()
-        log.append(capfd.readouterr().err)
-        return 'use_sim_time is true and nothing publishes /clock' in ''.join(log)
-    assert graph.spin_until(warned, timeout=10.0)
+    assert robot.wait_for_log(capfd, 'use_sim_time is true and nothing publishes /clock')
     assert robot.commands == [] and robot.controller.last_tick is None
 
 
