@@ -33,9 +33,11 @@ import time
 
 import ps_control  # noqa: F401 (before numpy: one BLAS thread per process, see there)
 import numpy as np  # noqa: I100
+from ps_control.cli_types import int_at_least, positive_float
 from ps_control.core import (entropy_bound, esaps_update, GaussianState, gps_update,
                              LinearGaussianDynamics, LinearGaussianPolicy, QuadraticReward,
                              saps_update, separate_bounds_update)
+from ps_control.tasks import known_tasks
 
 
 def stable_problem(T, dx, du, seed=0):
@@ -85,22 +87,38 @@ def run(algorithm, problem, epsilon):
     return esaps_update(dyn, reward, policy, x0, epsilon, delta=entropy_bound(policy))
 
 
+ALGORITHMS = ('gps', 'saps', 'esaps', 'separate')
+
+
+def problem_size(text):
+    """Parse a problem size 'T,dx,du' (three positive integers)."""
+    try:
+        size = tuple(int(v) for v in text.split(','))
+    except ValueError:
+        size = ()
+    if len(size) != 3 or min(size) < 1:
+        raise argparse.ArgumentTypeError('a size is T,dx,du (three positive integers), not %r'
+                                         % (text,))
+    return size
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[1])
-    parser.add_argument('--sizes', nargs='*', default=['100,4,2', '200,8,4', '200,20,10'])
-    parser.add_argument('--algorithms', nargs='+', default=['gps', 'saps', 'esaps'])
-    parser.add_argument('--repeats', type=int, default=3)
-    parser.add_argument('--epsilon', type=float, default=0.5)
-    parser.add_argument('--seeds', type=int, default=1,
+    parser.add_argument('--sizes', nargs='*', type=problem_size,
+                        default=[(100, 4, 2), (200, 8, 4), (200, 20, 10)])
+    parser.add_argument('--algorithms', nargs='+', choices=ALGORITHMS,
+                        default=['gps', 'saps', 'esaps'])
+    parser.add_argument('--repeats', type=int_at_least(1), default=3)
+    parser.add_argument('--epsilon', type=positive_float, default=0.5)
+    parser.add_argument('--seeds', type=int_at_least(1), default=1,
                         help='random problems per size (their mean is reported)')
-    parser.add_argument('--task', nargs='*', default=[],
+    parser.add_argument('--task', nargs='*', default=[], choices=known_tasks(),
                         help='also time the first learning update of these tasks')
     args = parser.parse_args()
     print('%-12s %-8s %10s %8s %10s %10s' % ('(T,dx,du)', 'algo', 'ms/update', 'dual it',
                                              'converged', 'x GPS'))
-    shapes = [tuple(int(v) for v in size.split(',')) for size in args.sizes]
     problems = [(shape, [stable_problem(*shape, seed=seed) for seed in range(args.seeds)])
-                for shape in shapes]
+                for shape in args.sizes]
     problems += [(name, [task_problem(name)]) for name in args.task]
     for label, instances in problems:
         base = None

@@ -39,9 +39,10 @@ import ps_control  # noqa: F401 (before numpy: one BLAS thread per process, see 
 import numpy as np  # noqa: I100
 
 from ps_control import train
+from ps_control.cli_types import int_at_least
 from ps_control.learning import PolicySearch
-from ps_control.learning_config import load_learning_config
-from ps_control.tasks import load_task
+from ps_control.learning_config import ALGORITHMS, load_learning_config
+from ps_control.tasks import known_tasks, load_task
 
 FIGURE_ARGS = ['double_pendulum', '--algo', 'gps', 'saps', 'esaps', '--trials', '10',
                '--iterations', '25', '--samples', '25']
@@ -98,12 +99,14 @@ def time_figure(jobs):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[1])
-    parser.add_argument('--tasks', nargs='+', default=['double_pendulum', 'quad_pendulum'])
-    parser.add_argument('--algorithms', nargs='+', default=['gps', 'saps', 'esaps'])
-    parser.add_argument('--iterations', type=int, default=5)
+    parser.add_argument('--tasks', nargs='+', choices=known_tasks(),
+                        default=['double_pendulum', 'quad_pendulum'])
+    parser.add_argument('--algorithms', nargs='+', choices=ALGORITHMS,
+                        default=['gps', 'saps', 'esaps'])
+    parser.add_argument('--iterations', type=int_at_least(1), default=5)
     parser.add_argument('--figure', action='store_true',
                         help='also time the whole double-pendulum figure command')
-    parser.add_argument('--jobs', type=int, default=os.cpu_count() or 1,
+    parser.add_argument('--jobs', type=int_at_least(1), default=os.cpu_count() or 1,
                         help='processes of the figure run')
     args = parser.parse_args(argv)
     header = ('task', 'algo', 'median s', 'max s', 'fit %', 'update %', 'x GPS')

@@ -118,7 +118,11 @@ def main(argv=None):
             check_figure_path(args.plot, '--plot')
         if args.json:
             check_output_file(args.json, '--json')
-        search = load_search(args.checkpoint, load_task(args.task), checkpoint_horizon=True)
+        try:
+            search = load_search(args.checkpoint, load_task(args.task), checkpoint_horizon=True)
+        except OSError as error:  # missing, unreadable: say what the file was
+            raise ValueError('cannot read checkpoint %s: %s'
+                             % (args.checkpoint, error.strerror or error)) from None
         task = search.task
         robot = None if args.on is None else load_task(args.on)
         if robot is not None:

@@ -210,6 +210,7 @@ def ilqr_reference(task_name, out_dir, quiet=False, settings=None):
     for the same task definition (``Task.fingerprint``).
     """
     from ps_control.sim.finite_difference import FiniteDifferenceDynamics
+    from ps_control.sim.simulator import DivergenceError
 
     settings = dict(ILQR_REFERENCE, **(settings or {}))
     key = json.loads(json.dumps(settings))  # tuples as lists, as read back from the file
@@ -235,13 +236,21 @@ def ilqr_reference(task_name, out_dir, quiet=False, settings=None):
     try:
         stages = _ReferenceStages(task, FiniteDifferenceDynamics(sim, scheme=settings[
             'fd_scheme']), settings)
-        screening = []
+        screening, diverged = [], []
         for start in settings['starts']:
-            controls = ilqr_initial_controls(task, stages.model, start, settings['seed'])
-            result = stages.run('penalised', controls, settings['screen_iterations'])
+            try:  # the pump start spins a horizontal arm until it diverges: skip such a start
+                controls = ilqr_initial_controls(task, stages.model, start, settings['seed'])
+                result = stages.run('penalised', controls, settings['screen_iterations'])
+            except DivergenceError as error:
+                stages.take_log()
+                diverged.append('%s (%s)' % (start, error))
+                report('screening start %s: %s; skipped' % (start, error))
+                continue
             screening.append((result, dict(stages.take_log()[0], start=start)))
             report('screening start %s: reward %.6g, objective %.6g'
                    % (start, result.reward, result.objective))
+        if not screening:
+            raise DivergenceError('every iLQR start diverged: %s' % '; '.join(diverged))
         result, best = max(screening, key=lambda item: item[0].objective)
         result = stages.run('penalised', result.actions, settings['penalised_iterations'])
         result = stages.run('exact', result.actions, settings['exact_iterations'])

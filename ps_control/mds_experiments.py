@@ -31,7 +31,7 @@ gives the reference constant.
 """
 
 import argparse
-from concurrent.futures import as_completed, ProcessPoolExecutor
+from concurrent.futures import as_completed
 import json
 import os
 import sys
@@ -49,6 +49,7 @@ from ps_control.core.pi2 import EXPLORATION, PI2
 from ps_control.learning_config import DEFAULT_MIRROR_STEPS, LearningConfig
 from ps_control.output_paths import check_output_folder
 from ps_control.tasks.via_point import make_task, planar_arm_points
+from ps_control.worker_pool import interruptible_pool
 
 METHODS = {'gamds': 'G-AMDS', 'gmds': 'G-MDS', 'pi2': 'PI2', 'ereps': 'eREPS', 'mds': 'MDS',
            'amds': 'AMDS'}
@@ -144,14 +145,36 @@ def _trial_path(directory, method, trial):
     return os.path.join(directory, 'trials', '%s_trial%02d.json' % (method, trial))
 
 
+# settings whose change reruns a saved trial (a trial is one record, not a checkpoint: it
+# cannot be continued); a change of any other setting is refused rather than overwrite it
+RERUN_SETTINGS = ('updates', 'rollouts')
+
+
 def _load_finished(path, config):
-    """Return the saved trial at ``path`` if it was run with ``config``, else None."""
+    """
+    Return the saved trial at ``path`` if it was run with ``config``, else None (run it).
+
+    A trial saved with other settings is rerun when only RERUN_SETTINGS differ (the resume rule
+    of checkpoint.checkpoint_config: iterations and samples may change); any other difference
+    raises ValueError naming the settings, so that results are never overwritten by a run with
+    another seed or step. A missing or unreadable file is run.
+    """
     try:
         with open(path) as stream:
             data = json.load(stream)
-    except (OSError, ValueError):
+        saved = dict(data['config'])
+    except (OSError, ValueError, TypeError, KeyError):
         return None
-    return data if data.get('config') == config else None
+    if saved == config:
+        return data
+    differing = sorted(key for key in set(saved) | set(config)
+                       if saved.get(key) != config.get(key) and key not in RERUN_SETTINGS)
+    if differing:
+        was = ', '.join('%s %r' % (key, saved.get(key)) for key in differing)
+        asked = ', '.join('%r' % (config.get(key),) for key in differing)
+        raise ValueError('%s was run with %s, not %s; use another --out folder (or remove the '
+                         'file)' % (path, was, asked))
+    return None
 
 
 def _run_job(job):
@@ -327,11 +350,15 @@ def main(argv=None):
     jobs = []
     for method in args.methods:
         config = dict(base, method=method)
-        if method == 'pi2':  # only PI2's trials depend on it (and are rerun when it changes)
+        if method == 'pi2':  # only PI2's trials depend on it
             config['pi2_noise'] = args.pi2_noise
         for trial in range(args.trials):
             path = _trial_path(directory, method, trial)
-            done = _load_finished(path, config)
+            try:
+                done = _load_finished(path, config)
+            except ValueError as error:
+                print('ps-control mds: %s' % error, file=sys.stderr)
+                return 2
             if done is not None:
                 records[method].append(done)
             else:
@@ -350,14 +377,19 @@ def main(argv=None):
                  record['final_cost'], record['via_error'], record['seconds'],
                  record['updates_per_second']), flush=True)
 
-    if args.jobs == 1 or len(jobs) <= 1:
-        for done, job in enumerate(jobs, 1):
-            report(done, _run_job(job))
-    else:
-        with ProcessPoolExecutor(max_workers=min(args.jobs, len(jobs))) as pool:
-            futures = [pool.submit(_run_job, job) for job in jobs]
-            for done, future in enumerate(as_completed(futures), 1):
-                report(done, future.result())
+    try:
+        if args.jobs == 1 or len(jobs) <= 1:
+            for done, job in enumerate(jobs, 1):
+                report(done, _run_job(job))
+        else:
+            with interruptible_pool(min(args.jobs, len(jobs))) as pool:
+                futures = [pool.submit(_run_job, job) for job in jobs]
+                for done, future in enumerate(as_completed(futures), 1):
+                    report(done, future.result())
+    except KeyboardInterrupt:
+        print('ps-control mds: interrupted; the finished trials are kept under %s: rerun the '
+              'command to run the others' % directory, file=sys.stderr, flush=True)
+        return 130
 
     for method in records:
         records[method].sort(key=lambda r: r['trial'])

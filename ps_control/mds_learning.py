@@ -394,6 +394,7 @@ def main(argv=None):
     """
     import argparse
     import os
+    import sys
     import time
 
     from ps_control.cli_types import int_at_least
@@ -447,6 +448,14 @@ def main(argv=None):
     try:
         run_batch(search, simulator, config.iterations, seed=config.seed,
                   checkpoint=args.checkpoint, progress=progress)
+    except KeyboardInterrupt:
+        if args.checkpoint:
+            kept = ('the checkpoint %s keeps the updates saved before: rerun the command to '
+                    'resume' % args.checkpoint)
+        else:
+            kept = 'nothing is kept without --checkpoint'
+        print('%s: interrupted; %s' % (parser.prog, kept), file=sys.stderr, flush=True)
+        return 130
     finally:
         simulator.close()
     return 0

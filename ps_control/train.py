@@ -30,10 +30,9 @@ dashed line) and the maximum per-step policy KL per iteration.
 """
 
 import argparse
-from concurrent.futures import as_completed, ProcessPoolExecutor
+from concurrent.futures import as_completed
 import json
 import os
-import signal
 import sys
 import time
 
@@ -47,6 +46,7 @@ from ps_control.learning import evaluate_policy, PolicySearch
 from ps_control.learning_config import ALGORITHMS, load_learning_config
 from ps_control.output_paths import check_output_folder
 from ps_control.tasks import known_tasks, load_task
+from ps_control.worker_pool import interruptible_pool
 
 
 class CheckpointError(ValueError):
@@ -84,6 +84,11 @@ def run_trial(task_name, algorithm, trial, iterations, samples, seed, out_dir, o
                                   '--out)' % (error, checkpoint)) from None
     else:
         search = PolicySearch(task, config)
+    if search.iteration > iterations and not quiet:
+        print('[%s %-5s trial %2d] the checkpoint has %d iterations, more than the %d asked '
+              'for: its results are those of all %d' % (task.name, algorithm, trial,
+                                                        search.iteration, iterations,
+                                                        search.iteration), flush=True)
     sim = task.make_simulator(n_robots=samples)
     try:
         while search.iteration < config.iterations:
@@ -269,44 +274,23 @@ def main(argv=None):
           % (task.name, '/'.join(args.algo), args.trials, iterations, samples, args.jobs,
              args.out), flush=True)
     start = time.time()
-    # not a with-block: leaving one on Ctrl-C would wait for the running trials to finish
-    pool = ProcessPoolExecutor(max_workers=args.jobs, initializer=_ignore_interrupts)
     try:
-        reference, failed = _run_jobs(pool, args, task, jobs, records, iterations, samples,
-                                      seed, overrides)
-    except KeyboardInterrupt:  # only this process gets it: the workers ignore SIGINT
-        # a second Ctrl-C must not stop the clean-up
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-        try:
-            _stop_workers(pool)
-        finally:
-            signal.signal(signal.SIGINT, previous)
+        with interruptible_pool(args.jobs) as pool:
+            reference, failed = _run_jobs(pool, args, task, jobs, records, iterations, samples,
+                                          seed, overrides)
+    except KeyboardInterrupt:
         print('ps-control train: interrupted; every trial keeps its last checkpoint under %s: '
               'rerun the command to resume' % args.out, file=sys.stderr, flush=True)
         return 130
-    finally:
-        pool.shutdown()  # at once after _stop_workers: nothing is left to wait for
     return _write_results(args, task, records, reference, failed, start)
 
 
-def _ignore_interrupts():
-    """Worker initializer: Ctrl-C reaches the whole process group; the main process handles it."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def _stop_workers(pool):
-    """Cancel the queued jobs, end the running ones (their checkpoints are written atomically)."""
-    processes = list((getattr(pool, '_processes', None) or {}).values())  # no public API < 3.14
-    pool.shutdown(wait=False, cancel_futures=True)
-    for process in processes:
-        if process.is_alive():
-            process.terminate()
-    for process in processes:
-        process.join(timeout=10)
-
-
 def _run_jobs(pool, args, task, jobs, records, iterations, samples, seed, overrides):
-    """Run the trials (and the iLQR reference) in ``pool``; return (reference, failures)."""
+    """
+    Run the trials (and the iLQR reference) in ``pool``; return (reference, failures).
+
+    The reference is None with ``--no-ilqr`` or when it could not be computed (a failure).
+    """
     reference_future = None  # submitted first so it runs alongside the trials
     if not args.no_ilqr:
         reference_future = pool.submit(ilqr_reference, args.task, args.out)

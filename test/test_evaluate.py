@@ -215,7 +215,7 @@ def test_a_corrupt_checkpoint_entry_is_named(tmp_path, capsys, task, algorithm, 
 @pytest.mark.parametrize('task, content, message', [
     ('arm_2', None, "holds a run of task 'double_pendulum', not 'arm_2'"),
     ('double_pendulum', b'not a checkpoint', 'is corrupt'),
-    ('double_pendulum', 'missing', 'No such file'),
+    ('double_pendulum', 'missing', 'cannot read checkpoint %s: No such file or directory'),
     ('double_pendulum', 'folder', 'is a folder, not a checkpoint file'),
     ('double_pendulum', b'{"summary": 1}', 'not a ps_control checkpoint (not an .npz archive)'),
     ('nosuch', None, "unknown task 'nosuch'"),
@@ -230,7 +230,7 @@ def test_bad_input_is_named_and_exits_with_status_2(tmp_path, capsys, task, cont
         with open(path, 'wb') as handle:
             handle.write(content)
     assert cli.main(['evaluate', task, path]) == 2  # the ps-control command's sub-command
-    assert message in capsys.readouterr().err
+    assert message.replace('%s', path) in capsys.readouterr().err
 
 
 def test_plot_draws_the_rollouts_joint_by_joint(tmp_path, capsys, monkeypatch):

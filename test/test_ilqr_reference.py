@@ -189,3 +189,18 @@ def test_a_corrupt_cached_reference_is_recomputed(single_pendulum, tmp_path, con
     with open(file) as handle:
         assert json.load(handle) == reference
     assert os.listdir(os.path.dirname(file)) == ['ilqr.json']  # no temporary file left
+
+
+def test_starts_whose_rollout_diverges_are_skipped(tmp_path, capsys):
+    """The pump start spins the horizontal 2-link arm until it diverges: the others go on."""
+    reference = ilqr_reference('arm_2', str(tmp_path))
+    screened = [entry['start'] for entry in reference['screening']]
+    assert 'pump' not in screened and reference['best_start'] in screened
+    assert 'screening start pump: simulation diverged' in capsys.readouterr().out
+    assert np.isfinite(reference['reward']) and len(reference['actions']) == 50
+
+
+def test_a_reference_whose_every_start_diverges_says_so(tmp_path):
+    from ps_control.sim.simulator import DivergenceError
+    with pytest.raises(DivergenceError, match='every iLQR start diverged: pump'):
+        ilqr_reference('arm_2', str(tmp_path), settings={'starts': ['pump']})

@@ -575,6 +575,17 @@ def test_train_resumes_a_trial_with_its_own_settings_or_refuses(tmp_path):
     assert PolicySearch.load(gps_checkpoint, load_task('double_pendulum')).config.samples == 4
 
 
+def test_train_says_when_a_trial_has_more_iterations_than_asked_for(tmp_path, capsys):
+    from ps_control import train
+    run = {'task_name': 'double_pendulum', 'algorithm': 'gps', 'trial': 0, 'seed': 0,
+           'samples': 3, 'out_dir': str(tmp_path), 'final_rollouts': 2}
+    train.run_trial(iterations=2, quiet=True, **run)
+    record = train.run_trial(iterations=1, **run)
+    assert len(record['history']) == 2  # nothing learnt, nothing dropped
+    assert ('[double_pendulum gps   trial  0] the checkpoint has 2 iterations, more than the 1 '
+            'asked for: its results are those of all 2' in capsys.readouterr().out)
+
+
 def _failing_reference(task_name, out_dir):
     raise RuntimeError('simulated iLQR failure')
 
@@ -831,47 +842,24 @@ def test_train_asks_for_the_samples_when_its_algorithms_differ_in_them(tmp_path,
 
 def test_ctrl_c_stops_train_and_its_workers_at_once(tmp_path):
     """Ctrl-C (SIGINT to the process group, twice): one line, status 130, no worker left."""
-    import signal
-    import subprocess
-    import sys
-    import time
-    command = [sys.executable, '-m', 'ps_control.cli', 'train', 'double_pendulum', '--algo',
-               'gps', '--trials', '3', '--iterations', '500', '--samples', '3', '--no-ilqr',
-               '--jobs', '2', '--out', str(tmp_path)]
-    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True, start_new_session=True,
-                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    from interrupt_support import Command, ended
+    command = Command('ps_control.cli', 'train', 'double_pendulum', '--algo', 'gps', '--trials',
+                      '3', '--iterations', '500', '--samples', '3', '--no-ilqr', '--jobs', '2',
+                      '--out', str(tmp_path))
     try:
-        deadline = time.monotonic() + 120
-        learning = set()
-        while time.monotonic() < deadline and len(learning) < 2:  # both workers checkpointed
-            line = child.stdout.readline()
-            if not line:
-                break
-            for trial in (0, 1):
-                if 'trial  %d] iter   2' % trial in line:
-                    learning.add(trial)
-        assert child.poll() is None and learning == {0, 1}
-        workers = subprocess.run(['pgrep', '-g', str(child.pid)], capture_output=True,
-                                 text=True).stdout.split()
+        def both_checkpointed(lines):
+            return all(any('trial  %d] iter   2' % trial in line for line in lines)
+                       for trial in (0, 1))
+        assert command.wait_for(both_checkpointed)
+        workers = command.group()
         assert len(workers) == 3  # the command and its two workers
-        os.killpg(child.pid, signal.SIGINT)
-        os.killpg(child.pid, signal.SIGINT)  # a second at once, as `timeout` forwards it
-        assert child.wait(timeout=30) == 130
-        err = child.stderr.read()
+        status, err = command.interrupt()
+        assert status == 130
         assert 'interrupted; every trial keeps its last checkpoint' in err
         assert 'Traceback' not in err
-        time.sleep(0.5)
-        for pid in workers:
-            assert not os.path.exists('/proc/%s' % pid) or open(
-                '/proc/%s/stat' % pid).read().split()[2] == 'Z'
+        assert ended(workers)
     finally:
-        if child.poll() is None:
-            os.killpg(child.pid, signal.SIGKILL)
-        subprocess.run(['pkill', '-9', '-g', str(child.pid)])
-        child.wait()
-        child.stdout.close()
-        child.stderr.close()
+        command.close()
     # the trials resume from their checkpoints
     from ps_control import train
     checkpoint, _ = train.trial_paths(str(tmp_path), 'double_pendulum', 'gps', 0)

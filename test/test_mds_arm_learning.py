@@ -510,3 +510,22 @@ def test_a_diverged_episode_is_recorded_at_rest_with_zero_actions():
     assert np.isfinite(states).all() and np.isfinite(actions).all()
     assert np.all(states[1, 7:] == 0.0) and np.all(actions[1, 6:] == 0.0)
     search.update(states, actions)   # a diverged episode must not stop the run
+
+
+def test_ctrl_c_stops_the_batch_command_with_its_checkpoint_kept(tmp_path):
+    from interrupt_support import Command
+    checkpoint = str(tmp_path / 'arm2.npz')
+    command = Command('ps_control.mds_learning', 'arm_2', '--iterations', '100000', '--report',
+                      '1', '--checkpoint', checkpoint)
+    try:
+        assert command.wait_for(lambda lines: any(line.startswith('update    3')
+                                                  for line in lines))
+        status, err = command.interrupt(times=1)
+        assert status == 130, err
+        assert err.strip().splitlines()[-1] == (
+            'python -m ps_control.mds_learning: interrupted; the checkpoint %s keeps the updates '
+            'saved before: rerun the command to resume' % checkpoint), err
+        assert 'Traceback' not in err
+    finally:
+        command.close()
+    assert ArmViaPointSearch.load(checkpoint, load_task('arm_2')).iteration >= 3

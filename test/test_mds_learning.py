@@ -131,9 +131,19 @@ def test_command_writes_results_and_resumes(tmp_path, capsys):
     assert '0 of 4 trials to run (4 already done)' in capsys.readouterr().out
     assert sorted(os.listdir(directory / 'trials')) == saved
     assert json.loads((directory / 'results.json').read_text()) == results
-    # Changed settings invalidate the saved trials.
-    assert mds_experiments.main(argv[:-2] + ['--seed', '5', '--out', str(tmp_path)]) == 0
-    assert '4 of 4 trials to run' in capsys.readouterr().out
+    # Another seed or step would overwrite the saved trials: refused, naming the setting.
+    record = (directory / 'trials' / 'gmds_trial00.json').read_bytes()
+    assert mds_experiments.main(argv + ['--seed', '5', '--sigma', '2']) == 2
+    message = capsys.readouterr().err.strip()
+    assert message.startswith('ps-control mds: ') and '\n' not in message
+    assert 'was run with seed 0, sigma 1.0, not 5, 2.0; use another --out folder' in message
+    assert (directory / 'trials' / 'gmds_trial00.json').read_bytes() == record
+    # More updates (or other rollouts) rerun the trials (a trial record cannot be continued).
+    longer = argv[:argv.index('--updates') + 1] + ['4'] + argv[argv.index('--updates') + 2:]
+    assert mds_experiments.main(longer) == 0
+    assert '4 of 4 trials to run (0 already done)' in capsys.readouterr().out
+    record = json.loads((directory / 'trials' / 'gmds_trial00.json').read_text())
+    assert record['config']['updates'] == 4 and len(record['costs']) == 5
 
 
 def test_arm_command_draws_the_pose(tmp_path):
@@ -152,13 +162,36 @@ def test_pi2_noise_option_reaches_pi2_and_only_its_trials(tmp_path, capsys):
     assert step['config']['pi2_noise'] == 'step'
     assert 'pi2_noise' not in json.loads((trials / 'gmds_trial00.json').read_text())['config']
     capsys.readouterr()
-    assert mds_experiments.main(argv + ['--pi2-noise', 'episode']) == 0
-    assert '1 of 2 trials to run' in capsys.readouterr().out  # G-MDS's trial is kept
-    held = json.loads((trials / 'pi2_trial00.json').read_text())
+    # in the same folder the per-step PI2 trial would be overwritten: refused
+    assert mds_experiments.main(argv + ['--pi2-noise', 'episode']) == 2
+    assert "was run with pi2_noise 'step', not 'episode'" in capsys.readouterr().err
+    assert json.loads((trials / 'pi2_trial00.json').read_text()) == step
+    other = tmp_path / 'episode'
+    assert mds_experiments.main(argv[:-1] + [str(other), '--pi2-noise', 'episode']) == 0
+    held = json.loads((other / 'point' / 'trials' / 'pi2_trial00.json').read_text())
     assert held['config']['pi2_noise'] == 'episode'
-    assert json.loads((tmp_path / 'point' / 'results.json').read_text())['pi2_noise'] == 'episode'
-    assert 'PI2 noise per rollout' in (tmp_path / 'point' / 'table.md').read_text()
+    assert json.loads((other / 'point' / 'results.json').read_text())['pi2_noise'] == 'episode'
+    assert 'PI2 noise per rollout' in (other / 'point' / 'table.md').read_text()
     task = make_task('point', n_basis=5)
     expected = run_trial(task, 'pi2', 2, seed=0, trial=0, pi2_noise='episode')
     assert held['costs'] == pytest.approx(expected['costs'], rel=1e-12)
     assert held['costs'] != step['costs']
+
+
+def test_ctrl_c_stops_the_command_and_its_workers_keeping_the_finished_trials(tmp_path):
+    """Ctrl-C (twice, as `timeout` forwards it): one line, status 130, no worker left."""
+    from interrupt_support import Command, ended
+    command = Command('ps_control.cli', 'mds', 'point', '--methods', 'gmds', '--updates',
+                      '100000', '--trials', '2', '--jobs', '2', '--basis', '5', '--out',
+                      str(tmp_path))
+    try:
+        assert command.wait_for(lambda lines: any('trials to run' in line for line in lines))
+        assert command.wait_for(lambda lines: len(command.group()) == 3, timeout=60.0)
+        workers = command.group()
+        status, err = command.interrupt()
+        assert status == 130, err
+        assert err.strip() == ('ps-control mds: interrupted; the finished trials are kept under '
+                               '%s: rerun the command to run the others' % (tmp_path / 'point'))
+        assert ended(workers)
+    finally:
+        command.close()

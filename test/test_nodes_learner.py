@@ -340,17 +340,25 @@ def test_without_a_reset_each_episode_waits_for_the_robot_to_settle(graph, reset
     assert waits == slept
 
 
-def test_lockstep_without_a_reset_is_refused(graph):
+def test_lockstep_without_a_reset_is_refused(graph, monkeypatch):
     """In lockstep the reset publishes the first state: without one no episode would start."""
+    from rclpy.exceptions import InvalidHandle
+    built = []
+    construct = run._construct
+
+    def recording(*args, **kwargs):
+        built.append(construct(*args, **kwargs))
+        return built[-1]
+    monkeypatch.setattr(run, '_construct', recording)
     with pytest.raises(ValueError, match='lockstep: true needs reset: true'):
         build_nodes(TASK, lockstep=True, context=graph.context,
                     learner=dict(SHORT, reset=False))
-    # the simulator and controller built before the learner was refused are gone from the
-    # graph (left there, their publishers would be taken for a second system's)
-    probe = graph.node('probe')
-    graph.spin_for(0.5)
-    assert probe.get_node_names() == ['probe']
-    assert probe.count_publishers('/' + common.COMMANDS) == 0
+    # the simulator and controller built before the learner was refused are destroyed (left in
+    # the graph, their publishers would be taken for a second system's)
+    assert len(built) == 2
+    for node in built:
+        with pytest.raises(InvalidHandle):
+            node.get_name()
 
 
 def test_a_robot_whose_joint_states_come_late_is_waited_for(graph):
@@ -391,7 +399,7 @@ def test_missing_worker_services_stop_the_learner_with_their_names(graph):
     assert common.START_EPISODE in message and common.RESET in message
 
 
-def test_a_checkpoint_with_no_iterations_left_is_served_without_learning(tmp_path):
+def test_a_checkpoint_with_no_iterations_left_is_served_without_learning(tmp_path, capfd):
     """How a learnt policy is run on its own: resume with the iterations already done."""
     checkpoint = str(tmp_path / 'served.ckpt')
     graph = Graph()
@@ -408,6 +416,8 @@ def test_a_checkpoint_with_no_iterations_left_is_served_without_learning(tmp_pat
         controller = workers[0][1]
         assert graph.spin_until(lambda: controller.digest == policy_digest(learnt))
         assert len(learner.done.result()) == 1  # nothing learnt
+        assert ('nothing to learn: the checkpoint has 1 iterations of the 1 asked for; serving '
+                'its policy' in capfd.readouterr().err)
         assert controller.episode == 0  # and no episode run: the user starts them
         # a setting other than iterations and samples that differs from the run's is refused
         with pytest.raises(ValueError, match='does not match this run: it holds a run with '

@@ -303,3 +303,8 @@ def test_parameter_files_refuse_what_ros_refuses_or_misreads(tmp_path):
     binary.write_bytes(b'\xff\xfe\x00garbage')
     with pytest.raises(ValueError, match='binary.yaml is not valid YAML'):
         read_parameters(str(binary))
+    unclosed = tmp_path / 'unclosed.yaml'
+    unclosed.write_text('/**:\n  ros__parameters:\n    limits: [1.0, 2.0\n')
+    with pytest.raises(ValueError, match='unclosed.yaml is not valid YAML') as error:
+        read_parameters(str(unclosed))
+    assert '\n' not in str(error.value) and 'line 3' in str(error.value)  # where, on one line

@@ -288,10 +288,16 @@ class LearnerNode(Node):
         self.log_iterations = True
         self.diverged = 0        # episodes of this iteration that diverged (see collect)
         self.publish_policy()
-        self.get_logger().info(
-            'learning %s with %s: %d iterations of %d episodes of %d steps on %d worker(s)'
-            % (self.task.name, self.config.algorithm, self.iterations, self.samples,
-               self.task.horizon, len(self.workers)))
+        done = len(self.search.history)
+        if done >= self.iterations:  # a resumed run with nothing left: its policy is served
+            self.get_logger().info(
+                'nothing to learn: the checkpoint has %d iterations of the %d asked for; '
+                'serving its policy' % (done, self.iterations))
+        else:
+            self.get_logger().info(
+                'learning %s with %s: %d iterations of %d episodes of %d steps on %d worker(s)'
+                % (self.task.name, self.config.algorithm, self.iterations, self.samples,
+                   self.task.horizon, len(self.workers)))
 
     # Publishing -------------------------------------------------------------------------------
 

@@ -227,7 +227,8 @@ def joint_state_to_x(msg, joints):
         x = np.concatenate([np.asarray(position, dtype=float)[index],
                             np.asarray(velocity, dtype=float)[index]])
     if not np.isfinite(x).all():
-        raise ValueError('joint state holds NaN or inf: %s' % np.array2string(x, precision=4))
+        raise ValueError('joint state holds NaN or inf: %s' % np.array2string(
+            x, precision=4, max_line_width=np.inf))
     return x
 
 

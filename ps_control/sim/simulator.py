@@ -98,6 +98,11 @@ class DivergenceError(RuntimeError):
         self.states = states
 
 
+def state_text(x):
+    """Return a state for an error message, on one line (numpy wraps arrays at 75 characters)."""
+    return np.array2string(np.asarray(x, dtype=float), precision=4, max_line_width=np.inf)
+
+
 def diverged(states, bound):
     """
     Return which states (..., dx) -> (...) have diverged: a NaN or inf, or |x_i| > ``bound``.
@@ -309,7 +314,7 @@ class Simulator:
             raise ValueError('state x holds NaN or inf')
         if np.abs(x).max(initial=0.0) > self.divergence_bound:
             raise ValueError('state x has a component beyond the divergence bound %g: %s'
-                             % (self.divergence_bound, np.array2string(x, precision=4)))
+                             % (self.divergence_bound, state_text(x)))
         q = x[:, :self.du]
         outside = ((q < self.lower_limits - self.limit_tolerance)
                    | (q > self.upper_limits + self.limit_tolerance))
@@ -352,7 +357,7 @@ class Simulator:
         if bad.any():
             i = int(np.argmax(bad))
             raise DivergenceError('simulation diverged: copy %d reached state %s (bound %g)'
-                                  % (i, np.array2string(x[i], precision=4),
+                                  % (i, state_text(x[i]),
                                      self.divergence_bound), x)
         return x[0] if single else x
 
@@ -397,7 +402,7 @@ class Simulator:
                     i = int(np.argmax(bad))
                     raise DivergenceError(
                         'rollout %d diverged at step %d: state %s (bound %g)'
-                        % (i, t + 1, np.array2string(x[i], precision=4), self.divergence_bound),
+                        % (i, t + 1, state_text(x[i]), self.divergence_bound),
                         x.copy())
                 rows = np.flatnonzero(bad)
                 diverged_at[rows] = t + 1

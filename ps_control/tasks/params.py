@@ -129,8 +129,9 @@ def read_document(path):
             return yaml.load(stream, Loader=_ParameterFileLoader)  # noqa: S506 (a safe loader)
     except OSError as error:
         raise ValueError('cannot read parameter file %s: %s' % (path, error)) from None
-    except (yaml.YAMLError, UnicodeDecodeError) as error:
-        raise ValueError('parameter file %s is not valid YAML: %s' % (path, error)) from None
+    except (yaml.YAMLError, UnicodeDecodeError) as error:  # on one line: YAML's spans several
+        where = '; '.join(line.strip() for line in str(error).splitlines() if line.strip())
+        raise ValueError('parameter file %s is not valid YAML: %s' % (path, where)) from None
 
 
 def read_parameters(path, node=WILDCARD, missing_ok=False):
