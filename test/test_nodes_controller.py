@@ -246,19 +246,39 @@ def test_an_episode_starts_only_with_valid_joint_states_out_of_lockstep(graph, l
     (common.POLICY, Float64MultiArray, common.LATCHED_QOS)])
 def test_no_episode_starts_while_another_node_publishes_on_its_topics(graph, capfd, topic,
                                                                       message_type, qos):
-    """A second system in the namespace: its commands would interleave with this one's."""
-    robot = Robot(graph)
-    robot.send_policy(constant_policy([1.0, 2.0]))
+    """
+    A second system in the namespace: its commands would interleave with this one's.
+
+    While the topics are shared the controller commands zero torque (not its hold torque), an
+    episode in progress gets fallback ticks (the learner runs it again), and none starts.
+    """
+    robot = Robot(graph, fallback_damping=2.0)  # hold -2 qdot = [-1, -2] between episodes
+    robot.send_policy(constant_policy([1.0, 2.0], T=1000))
     assert robot.ready()
+    assert graph.call(robot.start, Trigger.Request()).success
+    assert robot.spin_publishing(lambda: len(robot.transitions) >= 2)
     other = graph.node('other_system')
     publisher = other.create_publisher(message_type, topic, qos)
-    assert robot.wait_for_log(capfd, 'no episode starts until it is alone')
+    assert robot.wait_for_log(capfd, 'commanding zero torque, and no episode starts until it '
+                                     'is alone')
+    n, m = len(robot.commands), len(robot.transitions)
+    assert robot.spin_publishing(lambda: len(robot.transitions) >= m + 3)
+    assert robot.transitions[-1][2] == STATUS_FALLBACK
+    np.testing.assert_allclose(robot.transitions[-1][5], [0.0, 0.0])
+    assert robot.commands[-1] == [0.0, 0.0] and len(robot.commands) > n
+    stop = robot.node.create_client(Trigger, common.STOP_EPISODE)
+    assert graph.call(stop, Trigger.Request()).success
     response = graph.call(robot.start, Trigger.Request())
     assert not response.success
-    assert response.message.startswith('not started: 2 nodes publish ')
-    assert 'on /%s (' % topic in response.message and '/other_system' in response.message
+    assert response.message.startswith('not started: 2 publishers of ')
+    assert 'on /%s, of the nodes ' % topic in response.message
+    assert '/other_system' in response.message
+    n = len(robot.commands)
+    assert robot.spin_publishing(lambda: len(robot.commands) >= n + 3)
+    assert robot.commands[-1] == [0.0, 0.0]  # idle: zero, not the hold torque
     other.destroy_publisher(publisher)
-    assert robot.spin_publishing(lambda: robot.controller._shared_topics() is None)
+    assert robot.wait_for_log(capfd, "no other publishers on the controller's topics now")
+    assert robot.spin_publishing(lambda: robot.commands[-1] == [-1.0, -2.0])
     assert graph.call(robot.start, Trigger.Request()).success
 
 

@@ -361,7 +361,7 @@ def test_lockstep_without_a_reset_is_refused(graph, monkeypatch):
             node.get_name()
 
 
-def test_a_robot_whose_joint_states_come_late_is_waited_for(graph):
+def test_a_robot_whose_joint_states_come_late_is_waited_for(graph, capfd):
     """Hardware start-up: the learner asks the controller again until the states are up."""
     from ps_control.nodes.controller_node import ControllerNode
     from sensor_msgs.msg import JointState
@@ -386,6 +386,27 @@ def test_a_robot_whose_joint_states_come_late_is_waited_for(graph):
     assert graph.spin_until(publish_after_a_while, timeout=60.0)
     assert learner.done.exception() is None, learner.done.exception()
     assert len(learner.done.result()) == 1
+    assert capfd.readouterr().err.count(  # said once per episode start, not per attempt
+        'controller of worker (own namespace) refused to start an episode (not started: no joint '
+        'states received on joint_states yet); asking again for up to') == 1
+
+
+@pytest.mark.parametrize('lockstep', [False, True])
+def test_a_reset_is_sent_again_only_out_of_lockstep(graph, lockstep):
+    """Out of lockstep a simulator restarted after a crash never got the first request."""
+    from rclpy.task import Future
+    _, node = graph.build(TASK, lockstep=lockstep, with_learner=True)
+    repeats = []
+
+    def call(client, repeat=True):
+        repeats.append((client.srv_name, repeat))
+        future = Future()
+        future.set_result(Trigger.Response(success=True))
+        return future
+    node.call = call
+    done = graph.executor.create_task(node._reset(node.workers[0]))
+    assert graph.spin_until(done.done) and done.exception() is None
+    assert repeats == [(node.workers[0].reset.srv_name, not lockstep)]
 
 
 def test_missing_worker_services_stop_the_learner_with_their_names(graph):

@@ -28,10 +28,11 @@ step 0 and the episode ends after the policy's T steps with a terminal tick that
 The response message reads ``episode=<n> policy=<digest>`` so the learner knows which episode
 number its transitions carry and that the controller has its newest policy. Out of lockstep a
 start is refused while the joint states are missing, stale or rejected (a robot's driver not up
-yet); the learner asks again until its ``service_timeout``. A start is refused, and an error
-logged once, while another node also publishes commands, joint states or policies on the
-controller's topics: a second system in the same namespace and ROS domain, whose commands would
-interleave with this one's on the robot.
+yet); the learner asks again until its ``service_timeout``. While another node also publishes
+commands, joint states or policies on the controller's topics (a second system in the same
+namespace and ROS domain, whose commands would interleave with this one's on the robot; checked
+every SHARING_WATCH_SECONDS), the controller logs an error once, commands zero torque (ticks of
+an episode in progress are fallbacks) and refuses to start episodes.
 ``ps_control/stop_episode`` aborts. Policies arrive on ``ps_control/policy`` (transient local);
 one of the wrong shape or with NaN is rejected with an error and the old one kept; a policy
 arriving during an episode takes over at the next episode.
@@ -83,7 +84,9 @@ from std_srvs.srv import Trigger
 
 IDLE, ARMED, RUNNING = 'idle', 'armed', 'running'
 CLOCK_WATCH_SECONDS = 2.0  # wall seconds without a tick before the controller warns
-SHARING_WATCH_SECONDS = 2.0  # wall seconds between checks for other publishers on its topics
+# wall seconds between checks for other publishers on its topics (a check takes about 0.1 ms)
+SHARING_WATCH_SECONDS = 0.5
+SHARED = 'shared'  # the fault of a controller whose topics another node publishes on
 # wall seconds to wait for the zero torque sent on exit to be acknowledged: Fast DDS acknowledges
 # on its writer heartbeat, every 3 s by default (measured: exit 3.3 s after SIGINT), and ros2
 # launch escalates to SIGTERM after 5 s
@@ -287,20 +290,24 @@ class ControllerNode(Node):
                 '%s/%s' % (info.node_namespace.rstrip('/'), info.node_name)
                 for info in self.get_publishers_info_by_topic(topic))
             if len(publishers) > 1:
-                shared.append('%d nodes publish %s on %s (%s)'
+                shared.append('%d publishers of %s on %s, of the nodes %s'
                               % (len(publishers), what, topic, ', '.join(publishers)))
         if not shared:
             return None
-        return '%s; run one system per namespace and ROS domain' % '; '.join(shared)
+        return ('%s; run one system per namespace and ROS domain (a process killed a moment ago '
+                'stays in the graph until its DDS lease runs out, 20 s by default)'
+                % '; '.join(shared))
 
     def _watch_sharing(self):
-        """Log an error once when another node starts publishing on our topics, info when not."""
+        """Check the topics for other publishers; log an error when they appear, info after."""
         sharing = self._shared_topics()
         if sharing != self.sharing:
             if sharing is not None:
-                self.get_logger().error('%s; no episode starts until it is alone' % sharing)
+                self.get_logger().error('%s; commanding zero torque, and no episode starts until '
+                                        'it is alone' % sharing)
             else:
-                self.get_logger().info("no other publishers on the controller's topics now")
+                self.get_logger().info("no other publishers on the controller's topics now; "
+                                       'resuming control')
         self.sharing = sharing
 
     def _on_timer(self):
@@ -316,6 +323,8 @@ class ControllerNode(Node):
 
     def _check_state(self, now):
         """Return None if the newest joint state is usable, else (kind, explanation)."""
+        if self.sharing is not None:  # its topics are shared: commands would interleave
+            return SHARED, self.sharing
         if self.state_error is not None:
             return 'rejected', 'joint states rejected: %s' % self.state_error
         if self.state is None:
@@ -326,11 +335,17 @@ class ControllerNode(Node):
         return None
 
     def _report(self, fault):
-        """Log a fault once when it appears (or changes kind) and once when it clears."""
+        """
+        Log a fault once when it appears (or changes kind) and once when it clears.
+
+        Shared topics are logged by ``_watch_sharing``, also between episodes in lockstep.
+        """
         kind = None if fault is None else fault[0]
         if kind == self.fault:
             return
-        if fault is None:
+        if SHARED in (kind, self.fault):
+            pass
+        elif fault is None:
             self.get_logger().info('joint states valid again; resuming control')
         else:
             self.get_logger().warning('%s; commanding zero torque' % fault[1])

@@ -422,6 +422,7 @@ class LearnerNode(Node):
     async def start(self, worker):
         """Arm the worker's controller with the current policy; return the episode number."""
         deadline = time.monotonic() + self.service_timeout
+        said = False
         while True:
             response = await self.call(worker.start)
             if response.success:
@@ -430,6 +431,11 @@ class LearnerNode(Node):
                 if fields.get('policy') == worker.digest:
                     return int(fields['episode'])
                 await self.call(worker.stop)  # armed with an older policy: disarm, ask again
+            elif not said:  # once: a robot coming up, another system in the namespace
+                self.get_logger().info(
+                    'controller of worker %s refused to start an episode (%s); asking again for '
+                    'up to %.3g s' % (worker.name, response.message, self.service_timeout))
+                said = True
             if time.monotonic() > deadline:
                 raise EpisodeError('controller of worker %s cannot start an episode with '
                                    'policy %s: %s' % (worker.name, worker.digest,
@@ -470,7 +476,9 @@ class LearnerNode(Node):
             worker.episode = None
 
     async def _reset(self, worker):
-        response = await self.call(worker.reset, repeat=False)
+        # out of lockstep the reset comes before the start, so a request sent again is harmless
+        # (a simulator restarted after a crash never got the first); in lockstep it comes after
+        response = await self.call(worker.reset, repeat=not self.lockstep)
         if not response.success:
             raise EpisodeError('reset of worker %s failed: %s' % (worker.name,
                                                                   response.message))
