@@ -153,7 +153,8 @@ class Worker:
         fallback = [t for t in range(T + 1) if self.rows[t][0] != STATUS_OK]
         if fallback:
             raise EpisodeError('episode %d on worker %s had safe-fallback ticks at steps %s '
-                               '(stale or malformed joint states)'
+                               '(stale or malformed joint states, or topics shared with another '
+                               "node: the controller's log says which)"
                                % (self.episode, self.name, fallback[:10]))
         states = np.array([self.rows[t][1] for t in range(T + 1)])
         actions = np.array([self.rows[t][2] for t in range(T)])
