@@ -60,7 +60,7 @@ PARAMETER_ERRORS = (InvalidParameterValueException, InvalidParameterTypeExceptio
 CONFIGURATION_ERRORS = (ValueError,) + PARAMETER_ERRORS
 # set by the SIGINT / SIGTERM handler of init_handling_stop_signals: spin returns
 STOP_REQUESTED = threading.Event()
-_stop_signals = []  # the signal that set STOP_REQUESTED (stop_exit_status)
+_stop_signal = None  # the signal that set STOP_REQUESTED (stop_exit_status)
 
 # joint_states and commands: reliable keep-last 10, the ros2_control defaults (a reliable
 # subscriber would not match a best-effort publisher).
@@ -296,7 +296,8 @@ def restore_stop_signals():
         number, handler = _replaced_handlers.popitem()
         signal.signal(number, handler)
     STOP_REQUESTED.clear()
-    _stop_signals.clear()
+    global _stop_signal
+    _stop_signal = None
 
 
 def stop_exit_status():
@@ -305,9 +306,9 @@ def stop_exit_status():
 
     130 for SIGINT (Ctrl-C), 143 for SIGTERM; None when no stop was requested.
     """
-    if not STOP_REQUESTED.is_set() or not _stop_signals:
+    if not STOP_REQUESTED.is_set() or _stop_signal is None:
         return None
-    return 128 + int(_stop_signals[0])
+    return 128 + int(_stop_signal)
 
 
 def _request_stop(signum, frame):
@@ -318,7 +319,8 @@ def _request_stop(signum, frame):
     out as an unrelated RuntimeError (seen with SIGTERM and the EventsExecutor). The next
     signal gets Python's default handling.
     """
-    _stop_signals[:] = [signum]
+    global _stop_signal
+    _stop_signal = signum
     STOP_REQUESTED.set()
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)

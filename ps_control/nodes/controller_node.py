@@ -175,7 +175,7 @@ class ControllerNode(Node):
         steady = Clock(clock_type=ClockType.STEADY_TIME)
         if not self.lockstep:  # in lockstep the clock rightly stands still between episodes
             self.create_timer(CLOCK_WATCH_SECONDS, self._watch_clock, clock=steady)
-        self.sharing = None  # the other publishers last reported in the log
+        self.sharing = None  # what _watch_sharing found shared last: a fault while not None
         self.create_timer(SHARING_WATCH_SECONDS, self._watch_sharing, clock=steady)
         self.get_logger().info(
             'controller for joints %s at %.1f Hz%s, effort limits %s'
