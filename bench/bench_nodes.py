@@ -150,7 +150,7 @@ def echo(kind):
     except KeyboardInterrupt:
         pass
     finally:
-        common.tear_down(executor, node)
+        common.tear_down(executor, [node])
 
 
 def floor(kind, calls=5000):

@@ -55,7 +55,6 @@ from ps_control.tasks.params import flatten
 from ps_control.tasks.params import read_document
 from ps_control.tasks.params import read_parameters
 from ps_control.tasks.params import WILDCARD
-import rclpy
 from rclpy.executors import ExternalShutdownException
 from rclpy.parameter import Parameter
 
@@ -285,27 +284,7 @@ def main(argv=None):
         print('ps-control run: %s' % error, file=sys.stderr)
         return 2
     finally:
-        try:
-            stop_nodes(executor, nodes)
-        finally:
-            common.restore_stop_signals()
-
-
-def stop_nodes(executor, nodes):
-    """
-    Shut the executor (may be None) down, destroy the nodes and shut rclpy down.
-
-    Every controller sends its exit command (zero torque, out of lockstep) before the first one
-    waits for its acknowledgement, so that the waits overlap.
-    """
-    if executor is not None:
-        executor.shutdown()
-    for node in nodes:
-        if isinstance(node, ControllerNode):
-            node.send_exit_command()
-    for node in nodes:
-        node.destroy_node()
-    rclpy.try_shutdown()
+        common.tear_down(executor, nodes)
 
 
 if __name__ == '__main__':

@@ -34,7 +34,6 @@ from ps_control.nodes.messages import policy_to_msg
 from ps_control.nodes.messages import STATUS_FALLBACK
 from ps_control.nodes.messages import transition_from_msg
 from ps_control.nodes.messages import transition_to_msg
-from ps_control.run import stop_nodes
 import pytest
 from rclpy.exceptions import InvalidParameterValueException
 from rclpy.publisher import Publisher
@@ -583,7 +582,7 @@ def test_several_controllers_send_their_exit_commands_before_any_waits(graph, mo
     for node in controllers:
         graph.executor.remove_node(node)
         graph.nodes.remove(node)
-    stop_nodes(None, controllers)
+    common.tear_down(None, controllers)
     assert events == [('sent', '/a', [0.0, 0.0]), ('sent', '/b', [0.0, 0.0]),
                       ('wait', '/a/' + common.COMMANDS), ('wait', '/b/' + common.COMMANDS)]
 

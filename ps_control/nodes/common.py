@@ -265,7 +265,7 @@ def run_node(factory, args=None, setup=None, program=None):
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
-        tear_down(executor, node)
+        tear_down(executor, [] if node is None else [node])
     return 0
 
 
@@ -326,16 +326,22 @@ def _request_stop(signum, frame):
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
-def tear_down(executor, node):
+def tear_down(executor, nodes):
     """
-    Shut down the executor, destroy the node (either may be None) and shut rclpy down.
+    Shut down the executor (may be None), destroy the nodes and shut rclpy down.
 
-    Then the signal handlers are those from before ``init_handling_stop_signals``.
+    Every node with a ``send_exit_command`` (a controller: zero torque, out of lockstep) sends
+    it before the first one waits for its acknowledgement in ``destroy_node``, so that a process
+    with several controllers waits for them together. Then the signal handlers are those from
+    before ``init_handling_stop_signals``.
     """
     try:
         if executor is not None:
             executor.shutdown()
-        if node is not None:
+        for node in nodes:
+            if hasattr(node, 'send_exit_command'):
+                node.send_exit_command()
+        for node in nodes:
             node.destroy_node()
         rclpy.try_shutdown()
     finally:

@@ -630,7 +630,7 @@ def main(args=None):
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
-        common.tear_down(executor, node)
+        common.tear_down(executor, [] if node is None else [node])
     return status
 
 
