@@ -164,3 +164,29 @@ def test_covariances_are_checked_positive_semidefinite_to_round_off_only():
     with pytest.raises(ValueError, match='dynamics cov is not positive semidefinite at time '
                                          'step 2'):
         LinearGaussianDynamics(A, B, c, cov)
+
+
+def test_covariance_check_names_the_first_failing_step_and_its_fault():
+    """Asymmetry, NaN and indefiniteness are each reported at the first step that has one."""
+    from ps_control.core.linear_gaussian import check_symmetric_psd
+    stack = np.broadcast_to(np.eye(3), (6, 3, 3)).copy()
+    check_symmetric_psd('cov', stack)
+    stack[4, 0, 1] += 1e-3  # not symmetric
+    stack[2] = np.diag([1.0, -1.0, 1.0])  # symmetric, indefinite
+    with pytest.raises(ValueError, match=r'cov is not positive definite at time step 2 '
+                                         r'\(smallest eigenvalue -1\)'):
+        check_symmetric_psd('cov', stack)
+    stack[2] = np.eye(3)
+    with pytest.raises(ValueError, match='cov is not symmetric at time step 4'):
+        check_symmetric_psd('cov', stack)
+    stack[1, 2, 2] = np.nan
+    with pytest.raises(ValueError, match='cov is not symmetric at time step 1'):
+        check_symmetric_psd('cov', stack)
+    # semidefinite passes only when asked for; an empty matrix has no positive eigenvalue
+    singular = np.broadcast_to(np.diag([1.0, 0.0]), (2, 2, 2))
+    check_symmetric_psd('cov', singular, definite=False)
+    with pytest.raises(ValueError, match='cov is not positive definite at time step 0'):
+        check_symmetric_psd('cov', singular)
+    check_symmetric_psd('cov', np.zeros((3, 0, 0)), definite=False)
+    with pytest.raises(ValueError, match='cov is not positive definite at time step 0'):
+        check_symmetric_psd('cov', np.zeros((3, 0, 0)))

@@ -74,16 +74,23 @@ def check_symmetric_psd(name, covs, definite=True, tol=1e-9):
     Raises ValueError naming the quantity and the first failing time step.
     """
     covs = np.asarray(covs)
-    stack = covs.reshape((-1,) + covs.shape[-2:])
+    stack = covs.reshape((int(np.prod(covs.shape[:-2])),) + covs.shape[-2:])
     scale = max(1.0, float(np.abs(stack).max(initial=0.0)))
-    for t, matrix in enumerate(stack):
-        if not np.allclose(matrix, matrix.T, atol=tol * scale, rtol=1e-7):
+    transposed = stack.swapaxes(-1, -2)
+    # np.allclose(S, S') per matrix, batched (NaN fails it)
+    symmetric = (np.abs(stack - transposed) <= tol * scale + 1e-7 * np.abs(transposed)).all(
+        axis=(-1, -2))
+    smallest = np.full(len(stack), np.nan if stack.shape[-1] else 0.0)  # 0 x 0: eigenvalue 0
+    if stack.shape[-1] and symmetric.any():
+        smallest[symmetric] = np.linalg.eigvalsh(0.5 * (stack + transposed)[symmetric])[:, 0]
+    failing = ~(smallest >= (1e-300 if definite else -tol * scale))
+    if failing.any():
+        t = int(np.argmax(failing))
+        if not symmetric[t]:
             raise ValueError('%s is not symmetric at time step %d' % (name, t))
-        smallest = np.linalg.eigvalsh(0.5 * (matrix + matrix.T))[0] if matrix.size else 0.0
-        if smallest < (1e-300 if definite else -tol * scale):
-            kind = 'positive definite' if definite else 'positive semidefinite'
-            raise ValueError('%s is not %s at time step %d (smallest eigenvalue %.3g)'
-                             % (name, kind, t, smallest))
+        kind = 'positive definite' if definite else 'positive semidefinite'
+        raise ValueError('%s is not %s at time step %d (smallest eigenvalue %.3g)'
+                         % (name, kind, t, smallest[t]))
     return covs
 
 
