@@ -21,7 +21,8 @@ step) to 1e-10 relative, including the errors raised for non-PD and non-finite c
 
 from core_problems import random_problem
 import numpy as np
-from ps_control.core import GaussianState, LinearGaussianDynamics, LinearGaussianPolicy, lqg
+from ps_control.core import (GaussianState, LinearGaussianDynamics, LinearGaussianPolicy, lqg,
+                             QuadraticReward)
 from ps_control.core.gaussian import expected_policy_kl, kl_gaussian, NotPositiveDefiniteError
 from ps_control.core.linear_gaussian import NonFiniteError
 from ps_control.core.lqg import (augment, backward_pass, expected_next_value, expected_reward,
@@ -387,3 +388,21 @@ def test_constant_policy_has_the_noise_variance_std_squared():
     assert policy.K.shape == (4, 2, 3) and np.array_equal(policy.K[3], K)
     np.testing.assert_allclose(policy.k, np.tile([0.1, -0.2], (4, 1)))
     np.testing.assert_allclose(policy.cov, np.broadcast_to(0.09 * np.eye(2), (4, 2, 2)))
+
+
+def test_reward_quadratic_is_each_steps_reward():
+    """Each step's quadratic (and the terminal one) is R_t(s, a) of that step, constants too."""
+    rng = np.random.default_rng(2)
+    T, dx, du = 4, 3, 2
+    roots = rng.standard_normal((T + 1, dx, dx))
+    M = -(roots @ roots.swapaxes(1, 2)) - np.eye(dx)
+    H = -np.array([np.diag(rng.uniform(0.5, 2.0, du)) for _ in range(T)])
+    z, y = rng.standard_normal((T + 1, dx)), rng.standard_normal((T, du))
+    step, terminal = reward_quadratic(QuadraticReward(M, H, z, y))
+    s, a = rng.standard_normal((T + 1, dx)), rng.standard_normal((T, du))
+    for t in range(T):
+        expected = (z[t] - s[t]) @ M[t] @ (z[t] - s[t]) + (y[t] - a[t]) @ H[t] @ (y[t] - a[t])
+        got = step[t].evaluate(np.concatenate([s[t], a[t]]))
+        assert got == pytest.approx(expected, rel=1e-12)
+    expected = (z[T] - s[T]) @ M[T] @ (z[T] - s[T])
+    assert terminal.evaluate(s[T]) == pytest.approx(expected, rel=1e-12)

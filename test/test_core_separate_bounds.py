@@ -138,3 +138,14 @@ def test_retreat_raises_the_multipliers_to_a_fixed_point(monkeypatch, bound):
         raise RuntimeError('state distribution fixed point not reached')
     monkeypatch.setattr(KLBoundedProblem, 'fixed_point', never)
     assert problem._retreat(alpha, second) is None  # none up to max_backtracks powers of 10
+
+
+def test_warm_start_takes_both_multipliers():
+    """Started at its own solution (alpha0 and gamma0), the search has nothing left to do."""
+    dyn, rew, pol, x0 = random_problem(T=10, seed=3)
+    cold = separate_bounds_update(dyn, rew, pol, x0, 0.3, 0.2)
+    warm = separate_bounds_update(dyn, rew, pol, x0, 0.3, 0.2, alpha0=cold.alpha,
+                                  gamma0=cold.gamma)
+    assert cold.iterations > 0 and warm.iterations == 0 and warm.converged
+    np.testing.assert_allclose(warm.gamma, cold.gamma, rtol=1e-9)
+    np.testing.assert_allclose(warm.alpha, cold.alpha, rtol=1e-9)

@@ -458,3 +458,27 @@ def test_the_returned_policy_is_a_fixed_point_of_the_block_descent(update):
     np.testing.assert_allclose(again.K, res.policy.K, rtol=1e-6, atol=1e-8)
     np.testing.assert_allclose(again.k, res.policy.k, rtol=1e-6, atol=1e-8)
     np.testing.assert_allclose(again.cov, res.policy.cov, rtol=1e-6, atol=1e-10)
+
+
+def test_policy_covariance_floor_raises_only_the_small_eigenvalues():
+    """
+    Floor the policy covariances' eigenvalues at ``min_policy_variance``, eigenvectors kept.
+
+    The previous policy's variance of 1e-12 makes GPS's new covariances fall below the floor
+    of 1e-10 in some direction; the result must be the symmetric Q diag(max(lambda, floor)) Q'
+    of the unfloored covariance, checked directly on a rotated covariance.
+    """
+    from ps_control.core.kl_update import _floor_covariance
+    rng = np.random.default_rng(0)
+    rotation = np.linalg.qr(rng.standard_normal((3, 3)))[0]
+    cov = (rotation * np.array([1.0, 0.5, 1e-13])) @ rotation.T
+    floored = _floor_covariance(cov[None], 1e-10)[0]
+    np.testing.assert_allclose(floored, (rotation * np.array([1.0, 0.5, 1e-10])) @ rotation.T,
+                               rtol=0, atol=1e-14)
+    np.testing.assert_array_equal(_floor_covariance(cov[None], 1e-14)[0], cov)
+    dyn, rew, pol, x0 = random_problem(T=5, dx=3, du=3, seed=1, policy_std=1e-6)
+    res = gps_update(dyn, rew, pol, x0, epsilon=0.5)
+    covs = res.policy.cov
+    np.testing.assert_array_equal(covs, covs.swapaxes(1, 2))
+    smallest = np.linalg.eigvalsh(covs).min()
+    assert smallest == pytest.approx(1e-10, rel=1e-6)  # the floor was hit, and holds

@@ -475,3 +475,78 @@ def test_gmm_objective_is_the_penalised_log_likelihood_of_its_parameters():
                   for w, c in zip(gmm.weights, gmm.covs))
     assert gmm.history[-1] == pytest.approx(np.log(density).sum() + penalty, rel=1e-10)
     assert gmm.log_likelihood[-1] == pytest.approx(np.log(density).sum(), rel=1e-10)
+
+
+def test_each_steps_prior_weights_the_clusters_by_that_steps_samples():
+    """
+    Give step t the mixture moment-matched at the mean responsibilities of step t's tuples.
+
+    The rollouts drift with t, so steps fall in different clusters and a prior built from
+    the wrong steps' samples (e.g. a time-major reshape of the responsibilities) differs.
+    """
+    rng = np.random.default_rng(5)
+    N, T = 8, 12
+    states = np.cumsum(0.5 + 0.1 * rng.standard_normal((N, T + 1, 2)), axis=1)
+    actions = rng.standard_normal((N, T, 1))
+    fitter = DynamicsFitter(max_clusters=4, min_samples_per_cluster=10, strength=2.0)
+    fitter.update_prior(states, actions)
+    prior = fitter.prior_at(states, actions)
+    for t in range(T):
+        tuples = np.column_stack([states[:, t], actions[:, t], states[:, t + 1]])
+        weights = np.exp(fitter.gmm.log_responsibilities(tuples)).mean(axis=0)
+        mean, cov = fitter.gmm.moment_match(weights)
+        np.testing.assert_allclose(prior.mu0[t], mean, rtol=1e-9, atol=1e-12, err_msg=t)
+        np.testing.assert_allclose(prior.Phi[t], 2.0 * cov, rtol=1e-9, atol=1e-12, err_msg=t)
+    # the steps' priors do differ: the test can tell them apart
+    assert np.abs(prior.mu0[0] - prior.mu0[T - 1]).max() > 1.0
+
+
+def test_niw_posterior_covariance_follows_its_formula_when_n0_differs_from_m():
+    """
+    Sigma = (N S + Phi + N m / (N + m) (ybar - mu0)(ybar - mu0)') / (N + n0), n0 != m.
+
+    With ridge 0 the fit conditions Sigma exactly: F = Sigma_yx Sigma_xx^-1, cov = Sigma_yy -
+    F Sigma_xx F'.
+    """
+    rng = np.random.default_rng(6)
+    n, p = 10, 3
+    xu = rng.standard_normal((n, p))
+    x_next = xu @ rng.standard_normal((p, 2)) + 0.2 * rng.standard_normal((n, 2))
+    root = rng.standard_normal((p + 2, p + 2))
+    prior = NIWPrior(rng.standard_normal(p + 2), root @ root.T + np.eye(p + 2), 1.0, 0.0)
+    F, _, cov = fit_linear_gaussian(xu, x_next, prior, ridge=0.0)
+    joint = np.column_stack([xu, x_next])
+    ybar = joint.mean(axis=0)
+    shift = ybar - prior.mu0
+    sigma = ((joint - ybar).T @ (joint - ybar) + prior.Phi
+             + n * prior.m / (n + prior.m) * np.outer(shift, shift)) / (n + prior.n0)
+    expected_F = sigma[p:, :p] @ np.linalg.inv(sigma[:p, :p])
+    np.testing.assert_allclose(F, expected_F, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(cov, sigma[p:, p:] - expected_F @ sigma[:p, :p] @ expected_F.T,
+                               rtol=1e-10, atol=1e-12)
+
+
+def test_ridge_is_relative_to_each_inputs_variance_and_bounds_collinear_gains():
+    """
+    Add ridge * Sigma_ii to the (x, u) diagonal: a ridge regression on nearly collinear inputs.
+
+    The actions are a linear feedback of the state plus noise 1e-7: without a ridge the gains
+    along that direction are fitted to the noise; the relative ridge of 1e-6 keeps them bounded.
+    """
+    rng = np.random.default_rng(0)
+    n = 20
+    x = rng.standard_normal((n, 3))
+    u = x @ rng.standard_normal((3, 1)) + 1e-7 * rng.standard_normal((n, 1))
+    xu = np.column_stack([x, u])
+    x_next = x @ np.diag([0.9, 0.8, 0.7]) + u @ np.array([[0.5, -0.2, 0.1]]) \
+        + 0.01 * rng.standard_normal((n, 3))
+    ridge = 1e-6
+    F, f, _ = fit_linear_gaussian(xu, x_next, ridge=ridge)
+    joint = np.column_stack([xu, x_next])
+    centred = joint - joint.mean(axis=0)
+    sigma = centred.T @ centred / n
+    sigma_xx = sigma[:4, :4] + ridge * np.diag(np.diag(sigma[:4, :4]))
+    np.testing.assert_allclose(F, sigma[4:, :4] @ np.linalg.inv(sigma_xx), rtol=1e-8)
+    assert np.abs(F).max() < 2.0
+    unregularised, _, _ = fit_linear_gaussian(xu, x_next, ridge=0.0)
+    assert np.abs(unregularised).max() > 10.0  # what the ridge prevents
