@@ -115,6 +115,18 @@ def test_gui_shows_the_rollouts_at_real_time(tmp_path, monkeypatch, capsys):
     assert calls[-1] == {'n_robots': 2, 'gui': False, 'realtime': False}
 
 
+def test_a_checkpoint_without_a_linear_gaussian_policy_keeps_its_horizon(tmp_path):
+    """A G-AMDS run (its policy is a DMP, no K) on a shortened horizon restores on that one."""
+    task = load_task('arm_2')
+    short = dataclasses.replace(task, horizon=task.horizon // 2)
+    search = make_search(short, load_learning_config(short, {'algorithm': 'g_amds'}))
+    path = str(tmp_path / 'short.npz')
+    search.save(path)
+    assert 'K' not in read_checkpoint(path)[0]
+    assert checkpoint_task(read_checkpoint(path), task) == short
+    assert load_search(path, task, checkpoint_horizon=True).task == short
+
+
 def test_a_checkpoint_keeps_the_horizon_its_run_had(tmp_path, capsys):
     """ps-control run --horizon 10: evaluate (and resume) on 10 steps, named if it differs."""
     task = load_task('double_pendulum')

@@ -233,6 +233,9 @@ def test_step_adaptation_follows_the_realised_share_of_the_predicted_gain(realis
     assert search.next_step_multiplier(-100.0 + 20.0 * realised) == pytest.approx(2.0 * factor)
     search.history[-1]['predicted_reward'] = -95.0  # the model predicted a loss: no judgement
     assert search.next_step_multiplier(-80.0) == 2.0
+    search.history[-1]['predicted_reward'] = -90.0  # nor a gain of exactly 0
+    assert search.next_step_multiplier(-120.0) == 2.0
+    assert search.next_step_multiplier(-80.0) == 2.0
     search.history.append({'expected_reward': -80.0, 'step_multiplier': 2.0,
                            'update_error': 'no update, policy kept'})
     assert search.next_step_multiplier(-60.0) == 2.0  # a kept policy predicted nothing
@@ -315,7 +318,11 @@ def test_the_limit_penalty_pulls_saturated_mean_actions_toward_the_limit(algorit
 
 
 def test_the_limit_penalty_is_quadratised_at_the_models_mean_actions(monkeypatch):
-    """At the current policy's mean actions under the fitted model; if they overflow, sampled."""
+    """
+    At the current policy's mean actions under the fitted model; if they overflow, sampled.
+
+    The hinge is at the task's torque limits, with the configured weight.
+    """
     task = LinearTask(limit=0.5)
     search = PolicySearch(task, load_learning_config(
         task, {'algorithm': 'gps', 'limit_penalty': 1.0}), policy=_pushing_policy(task, 6.0))
@@ -323,9 +330,11 @@ def test_the_limit_penalty_is_quadratised_at_the_models_mean_actions(monkeypatch
     used = []
     penalise = learning.limit_penalised_reward
 
-    def recording(reward, mean_actions, *rest):
+    def recording(reward, mean_actions, limits, weight):
         used.append(mean_actions)
-        return penalise(reward, mean_actions, *rest)
+        np.testing.assert_array_equal(limits, task.torque_limits)
+        assert weight == 1.0
+        return penalise(reward, mean_actions, limits, weight)
     monkeypatch.setattr(learning, 'limit_penalised_reward', recording)
     dynamics = search.fit_dynamics(states, actions)
     x0 = search.initial_state(states)

@@ -83,3 +83,13 @@ def test_equal_costs_and_bad_input():
         EpisodicREPS(np.zeros(2), sigma=0.0)
     with pytest.raises(ValueError, match='n_samples'):
         EpisodicREPS(np.zeros(2), n_samples=1)
+
+
+def test_an_unattainable_bound_gives_the_smallest_temperature_at_any_cost_scale():
+    """For epsilon >= log N the temperature is the lowest one, scaled by the costs' spread."""
+    for scale in (1e-9, 1.0, 1e6):
+        costs = scale * np.array([0.0, 1.0, 2.0, 3.0])
+        eta = solve_temperature(costs, 5.0)  # 5 > log 4: no temperature meets it
+        assert eta == pytest.approx(1e-8 * 3.0 * scale, rel=1e-9)  # lowest x (max - min)
+        weights = reps_weights(costs, eta)
+        np.testing.assert_allclose(weights, [1.0, 0.0, 0.0, 0.0], atol=1e-12)

@@ -184,3 +184,11 @@ def test_bad_input_is_rejected(factory):
 def test_kernel_density_rejects_bad_weights():
     with pytest.raises(ValueError, match='probability'):
         KernelDensity(np.zeros((2, 3)), [0.5, 0.6])
+
+
+def test_an_adapted_spread_of_zero_is_floored_at_min_std():
+    """All weight on a sample at the old mean, fully adapted: std min_std, not an error."""
+    density = GaussianDensity([0.0, 1.0], 1.0, adapt_rate=1.0, min_std=1e-3)
+    new = density.estimate(np.array([1.0, 0.0]), np.array([[0.0, 1.0], [2.0, 3.0]]))
+    np.testing.assert_array_equal(new.mean, [0.0, 1.0])
+    np.testing.assert_array_equal(new.std, [1e-3, 1e-3])

@@ -408,11 +408,17 @@ def test_a_range_is_refused_for_parameters_that_are_not_numbers(graph):
         common.declare(node, 'name', 'x', 'a name', high=1)
 
 
-def test_a_non_finite_action_gives_zero_torque_and_an_error(graph, capfd):
-    """Finite but huge gains overflow to inf - inf = NaN: never published, said in the log."""
+@pytest.mark.parametrize('joints', [[0, 1], [1]])
+def test_a_non_finite_action_gives_zero_torque_and_an_error(graph, capfd, joints):
+    """
+    Finite but huge gains overflow to inf - inf = NaN: never published, said in the log.
+
+    Also when only one joint's action is NaN: every joint gets zero torque and the tick is a
+    fallback.
+    """
     robot = Robot(graph)
     K = np.zeros((2, 4))
-    K[:, 0], K[:, 1] = 1e308, -1e308
+    K[joints, 0], K[joints, 1] = 1e308, -1e308
     robot.send_policy(constant_policy([0.0, 0.0], T=300, K=K))
     assert robot.spin_publishing(lambda: robot.controller.policy is not None,
                                  position=[2.0, 2.0])
@@ -522,6 +528,9 @@ def test_a_policy_sent_during_an_episode_takes_over_at_the_next_and_stop_aborts(
     response = graph.call(robot.start, Trigger.Request())
     assert response.message == 'episode=2 policy=%s' % policy_digest(second)
     assert robot.spin_publishing(lambda: robot.commands[-1] == [2.0, 2.0])
+    assert robot.spin_publishing(lambda: any(t[0] == 2 for t in robot.transitions))
+    steps = [t[1] for t in robot.transitions if t[0] == 2]
+    assert steps == list(range(len(steps)))  # the second episode counts from step 0 again
 
 
 def test_the_hold_torque_is_clipped_and_zero_on_stale_states(graph):
@@ -603,3 +612,19 @@ def test_lockstep_acts_when_the_state_stamped_at_the_pending_tick_arrives(graph)
     robot.state_pub.publish(msg)
     assert graph.spin_until(lambda: len(robot.commands) > n, timeout=5.0)
     assert robot.commands[-1] == [1.0, 2.0]
+
+
+def test_effort_limits_are_checked_joint_by_joint_against_the_urdf():
+    """On a task with unequal URDF limits each joint's limit is held to its own."""
+    from ps_control.nodes.controller_node import checked_effort_limits
+    from ps_control.tasks import load_task
+    task = load_task('arm_2')
+    urdf = np.asarray(task.effort_limits, dtype=float)
+    assert urdf[0] != urdf[1]
+    low, high = np.argmin(urdf), np.argmax(urdf)
+    limits = urdf.copy()
+    np.testing.assert_array_equal(checked_effort_limits(limits, task.joint_names, task), urdf)
+    limits[low] = 0.5 * (urdf[low] + urdf[high])  # below the largest, above its own
+    with pytest.raises(ValueError, match="joint %s has limit .*above the URDF's"
+                                         % task.joint_names[low]):
+        checked_effort_limits(limits, task.joint_names, task)

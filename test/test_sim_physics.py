@@ -184,3 +184,22 @@ def test_positive_angle_moves_tip_towards_plus_x():
     # Upright (q_1 = pi) with zero velocity is an equilibrium up to round-off.
     sim.reset([math.pi, 0.0, 0.0, 0.0])
     assert np.abs(sim.step([0.0, 0.0]) - [math.pi, 0.0, 0.0, 0.0]).max() < 1e-9
+
+
+def test_limit_tolerance_is_the_distance_one_substep_can_move():
+    """max(0.5, 1.25 bound dt / substeps): a reset beyond it is refused, one within accepted."""
+    from ps_control.sim.simulator import LIMIT_TOLERANCE
+    from ps_control.tasks import load_task
+    sim = load_task('arm_2').make_simulator()
+    try:
+        assert sim.substeps > 1 and math.isfinite(sim.divergence_bound)
+        expected = max(LIMIT_TOLERANCE, 1.25 * sim.divergence_bound * sim.dt / sim.substeps)
+        assert sim.limit_tolerance == pytest.approx(expected)
+        state = np.zeros(sim.dx)
+        state[0] = sim.upper_limits[0] + 1.1 * sim.limit_tolerance
+        with pytest.raises(ValueError):
+            sim.reset(state)
+        state[0] = sim.upper_limits[0] + 0.5 * sim.limit_tolerance
+        sim.reset(state)
+    finally:
+        sim.close()
