@@ -12,9 +12,11 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The via-point tasks: kinematics, task constants and the cost terms."""
+"""The via-point tasks and the planar arm: kinematics, URDF checks, constants and cost terms."""
 
 import numpy as np
+from ps_control.sim import urdf_gen
+from ps_control.tasks.planar_arm import PlanarArm
 from ps_control.tasks.via_point import (ArmViaPoint, make_task, planar_arm_points,
                                         PointViaPoint, ViaPointTask)
 import pytest
@@ -91,3 +93,107 @@ def test_unknown_task_and_bad_via_time():
         make_task('arm', 0)
     with pytest.raises(ValueError, match='via_time'):
         ViaPointTask('x', 3, [0], [1], [0, 0], 0.505, 1.0, [1.0], 1.0)
+
+
+def _arm(tmp_path, old=None, new=None, count=1):
+    """Write the generated 2-link arm, with the first ``count`` of old replaced by new."""
+    text = urdf_gen.chain_urdf(urdf_gen.planar_arm_spec(2))
+    if old is not None:
+        assert text.count(old) >= count, old
+        text = text.replace(old, new, count)
+    path = tmp_path / 'arm.urdf'
+    path.write_text(text)
+    return str(path)
+
+
+def test_generated_arm_is_accepted(tmp_path):
+    """The unmodified generated arm is a planar serial arm of two half-metre links."""
+    arm = PlanarArm.from_urdf(_arm(tmp_path))
+    assert arm.n_joints == 2 and np.allclose(arm.offsets, [0.5])
+
+
+def test_joint_without_axis_turns_about_x_and_is_refused(tmp_path):
+    """A joint with no <axis> turns about x (the URDF default), so the arm is not planar."""
+    path = _arm(tmp_path, '    <axis xyz="0 0 1"/>\n', '')
+    with pytest.raises(ValueError, match=r"joint 'joint_1' turns about \[1.0, 0.0, 0.0\]"):
+        PlanarArm.from_urdf(path)
+
+
+@pytest.mark.parametrize('origin', ['xyz="0.5 0.1 0" rpy="0 0 0"', 'xyz="0.5 0 0" rpy="0 0 0.3"'])
+def test_joint_off_the_parent_x_axis_is_refused(tmp_path, origin):
+    """A joint offset sideways or turned relative to its parent link is refused."""
+    path = _arm(tmp_path, '<origin xyz="0.5 0 0" rpy="0 0 0"/>', '<origin %s/>' % origin)
+    with pytest.raises(ValueError, match="joint 'joint_2' has origin .* not on the x axis"):
+        PlanarArm.from_urdf(path)
+
+
+def test_first_joint_away_from_the_base_origin_is_refused(tmp_path):
+    """The first joint must sit at the base origin (the kinematics start there)."""
+    path = _arm(tmp_path, '<origin xyz="0 0 0" rpy="0 0 0"/>',
+                '<origin xyz="0.1 0 0" rpy="0 0 0"/>')
+    with pytest.raises(ValueError, match="the first joint 'joint_1' is not at the base origin"):
+        PlanarArm.from_urdf(path)
+
+
+def test_branching_joint_is_refused(tmp_path):
+    """A second joint on the base instead of on link_1 makes a tree, not a serial chain."""
+    path = _arm(tmp_path, '<parent link="link_1"/>', '<parent link="base_link"/>')
+    with pytest.raises(ValueError, match="joint 'joint_2' does not follow link 'link_1'"):
+        PlanarArm.from_urdf(path)
+
+
+def test_continuous_joints_are_revolute(tmp_path):
+    """Continuous joints (revolute without limits) give the same arm as revolute ones."""
+    revolute = PlanarArm.from_urdf(_arm(tmp_path))
+    continuous = PlanarArm.from_urdf(_arm(tmp_path, 'type="revolute"', 'type="continuous"', 2))
+    assert continuous.n_joints == 2
+    for name in ('offsets', 'masses', 'com', 'izz'):
+        np.testing.assert_array_equal(getattr(continuous, name), getattr(revolute, name))
+
+
+def test_prismatic_joint_in_the_chain_is_refused(tmp_path):
+    """A sliding joint makes the chain no planar revolute arm: it is refused, not skipped."""
+    path = _arm(tmp_path, '<joint name="joint_2" type="revolute">',
+                '<joint name="joint_2" type="prismatic">')
+    with pytest.raises(ValueError, match="joint 'joint_2' is prismatic, not revolute"):
+        PlanarArm.from_urdf(path)
+
+
+def _task(via_time):
+    """Return a 1-DOF task of duration 0.5 s, dt 0.01 s, with the via-point at via_time."""
+    return ViaPointTask('x', 3, [0.0], [1.0], [0.0, 0.0], via_time, 1.0, [1.0], 1.0)
+
+
+def test_via_time_at_the_end_of_the_movement_is_refused():
+    """t_via must be a step t_i < duration: the step at the duration has no cost entry."""
+    assert _task(0.49).via_index == 49
+    with pytest.raises(ValueError, match='via_time'):
+        _task(0.5)
+
+
+def test_via_time_on_a_step_is_accepted_whatever_the_float_quotient():
+    """t_via = 29 dt is a step although 0.29 / 0.01 is just below 29 in floating point."""
+    assert 0.29 / 0.01 < 29  # the case: truncating the quotient would give step 28
+    assert _task(0.29).via_index == 29
+
+
+def test_via_time_between_steps_is_refused():
+    """A via-point time that is not a multiple of dt is refused, not rounded to a step."""
+    with pytest.raises(ValueError, match='via_time'):
+        _task(0.253)
+
+
+def test_arm_joint_count_must_be_an_integer():
+    """A fractional number of arm joints is refused rather than truncated."""
+    with pytest.raises(ValueError, match='n_dofs'):
+        ArmViaPoint(n_dofs=2.5, n_basis=4)
+
+
+def test_trajectory_costs_check_the_acceleration_shape():
+    """Accelerations with one step too many are refused, naming the expected shapes."""
+    task = PointViaPoint(n_basis=5)
+    T, D = task.dmp.T, task.n_dofs
+    y, forcing = np.zeros((T + 1, D)), np.zeros((T, D))
+    assert task.trajectory_costs(y, np.zeros((T, D)), forcing).shape == (T,)
+    with pytest.raises(ValueError, match='must end in'):
+        task.trajectory_costs(y, np.zeros((T + 1, D)), forcing)

@@ -25,7 +25,7 @@ from ps_control.core import QuadraticReward
 from ps_control.learning_config import LEARNER_ALGORITHMS, LearningConfig
 from ps_control.learning_config import MIRROR_DESCENT_ALGORITHMS
 from ps_control.sim.urdf import read_urdf
-from ps_control.tasks import known_tasks, load_task
+from ps_control.tasks import known_tasks, load_task, loader, paths, task_path
 from ps_control.tasks.params import flatten, read_parameters
 import pytest
 import yaml
@@ -181,7 +181,8 @@ def test_fingerprint_follows_the_problem_not_the_labels(tmp_path):
         assert load_task(_mutated(tmp_path, field, value)).fingerprint() == base, field
     for field, value in (('task.reward.action_weights', [0.002, 0.001]), ('task.dt', 0.04),
                          ('task.initial_state.std', [0.02, 0.01, 0.01, 0.01]),
-                         ('task.success.tolerance', 0.3), ('task.horizon', 99)):
+                         ('task.success.tolerance', 0.3), ('task.horizon', 99),
+                         ('task.gravity', 0.0)):
         assert load_task(_mutated(tmp_path, field, value)).fingerprint() != base, field
     with open(os.path.join(ROOT, 'urdf', 'double_pendulum.urdf')) as handle:
         urdf = handle.read()
@@ -272,16 +273,34 @@ def test_make_simulator_uses_task_settings():
     ('task.gravity', -9.81, 'task.gravity must be >= 0'),
     ('task.reward.sigmoid_center', 1.5, 'task.reward.sigmoid_center must be <= 1'),
     ('task.reward.sigmoid_center', -0.5, 'task.reward.sigmoid_center must be >= 0'),
+    ('task.name', '', 'task.name must be a non-empty string'),
+    ('task.description', 5, 'task.description must be a string'),
+    ('task.initial_state.std', [math.inf, 0.01, 0.01, 0.01],
+     r'task.initial_state.std\[0\] must be finite'),
+    ('task.goal', [math.pi, 0.0, 0.0, 0.0, 0.0], 'task.goal must have 4 entries, got 5'),
+    ('task.reward.action_weights', [True, True],
+     r'task.reward.action_weights\[0\] must be a number'),
+    ('task.horizon', True, 'task.horizon must be an integer'),
+    ('task.horizon', 0, 'task.horizon must be >= 1'),
+    ('task.dt', True, 'task.dt must be a number'),
+    ('task.divergence_bound', 0.0, 'task.divergence_bound must be > 0'),
+    ('task.initial_state.mean', [-3.2, 0.0, 0.0, 0.0],
+     r'task.initial_state.mean\[0\] = -3.2 is outside the limits'),
+    ('task.reward.state_weights', [1.0, -1.0, 0.0, 0.0],
+     r'task.reward.state_weights\[1\] must be >= 0'),
+    ('task.success.tolerance', 0.0, 'task.success.tolerance must be > 0'),
+    ('task.success.fraction', 0.0, 'task.success.fraction must be > 0'),
+    ('task.reward.terminal_scale', -1.0, 'task.reward.terminal_scale must be >= 0'),
+    ('learning', 5, 'learning must be a mapping'),
 ])
 def test_more_invalid_task_fields_are_named(tmp_path, field, value, message):
-    from ps_control.tasks import load_task
+    """Wrong types, empty or non-finite values and values out of range are named."""
     with pytest.raises(ValueError, match=message):
         load_task(_mutated(tmp_path, field, value))
 
 
 def test_parameter_files_refuse_what_ros_refuses_or_misreads(tmp_path):
     """A key given twice (YAML keeps the last), anchors and merge keys (rcl refuses them)."""
-    from ps_control.tasks.params import read_parameters
     twice = tmp_path / 'twice.yaml'
     twice.write_text('/**:\n  ros__parameters:\n    task:\n      dt: 0.05\n      dt: 0.5\n')
     with pytest.raises(ValueError, match="key 'dt' given twice in one mapping"):
@@ -308,3 +327,96 @@ def test_parameter_files_refuse_what_ros_refuses_or_misreads(tmp_path):
     with pytest.raises(ValueError, match='unclosed.yaml is not valid YAML') as error:
         read_parameters(str(unclosed))
     assert '\n' not in str(error.value) and 'line 3' in str(error.value)  # where, on one line
+
+
+def test_values_on_the_edges_of_their_ranges_are_accepted(tmp_path):
+    """Horizon and substeps 1, success fraction 1, an initial mean on a joint limit: all valid."""
+    document = copy.deepcopy(_document())
+    task = document['/**']['ros__parameters']['task']
+    lower = load_task('double_pendulum').joint_lower[0]
+    task.update({'horizon': 1, 'substeps': 1})
+    task['success']['fraction'] = 1.0
+    task['initial_state']['mean'] = [lower, 0.0, 0.0, 0.0]
+    edge = load_task(_write(tmp_path, document))
+    assert (edge.horizon, edge.substeps, edge.success_fraction) == (1, 1, 1.0)
+    assert edge.initial_mean[0] == lower
+
+
+@pytest.mark.parametrize('n', [0, 2.5])
+def test_sample_initial_states_needs_a_positive_integer_count(n):
+    """Zero or a fractional number of initial states is refused, not rounded."""
+    with pytest.raises(ValueError, match='n must be an integer >= 1'):
+        load_task('double_pendulum').sample_initial_states(n, 0)
+
+
+def test_simulator_follows_the_task_gravity(tmp_path):
+    """Without gravity a pendulum held out sideways stays there; with it, it falls."""
+    x0 = np.array([[np.pi / 2, 0.0, 0.0, 0.0]])
+    moved = []
+    for gravity in (0.0, 9.81):
+        sim = load_task(_mutated(tmp_path, 'task.gravity', gravity)).make_simulator()
+        try:
+            result = sim.rollout(lambda t, x: np.zeros((1, 2)), x0, horizon=5)
+        finally:
+            sim.close()
+        moved.append(np.abs(result.states[0, -1] - x0[0]).max())
+    assert moved[0] < 1e-9 < 0.01 < moved[1]
+
+
+@pytest.mark.parametrize('value', [2 ** 63 - 1, -2 ** 63])
+def test_integers_at_the_64_bit_limits_are_accepted(tmp_path, value):
+    """The largest and smallest 64-bit integers are valid ROS integer parameters."""
+    path = tmp_path / 'params.yaml'
+    path.write_text('/**:\n  ros__parameters:\n    big: %d\n    listed: [%d]\n' % (value, value))
+    assert read_parameters(str(path)) == {'big': value, 'listed': [value]}
+
+
+def test_parameter_files_hold_bool_lists_and_refuse_scalars_for_mappings(tmp_path):
+    """A bool list is a ROS parameter type; '/**:' or 'ros__parameters:' holding 5 is an error."""
+    flags = tmp_path / 'flags.yaml'
+    flags.write_text('/**:\n  ros__parameters:\n    flags: [true, false]\n')
+    assert read_parameters(str(flags)) == {'flags': [True, False]}
+    for text, message in (('/**: 5\n', "has no top-level '/\\*\\*:' mapping"),
+                          ('/**:\n  ros__parameters: 5\n', "has no 'ros__parameters:' mapping")):
+        scalar = tmp_path / 'scalar.yaml'
+        scalar.write_text(text)
+        with pytest.raises(ValueError, match=message):
+            read_parameters(str(scalar))
+
+
+def test_task_arguments_with_a_separator_or_yaml_suffix_are_paths(tmp_path, monkeypatch):
+    """dir/file.params and a bare mine.yml are files; known_tasks lists names sorted."""
+    with open(os.path.join(CONFIG, 'double_pendulum.yaml')) as stream:
+        text = stream.read()
+    params = tmp_path / 'double_pendulum.params'
+    params.write_text(text)
+    assert load_task(str(params)).source == str(params)
+    (tmp_path / 'mine.yml').write_text(text)
+    monkeypatch.chdir(tmp_path)
+    assert task_path('mine.yml') == str(tmp_path / 'mine.yml')
+    monkeypatch.setattr(loader, 'config_dir', lambda: str(tmp_path))
+    monkeypatch.setattr(loader.os, 'listdir',
+                        lambda directory: ['zeta.yaml', 'notes.txt', 'alpha.yaml', 'mid.yaml'])
+    assert known_tasks() == ['alpha', 'mid', 'zeta']
+
+
+def test_user_base_matches_whole_directory_names_only(tmp_path, monkeypatch):
+    """A package under <USER_BASE>2/ is not from the --user prefix <USER_BASE>/."""
+    prefix, user = (tmp_path / name / 'share' / 'ps_control' for name in ('prefix', 'user'))
+    for share in (prefix, user):
+        (share / 'config').mkdir(parents=True)
+    monkeypatch.setattr(paths, '_PACKAGE_PARENT', str(tmp_path / 'user2' / 'lib'))
+    monkeypatch.setattr(paths, '_share_root', lambda: None)
+    monkeypatch.setattr(paths.sys, 'prefix', str(tmp_path / 'prefix'))
+    monkeypatch.setattr(paths.site, 'USER_BASE', str(tmp_path / 'user'))
+    assert paths.data_dir('config') == str(prefix / 'config')
+
+
+def test_source_tree_wins_over_the_ament_index(tmp_path, monkeypatch):
+    """With a checkout present, its config/ is used even if the ament index has another one."""
+    source = paths._source_root()
+    assert source == ROOT  # these tests run from a checkout
+    index = tmp_path / 'share' / 'ps_control'
+    (index / 'config').mkdir(parents=True)
+    monkeypatch.setattr(paths, '_share_root', lambda: str(index))
+    assert paths.data_dir('config') == CONFIG

@@ -166,8 +166,19 @@ def _write(tmp_path, text):
     return path
 
 
+def _pendulum_urdf(n_links):
+    """Return the URDF text of an n-link pendulum (effort 5, no damping, no friction)."""
+    return urdf_gen.chain_urdf(urdf_gen.pendulum_spec('p', n_links, 1.0, 1.0, 0.75, 0.0, 0.0, 5.0))
+
+
+def _replaced(text, old, new):
+    """Return text with its one occurrence of old replaced by new."""
+    assert text.count(old) == 1, old
+    return text.replace(old, new)
+
+
 def test_read_urdf_rejects_missing_effort_naming_joint(tmp_path):
-    text = urdf_gen.chain_urdf(urdf_gen.pendulum_spec('p', 2, 1.0, 1.0, 0.75, 0.0, 0.0, 5.0))
+    text = _pendulum_urdf(2)
     broken = text.replace('effort="5" ', '', 2)
     # Only the first joint has lost its effort limit: the message names it.
     broken = broken.replace('lower="-2.356194490192345" upper="2.356194490192345" velocity',
@@ -182,10 +193,10 @@ def test_read_urdf_rejects_bad_files(tmp_path):
         read_urdf(tmp_path / 'missing.urdf')
     with pytest.raises(ValueError, match='not valid XML'):
         read_urdf(_write(tmp_path, '<robot><link></robot>'))
-    text = urdf_gen.chain_urdf(urdf_gen.pendulum_spec('p', 1, 1.0, 1.0, 0.75, 0.0, 0.0, 5.0))
+    text = _pendulum_urdf(1)
     with pytest.raises(ValueError, match="joint 'joint_1' has effort limit 0"):
         read_urdf(_write(tmp_path, text.replace('effort="5"', 'effort="0"')))
-    two = urdf_gen.chain_urdf(urdf_gen.pendulum_spec('p', 2, 1.0, 1.0, 0.75, 0.0, 0.0, 5.0))
+    two = _pendulum_urdf(2)
     assert 'name="joint_2"' in two
     with pytest.raises(ValueError, match='joint name joint_1 used more than once'):
         read_urdf(_write(tmp_path, two.replace('name="joint_2"', 'name="joint_1"')))
@@ -197,3 +208,67 @@ def test_read_urdf_rejects_bad_files(tmp_path):
     damped = re.sub(r'damping="[^"]*"', 'damping="inf"', text)
     with pytest.raises(ValueError, match="joint 'joint_1' has damping inf and friction"):
         read_urdf(_write(tmp_path, damped))
+
+
+def test_read_urdf_rejects_limits_and_joints_it_cannot_use(tmp_path):
+    """Refuse a missing or NaN limit, lower == upper, negative friction, empty names, no joints."""
+    text, two = _pendulum_urdf(1), _pendulum_urdf(2)
+    limits = 'lower="-1.5707963267948966" upper="4.71238898038469"'
+    bad = (
+        (_replaced(text, 'velocity="30"', 'velocity="nan"'),
+         "joint 'joint_1' has velocity = nan"),
+        (_replaced(text, limits, 'lower="1" upper="1"'),
+         "joint 'joint_1' has lower limit 1 >= upper limit 1"),
+        (_replaced(text, 'lower="-1.5707963267948966" ', ''),
+         "joint 'joint_1' has no limit attribute 'lower'"),
+        (_replaced(text, 'friction="0"', 'friction="-0.5"'),
+         "joint 'joint_1' has damping 0 and friction -0.5"),
+        (_replaced(two, 'name="joint_2"', 'name=""'), 'joint 2 has no name'),
+        (text.replace('<robot name="p">', '<model name="p">').replace('</robot>', '</model>'),
+         'root element is <model>, expected <robot>'),
+        (_replaced(text, 'type="revolute"', 'type="fixed"'), 'has no actuated .* joint'),
+    )
+    for broken, message in bad:
+        with pytest.raises(ValueError, match=message):
+            read_urdf(_write(tmp_path, broken))
+
+
+def test_read_urdf_reads_prismatic_joints_and_missing_velocity_limits(tmp_path):
+    """A prismatic joint is actuated, with its limits; no velocity attribute means no limit."""
+    text = _replaced(_pendulum_urdf(1), 'type="revolute"', 'type="prismatic"')
+    text = _replaced(text, 'lower="-1.5707963267948966" upper="4.71238898038469"',
+                     'lower="-0.5" upper="0.5"')
+    text = _replaced(text, ' velocity="30"', '')
+    model = read_urdf(_write(tmp_path, text))
+    assert model.joint_names == ('joint_1',)
+    joint = model.joints[0]
+    assert joint.kind == 'prismatic' and (joint.lower, joint.upper) == (-0.5, 0.5)
+    assert joint.velocity == math.inf
+
+
+def _link_spec(**changes):
+    """Return a LinkSpec of a 1 kg, 1 m link with the given fields changed."""
+    values = {'mass': 1.0, 'length': 1.0, 'com_fraction': 0.75, 'radius': 0.02, 'damping': 0.0,
+              'friction': 0.0, 'effort': 1.0, 'velocity': 1.0, 'lower': -1.0, 'upper': 1.0}
+    values.update(changes)
+    return urdf_gen.LinkSpec(**values)
+
+
+def test_generator_refuses_arms_and_links_that_are_no_robot():
+    """Zero or fractional link counts and links of zero mass or length are refused."""
+    for n_links in (0, 2.5):
+        with pytest.raises(ValueError, match='n_links must be a positive integer'):
+            urdf_gen.planar_arm_spec(n_links)
+    for field in ('mass', 'length'):
+        with pytest.raises(ValueError, match='link mass, length and radius must be > 0'):
+            urdf_gen.link_mass_properties(_link_spec(**{field: 0.0}))
+
+
+def test_com_fraction_one_is_a_point_mass_at_the_tip():
+    """com_fraction = 1 (allowed, 0.5 <= f <= 1) puts all the mass in the tip sphere."""
+    r = 0.02
+    com, tensor = urdf_gen.link_mass_properties(_link_spec(com_fraction=1.0, radius=r))
+    sphere = 0.4 * 1.0 * (2 * r) ** 2  # solid sphere of radius 2 r about its centre
+    assert com == pytest.approx(1.0)
+    assert tensor[0, 0] == pytest.approx(sphere)
+    assert tensor[2, 2] == pytest.approx(sphere)
