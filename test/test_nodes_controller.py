@@ -78,11 +78,17 @@ class Robot:
                                  lambda m: self.transitions.append(
                                      transition_from_msg(m, 4, 2)), 100)
         self.start = node.create_client(Trigger, common.START_EPISODE)
+        self.stop = node.create_client(Trigger, common.STOP_EPISODE)
         self.node = node
 
-    def publish_state(self, position=STATE[:2], velocity=STATE[2:], names=JOINTS):
+    def publish_state(self, position=STATE[:2], velocity=STATE[2:], names=JOINTS,
+                      stamp_ns=None):
+        """Publish a joint state stamped now, or at stamp_ns (a lockstep tick's time)."""
         msg = JointState()
-        msg.header.stamp = self.node.get_clock().now().to_msg()
+        if stamp_ns is None:
+            msg.header.stamp = self.node.get_clock().now().to_msg()
+        else:
+            msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp_ns, 1000000000)
         msg.name = list(names)
         msg.position = [float(v) for v in position]
         msg.velocity = [float(v) for v in velocity]
@@ -112,6 +118,19 @@ class Robot:
             self.publish_state(**state)
             return predicate()
         return self.graph.spin_until(check)
+
+    def reject_states(self):
+        """Publish a joint state holding NaN; spin until the controller has rejected it."""
+        self.publish_state(position=[0.3, float('nan')])
+        return self.graph.spin_until(lambda: self.controller.state_error is not None)
+
+    def tick_with_stamped_state(self):
+        """Tick a lockstep controller and send the state stamped at that tick."""
+        self.controller._on_timer()
+        pending = self.controller.pending
+        assert pending is not None  # the tick waits for its state
+        self.publish_state(stamp_ns=pending)
+        return self.graph.spin_until(lambda: self.controller.pending is None)
 
 
 def constant_policy(k, T=5, K=None):
@@ -602,16 +621,33 @@ def test_lockstep_acts_when_the_state_stamped_at_the_pending_tick_arrives(graph)
     robot.send_policy(constant_policy([1.0, 2.0], T=3))
     assert robot.ready()
     assert graph.call(robot.start, Trigger.Request()).success
-    robot.controller._on_timer()   # a tick newer than the last state: it waits
-    pending = robot.controller.pending
-    assert pending is not None
-    msg = JointState()
-    msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(pending, 1000000000)
-    msg.name, msg.position, msg.velocity = list(JOINTS), STATE[:2], STATE[2:]
     n = len(robot.commands)
-    robot.state_pub.publish(msg)
+    assert robot.tick_with_stamped_state()  # a tick newer than the last state waits for it
     assert graph.spin_until(lambda: len(robot.commands) > n, timeout=5.0)
     assert robot.commands[-1] == [1.0, 2.0]
+
+
+def test_a_pending_lockstep_tick_whose_state_is_rejected_falls_back(graph):
+    """The state a waiting tick asked for holds NaN: zero torque at once, not a wait for ever."""
+    robot = Robot(graph, lockstep=True, control_rate=0.01)
+    robot.send_policy(constant_policy([1.0, 2.0], T=3))
+    assert robot.ready()
+    assert graph.call(robot.start, Trigger.Request()).success
+    robot.controller._on_timer()  # the clock came first: the tick waits for its state
+    pending = robot.controller.pending
+    assert pending is not None
+    robot.publish_state(position=[0.3, float('nan')], stamp_ns=pending)
+    assert graph.spin_until(lambda: robot.transitions and robot.commands, timeout=5.0)
+    assert robot.controller.pending is None
+    episode, step, status, x, u, torque = robot.transitions[0]
+    assert (episode, step, status) == (1, 0, STATUS_FALLBACK) and np.isnan(x).all()
+    assert robot.commands == [[0.0, 0.0]]
+    robot.publish_state()  # the simulator steps and sends a valid state: step 1 acts on it
+    assert graph.spin_until(lambda: robot.controller.state_error is None)
+    assert robot.tick_with_stamped_state()
+    assert graph.spin_until(lambda: len(robot.commands) >= 2 and len(robot.transitions) >= 2,
+                            timeout=5.0)
+    assert robot.commands[1] == [1.0, 2.0] and robot.transitions[1][1:3] == (1, 0)
 
 
 def test_effort_limits_are_checked_joint_by_joint_against_the_urdf():
@@ -628,3 +664,105 @@ def test_effort_limits_are_checked_joint_by_joint_against_the_urdf():
     with pytest.raises(ValueError, match="joint %s has limit .*above the URDF's"
                                          % task.joint_names[low]):
         checked_effort_limits(limits, task.joint_names, task)
+
+
+def test_a_start_sent_again_before_the_first_tick_arms_the_next_episode(graph):
+    """A repeated start (its first answer lost) while armed succeeds and names a new episode."""
+    robot = Robot(graph, lockstep=True, control_rate=0.01)
+    policy = constant_policy([1.0, 2.0])
+    robot.send_policy(policy)
+    assert graph.spin_until(lambda: robot.controller.policy is not None)
+    first = graph.call(robot.start, Trigger.Request())
+    assert first.success and first.message == 'episode=1 policy=%s' % policy_digest(policy)
+    again = graph.call(robot.start, Trigger.Request())
+    assert again.success, again.message
+    assert again.message == 'episode=2 policy=%s' % policy_digest(policy)
+
+
+def test_stopping_an_armed_episode_says_that_it_stopped(graph):
+    """A stop before the armed episode's first tick succeeds; a second one has nothing left."""
+    robot = Robot(graph, lockstep=True, control_rate=0.01)
+    robot.send_policy(constant_policy([1.0, 2.0]))
+    assert graph.spin_until(lambda: robot.controller.policy is not None)
+    assert graph.call(robot.start, Trigger.Request()).success
+    response = graph.call(robot.stop, Trigger.Request())
+    assert response.success, response.message
+    assert response.message == 'episode 1 stopped at step 0'
+    assert not graph.call(robot.stop, Trigger.Request()).success
+
+
+def test_a_lockstep_tick_on_rejected_states_is_a_fallback_at_once(graph):
+    """In lockstep a tick with rejected joint states does not wait: zero torque, no state."""
+    robot = Robot(graph, lockstep=True, control_rate=0.01)
+    robot.send_policy(constant_policy([1.0, 2.0]))
+    assert robot.ready()
+    assert graph.call(robot.start, Trigger.Request()).success
+    assert robot.reject_states()
+    robot.controller._on_timer()
+    assert robot.controller.pending is None  # it acted: the simulator is not left waiting
+    assert graph.spin_until(lambda: robot.transitions and robot.commands, timeout=5.0)
+    episode, step, status, x, u, torque = robot.transitions[0]
+    assert (episode, step, status) == (1, 0, STATUS_FALLBACK)
+    assert np.isnan(x).all()  # the rejected state is not reported as the one acted on
+    np.testing.assert_array_equal(u, [0.0, 0.0])
+    np.testing.assert_array_equal(torque, [0.0, 0.0])
+    assert robot.commands == [[0.0, 0.0]]
+
+
+def test_a_terminal_tick_on_rejected_states_is_a_fallback(graph):
+    """x_T of an episode whose joint states fail at its end: a fallback tick reporting NaN."""
+    robot = Robot(graph, lockstep=True, control_rate=0.01)
+    robot.send_policy(constant_policy([1.0, 2.0], T=2))
+    assert robot.ready()
+    assert graph.call(robot.start, Trigger.Request()).success
+    for _ in range(2):
+        assert robot.tick_with_stamped_state()
+    assert robot.reject_states()
+    robot.controller._on_timer()  # the terminal tick
+    assert graph.spin_until(lambda: len(robot.transitions) >= 3, timeout=5.0)
+    assert [t[1] for t in robot.transitions] == [0, 1, 2]
+    assert all(t[2] != STATUS_FALLBACK for t in robot.transitions[:2])
+    _, step, status, x, u, torque = robot.transitions[2]
+    assert status == STATUS_FALLBACK
+    assert np.isnan(x).all() and np.isnan(u).all() and np.isnan(torque).all()
+    assert robot.controller.mode == 'idle'
+
+
+def test_a_lockstep_controller_sends_nothing_between_episodes(graph):
+    """Ticks between episodes send no hold torque in lockstep: the simulator would step on it."""
+    robot = Robot(graph, lockstep=True, control_rate=0.01, fallback_damping=2.0)
+    robot.send_policy(constant_policy([1.0, 2.0]))
+    assert robot.ready()
+    assert robot.tick_with_stamped_state()  # idle: a tick with its state, nothing to send
+    assert graph.call(robot.start, Trigger.Request()).success
+    assert robot.tick_with_stamped_state()  # step 0 of the episode
+    assert graph.spin_until(lambda: robot.commands, timeout=5.0)
+    graph.spin_for(0.2)
+    assert robot.commands == [[1.0, 2.0]]  # the policy's command only, no hold [-1, -2]
+
+
+def test_a_lockstep_controller_torn_down_sends_no_exit_command(graph, monkeypatch):
+    """tear_down asks every controller for its exit command: none from a lockstep one."""
+    controller = graph.add(ControllerNode(context=graph.context, parameter_overrides=params(
+        task_name='double_pendulum', lockstep=True)))
+    sent = []
+    publish = ControllerNode._publish
+
+    def recording_publish(node, u):
+        sent.append(list(u))
+        return publish(node, u)
+    monkeypatch.setattr(ControllerNode, '_publish', recording_publish)
+    graph.executor.remove_node(controller)
+    graph.nodes.remove(controller)
+    common.tear_down(None, [controller])
+    assert sent == []
+
+
+def test_a_state_exactly_stale_periods_old_is_still_valid(graph):
+    """Stale means older than stale_periods control periods, not as old."""
+    robot = Robot(graph, stale_periods=1.0)
+    assert graph.spin_until(lambda: robot.publish_state() or robot.controller.state is not None)
+    controller = robot.controller
+    received = controller.state_received
+    assert controller._check_state(received + controller.period_ns) is None
+    assert controller._check_state(received + controller.period_ns + 1)[0] == 'stale'

@@ -53,9 +53,10 @@ processes). A killed process (SIGKILL, a crash in native code) cannot; the drive
 time-out must cover that.
 
 Lockstep (``lockstep: true``, with the simulator in lockstep): a tick waits for the joint state
-stamped at the tick time (the simulator publishes state and clock together, in either order),
-and between episodes the controller sends nothing, so the simulator, which steps once per
-command, waits. The result is deterministic and runs as fast as the processes allow.
+stamped at the tick time (the simulator publishes state and clock together, in either order;
+if that state is rejected, the tick is a fallback), and between episodes the controller sends
+nothing, so the simulator, which steps once per command, waits. The result is deterministic and
+runs as fast as the processes allow.
 """
 
 from collections import deque
@@ -207,18 +208,23 @@ class ControllerNode(Node):
         self.get_logger().info('policy %s with %d steps' % (self.digest, policy.T))
 
     def _on_joint_state(self, msg):
+        stamp = stamp_to_ns(msg.header.stamp)
         try:
             x = joint_state_to_x(msg, self.joints)
         except ValueError as error:
             self.state_error = str(error)
-            return
-        self.state_error = None
-        self.state = x
-        self.state_stamp = stamp_to_ns(msg.header.stamp)
-        self.state_received = self.get_clock().now().nanoseconds
-        if self.pending is not None and self.state_stamp >= self.pending:
+        else:
+            self.state_error = None
+            self.state = x
+            self.state_stamp = stamp
+            self.state_received = self.get_clock().now().nanoseconds
+        if self.pending is not None and stamp >= self.pending:
+            # the state the waiting lockstep tick asked for: act on it, or fall back if it was
+            # rejected (waiting on would leave the simulator, which steps once per command,
+            # waiting for ever)
             self.pending = None
-            self._act(True)
+            fault = self._check_state(self.get_clock().now().nanoseconds)
+            self._act(fault is None, fault)
 
     def _on_start(self, request, response):
         if self.policy is None and self.next_policy is None:
