@@ -81,3 +81,42 @@ def test_a_folder_in_the_way_is_named_without_the_temporary_file(tmp_path):
         write_bytes_atomically(str(tmp_path / 'taken'), b'x')
     assert str(tmp_path / 'taken') in str(error.value) and '.tmp' not in str(error.value)
     assert os.listdir(tmp_path) == ['taken']
+
+
+def test_the_whole_data_is_synced_to_disk_before_the_file_is_renamed(tmp_path, monkeypatch):
+    """The temporary file is synced whole (every byte flushed), then renamed."""
+    path = str(tmp_path / 'result.json')
+    data = b'{"reward": -1.5}'  # small: it would sit in the file object's buffer unflushed
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd):
+        events.append(('fsync', os.fstat(fd).st_size))
+        return real_fsync(fd)
+
+    def replace(source, target):
+        events.append(('replace', target))
+        return real_replace(source, target)
+    monkeypatch.setattr(atomic_file.os, 'fsync', fsync)
+    monkeypatch.setattr(atomic_file.os, 'replace', replace)
+    write_bytes_atomically(path, data)
+    assert events == [('fsync', len(data)), ('replace', path)]
+    with open(path, 'rb') as handle:
+        assert handle.read() == data
+
+
+def test_ctrl_c_while_writing_keeps_the_old_file_and_leaves_no_temporary_one(
+        tmp_path, monkeypatch):
+    """A KeyboardInterrupt in the middle of a write cleans up as any other failure does."""
+    path = str(tmp_path / 'file.json')
+    write_json_atomically(path, {'old': True})
+
+    def interrupted_replace(source, target):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(atomic_file.os, 'replace', interrupted_replace)
+    with pytest.raises(KeyboardInterrupt):
+        write_json_atomically(path, {'new': True})
+    with open(path) as handle:
+        assert json.load(handle) == {'old': True}
+    assert os.listdir(str(tmp_path)) == ['file.json']

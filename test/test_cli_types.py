@@ -13,10 +13,11 @@
 # limitations under the License.
 
 
-"""ps_control.cli_types: the numbers the command lines accept, and the errors they give."""
+"""The command line: the numbers it accepts, the errors it gives, its sub-commands' usage."""
 
 import argparse
 
+from ps_control import cli
 from ps_control.cli_types import int_at_least, positive_float
 import pytest
 
@@ -53,3 +54,27 @@ def test_a_parser_reports_the_argument_and_exits_with_status_2(capsys):
         parser.parse_args(['--samples', '1'])
     assert exit_info.value.code == 2
     assert 'argument --samples: must be >= 2, got 1' in capsys.readouterr().err
+
+
+def test_no_sub_command_prints_the_usage_with_status_2(capsys):
+    """Without arguments: the usage and exit status 2 (a usage error), as with argparse."""
+    assert cli.main([]) == 2
+    out = capsys.readouterr().out
+    assert out.startswith('usage: ps-control {')
+    for name in ('train', 'mds', 'run', 'evaluate'):
+        assert name in out
+
+
+@pytest.mark.parametrize('option', ['-h', '--help'])
+def test_help_prints_the_usage_with_status_0(option, capsys):
+    """-h and --help both print the usage and succeed."""
+    assert cli.main([option]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith('usage: ps-control {') and captured.err == ''
+
+
+def test_an_unknown_sub_command_is_named_with_status_2(capsys):
+    """An unknown sub-command is reported (no traceback) with the usage and status 2."""
+    assert cli.main(['trian', 'double_pendulum']) == 2
+    err = capsys.readouterr().err
+    assert "unknown sub-command 'trian'" in err and 'usage: ps-control' in err

@@ -174,3 +174,18 @@ def test_the_penalty_brings_an_action_the_model_cannot_see_back_to_its_limit():
     assert np.all(np.abs(plain_2 - 10.0) < 0.05)  # stays where it is
     assert np.all(moved_2 < 10.0 - 0.5)  # ... a KL-bounded step toward the limit
     assert np.all(moved_2 > limit)
+
+
+def test_a_mean_action_exactly_on_its_limit_is_not_penalised():
+    """|abar| = l is within the limits: no term, and the reward itself comes back."""
+    T, dx, du = 3, 2, 2
+    reward = QuadraticReward(np.broadcast_to(-np.eye(dx), (T + 1, dx, dx)),
+                             np.broadcast_to(-np.eye(du), (T, du, du)), np.ones((T + 1, dx)))
+    limits = np.array([2.0, 0.5])
+    on_limit = np.tile([-2.0, 0.5], (T, 1))
+    same, penalised = limit_penalised_reward(reward, on_limit, limits, 10.0)
+    assert same is reward and not penalised.any()
+    beyond = on_limit.copy()
+    beyond[1, 0] = -2.0 - 1e-9
+    _, penalised = limit_penalised_reward(reward, beyond, limits, 10.0)
+    assert penalised.tolist() == [[False, False], [True, False], [False, False]]

@@ -24,6 +24,7 @@ from ps_control import cli, evaluate, plotting
 from ps_control.checkpoint import checkpoint_task, read_checkpoint, write_checkpoint
 from ps_control.learning import evaluate_policy, load_search, make_search
 from ps_control.learning_config import load_learning_config
+from ps_control.sim.simulator import Rollouts
 from ps_control.tasks import load_task
 import pytest
 
@@ -396,3 +397,82 @@ def test_output_paths_that_cannot_be_written_are_refused_before_the_rollouts(
         assert evaluate.main(argv) == 2
         error = capsys.readouterr().err
         assert '%s %s' % (option, tmp_path / target) in error and message in error
+
+
+def _other_robot(tmp_path, search):
+    """Write a double pendulum with 5 N m motors that starts at (0.5, -0.3); return its file."""
+    urdf = open(search.task.urdf_path).read()
+    assert urdf.count('effort="10"') == 2
+    weak_urdf = tmp_path / 'weak.urdf'
+    weak_urdf.write_text(urdf.replace('effort="10"', 'effort="5"'))
+    return _task_copy(tmp_path, 'double_pendulum', [
+        ("urdf: 'double_pendulum.urdf'", "urdf: '%s'" % weak_urdf),
+        ('torque_limits: [10.0, 10.0]  # must', 'torque_limits: [5.0, 5.0]  # must'),
+        ('mean: [0.0, 0.0, 0.0, 0.0]', 'mean: [0.5, -0.3, 0.0, 0.0]')])
+
+
+def test_on_plots_rollouts_from_the_robots_initial_states_within_its_limits(
+        tmp_path, capsys, monkeypatch):
+    """--on starts from the other task's initial states; the plot shows that robot's limits."""
+    path, search = saved_search(tmp_path, 'double_pendulum', 'gps')
+    robot = _other_robot(tmp_path, search)
+    drawn = []
+
+    def record(target, dt, joint_names, runs, **kwargs):
+        drawn.append((runs, kwargs))
+        return target
+    monkeypatch.setattr(plotting, 'plot_trajectories', record)
+    assert evaluate.main(['double_pendulum', path, '--rollouts', '3', '--on', robot,
+                          '--plot', str(tmp_path / 'runs.png')]) == 0
+    (runs, kwargs), = drawn
+    assert runs  # some rollouts were drawn
+    for states, torques in runs.values():
+        np.testing.assert_allclose(states[:, 0, :2], np.tile([0.5, -0.3], (len(states), 1)),
+                                   atol=0.1)
+        assert np.abs(torques).max() <= 5.0 + 1e-12
+    np.testing.assert_array_equal(kwargs['torque_limits'], load_task(robot).torque_limits)
+    np.testing.assert_array_equal(kwargs['torque_limits'], [5.0, 5.0])
+
+
+def test_on_is_recorded_in_the_json_as_the_task_file_given(tmp_path, capsys):
+    """The JSON names the robot's task file, which a copy of the same task name needs."""
+    path, search = saved_search(tmp_path, 'double_pendulum', 'gps')
+    robot = _other_robot(tmp_path, search)
+    out = tmp_path / 'result.json'
+    assert evaluate.main(['double_pendulum', path, '--rollouts', '2', '--on', robot,
+                          '--json', str(out)]) == 0
+    record = json.loads(out.read_text())
+    assert record['on'] == robot
+    assert record['task'] == 'double_pendulum'
+
+
+def test_on_refuses_a_robot_whose_joints_have_other_names():
+    """Same number of joints, other names: another robot, refused naming both."""
+    task = load_task('double_pendulum')
+    other = dataclasses.replace(task, joint_names=('shoulder', 'elbow'))
+    with pytest.raises(ValueError, match=r"drives the joints \['shoulder', 'elbow'\], the "
+                                         r"policy \['joint_1', 'joint_2'\]"):
+        evaluate.check_same_interface(task, other)
+    evaluate.check_same_interface(task, dataclasses.replace(task))  # the same: accepted
+
+
+def test_the_plot_names_a_single_diverged_rollout(tmp_path, monkeypatch):
+    """One rollout of two diverged: drawn is the other, and the title says one was left out."""
+    _, search = saved_search(tmp_path, 'double_pendulum', 'gps')
+    T = search.task.horizon
+    states = np.zeros((2, T + 1, 4))
+    actions, torques = np.zeros((2, T, 2)), np.zeros((2, T, 2))
+    states[1, 5:] = np.nan
+    actions[1, 4:] = torques[1, 4:] = np.nan
+    runs = Rollouts(states, actions, torques, np.array([False, True]), np.array([-1, 5]))
+    titles = []
+
+    def record(target, dt, joint_names, drawn, **kwargs):
+        titles.append((list(drawn), kwargs['title']))
+        return target
+    monkeypatch.setattr(plotting, 'plot_trajectories', record)
+    evaluate.plot_rollouts(str(tmp_path / 'one.png'), search,
+                           {'sampled': runs, 'mean_action': runs})
+    (drawn, title), = titles
+    assert drawn == ['sampled actions (1)', 'mean action (1)']
+    assert 'diverged, not drawn: sampled actions 1 of 2, mean action 1 of 2' in title

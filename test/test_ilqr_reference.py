@@ -23,7 +23,7 @@ import json
 import os
 
 import numpy as np
-from ps_control.ilqr_reference import ilqr_reference
+from ps_control.ilqr_reference import ilqr_initial_controls, ilqr_reference
 from ps_control.sim import urdf_gen
 from ps_control.sim.finite_difference import FiniteDifferenceDynamics
 from ps_control.sim.simulator import Simulator
@@ -45,9 +45,9 @@ SINGLE_TASK = """/**:
       gravity: 9.81
       torque_limits: [3.0]
       divergence_bound: 100.0
-      goal: [3.141592653589793, 0.0]
+      goal: %s
       initial_state:
-        mean: [0.0, 0.0]
+        mean: %s
         std: [0.01, 0.01]
       reward:
         state_weights: [10000.0, 1.0]
@@ -95,15 +95,20 @@ def test_torque_on_the_effort_limit_is_differenced_from_inside():
         FiniteDifferenceDynamics(model.sim, scheme='backward')
 
 
-@pytest.fixture(scope='module')
-def single_pendulum(tmp_path_factory):
-    folder = tmp_path_factory.mktemp('single')
+def _single_task_file(folder, goal='[3.141592653589793, 0.0]', mean='[0.0, 0.0]'):
+    """Write the single pendulum's URDF and task file (joint limits -pi/2 .. 3 pi/2)."""
     spec = urdf_gen.pendulum_spec('single_pendulum', 1, 1.0, 1.0, 0.75, 0.025, 0.0, 3.0)
     (folder / 'single.urdf').write_text(urdf_gen.chain_urdf(spec))
     path = folder / 'single_pendulum.yaml'
-    path.write_text(SINGLE_TASK % (folder / 'single.urdf'))
-    out = folder / 'out'
-    return str(path), str(out), ilqr_reference(str(path), str(out), quiet=True, settings=SMALL)
+    path.write_text(SINGLE_TASK % (folder / 'single.urdf', goal, mean))
+    return str(path)
+
+
+@pytest.fixture(scope='module')
+def single_pendulum(tmp_path_factory):
+    path = _single_task_file(tmp_path_factory.mktemp('single'))
+    out = os.path.join(os.path.dirname(path), 'out')
+    return path, out, ilqr_reference(path, out, quiet=True, settings=SMALL)
 
 
 def test_reference_swings_the_single_pendulum_up(single_pendulum):
@@ -204,3 +209,107 @@ def test_a_reference_whose_every_start_diverges_says_so(tmp_path):
     from ps_control.sim.simulator import DivergenceError
     with pytest.raises(DivergenceError, match='every iLQR start diverged: pump'):
         ilqr_reference('arm_2', str(tmp_path), settings={'starts': ['pump']})
+
+
+TINY = {'starts': ['zero', 'random'], 'screen_iterations': 2, 'penalised_iterations': 2,
+        'exact_iterations': 2, 'rounds': 2, 'tail_iterations': 2, 'final_iterations': 3,
+        'policy_rollouts': 2}
+
+
+@pytest.fixture(scope='module')
+def near_limit(tmp_path_factory):
+    """Return (task file, references for seeds 0 and 1) of a start within the limit margin."""
+    folder = tmp_path_factory.mktemp('near_limit')
+    # -1.3 rad is within limit_margin (0.4 rad) of the lower joint limit -pi/2: penalised
+    path = _single_task_file(folder, mean='[-1.3, 0.0]')
+    references = [ilqr_reference(path, str(folder / ('out%d' % seed)), quiet=True,
+                                 settings=dict(TINY, seed=seed)) for seed in (0, 1)]
+    return path, references
+
+
+def test_exact_stages_maximise_the_task_reward_alone(near_limit):
+    """Only the penalised stages subtract the joint-limit penalty from the reward."""
+    _, (reference, _) = near_limit
+    stages = reference['stages']
+    penalised = [s for s in stages if s['stage'] == 'penalised']
+    exact = [s for s in stages if s['stage'] == 'exact']
+    assert penalised and exact
+    for stage in penalised:
+        assert stage['objective'] < stage['reward']  # the penalty is active here
+    for stage in exact:
+        assert stage['objective'] == stage['reward']
+
+
+def test_the_refinement_runs_rounds_times_a_tail_and_an_exact_stage(near_limit):
+    """After the penalised and the exact stage come ``rounds`` (tail, exact) pairs."""
+    _, (reference, _) = near_limit
+    names = [stage['stage'] for stage in reference['stages']]
+    assert names == ['penalised', 'exact'] + ['tail', 'exact'] * TINY['rounds']
+
+
+def test_the_total_iterations_count_the_screening_and_every_stage(near_limit):
+    """'iterations' is the sum over the screened starts and the refinement stages."""
+    _, references = near_limit
+    for reference in references:
+        assert len(reference['screening']) == len(TINY['starts'])
+        expected = (sum(entry['iterations'] for entry in reference['screening'])
+                    + sum(stage['iterations'] for stage in reference['stages']))
+        assert reference['iterations'] == expected
+
+
+def test_the_seed_setting_reaches_the_random_start(near_limit):
+    """Another seed screens other random controls; the zero start is the same."""
+    _, references = near_limit
+    screened = [{entry['start']: entry for entry in reference['screening']}
+                for reference in references]
+    assert screened[0]['zero']['reward'] == screened[1]['zero']['reward']
+    assert screened[0]['random']['reward'] != screened[1]['random']['reward']
+
+
+def test_random_start_stays_within_half_the_torque_limits(near_limit):
+    """The random start's knots are drawn from half the limits, so are its torques."""
+    path, _ = near_limit
+    task = load_task(path)
+    limit = np.asarray(task.torque_limits, dtype=float)
+    for seed in range(5):
+        controls = ilqr_initial_controls(task, None, 'random', seed)
+        assert controls.shape == (task.horizon, task.du)
+        assert np.all(np.abs(controls) <= 0.5 * limit + 1e-12)
+    assert not np.array_equal(ilqr_initial_controls(task, None, 'random', 0),
+                              ilqr_initial_controls(task, None, 'random', 1))
+
+
+def test_converged_is_that_of_the_last_stage(tmp_path):
+    """At rest on its goal the stages converge, except one of no iterations: not the last."""
+    path = _single_task_file(tmp_path, goal='[0.0, 0.0]')
+    reference = ilqr_reference(path, str(tmp_path / 'out'), quiet=True,
+                               settings=dict(TINY, starts=['zero'], penalised_iterations=0,
+                                             final_iterations=20))
+    stages = reference['stages']
+    assert stages[0]['stage'] == 'penalised' and not stages[0]['converged']
+    assert stages[-1]['converged']
+    assert reference['converged'] is True
+
+
+def test_pump_start_pumps_joint_1_and_holds_the_others_straight():
+    """Full torque on joint 1 along its velocity; the PD torque on joint 2 opposes its bend."""
+    task = load_task('double_pendulum')
+    limit = np.asarray(task.torque_limits, dtype=float)
+    sim = task.make_simulator(n_robots=1)
+    try:
+        model = FiniteDifferenceDynamics(sim)
+        controls = ilqr_initial_controls(task, model, 'pump')
+        x = np.asarray(task.initial_state_mean, dtype=float)
+        states = [x]
+        for u in controls[:-1]:
+            x = model.step(x, u)
+            states.append(x)
+    finally:
+        sim.close()
+    states = np.array(states)
+    q, qd = states[:, :task.du], states[:, task.du:]
+    np.testing.assert_array_equal(controls[:, 0], np.where(qd[:, 0] >= 0.0, limit[0], -limit[0]))
+    bend = 2.0 * q[:, 1] + 0.2 * qd[:, 1]
+    assert np.all(controls[:, 1] * bend <= 0.0)  # against the bend of joint 2
+    assert np.all(np.abs(controls[:, 1]) <= limit[1])
+    assert np.abs(bend).max() > 0.1 and np.abs(controls[:, 1]).max() > 0.0  # it did bend

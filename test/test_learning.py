@@ -874,3 +874,33 @@ def test_ctrl_c_stops_train_and_its_workers_at_once(tmp_path):
     checkpoint, _ = train.trial_paths(str(tmp_path), 'double_pendulum', 'gps', 0)
     from ps_control.tasks import load_task
     assert PolicySearch.load(checkpoint, load_task('double_pendulum')).iteration >= 1
+
+
+def test_equal_step_multiplier_bounds_pin_the_multiplier():
+    """step_multiplier_min may equal step_multiplier_max (must not exceed it)."""
+    config = LearningConfig(step_adaptation=True, step_multiplier_min=1.0,
+                            step_multiplier_max=1.0)
+    assert config.step_multiplier_min == config.step_multiplier_max == 1.0
+    with pytest.raises(ValueError, match='learning.step_multiplier_min .* must not exceed'):
+        LearningConfig(step_multiplier_min=1.5, step_multiplier_max=1.0)
+
+
+def test_the_smallest_averaging_rate_of_accelerated_mirror_descent_is_accepted():
+    """mirror_r must be >= 2: 2 itself is allowed, below is refused."""
+    assert LearningConfig(algorithm='g_amds', mirror_r=2.0).mirror_r == 2.0
+    with pytest.raises(ValueError, match='learning.mirror_r'):
+        LearningConfig(algorithm='g_amds', mirror_r=1.999)
+
+
+@pytest.mark.parametrize('value', [float('nan'), float('inf'), float('-inf')])
+def test_a_non_finite_entropy_delta_is_refused(value):
+    """The entropy_delta of ESAPS must be finite; the error names it."""
+    with pytest.raises(ValueError, match='learning.entropy_delta must be finite'):
+        learning_config_from_mapping({'algorithm': 'esaps', 'entropy_delta': value})
+
+
+@pytest.mark.parametrize('value', [0.0, -0.5, float('nan'), float('inf')])
+def test_the_separate_bounds_state_epsilon_must_be_positive_and_finite(value):
+    """A state KL bound of 0, below 0 or not finite is refused, naming learning.state_epsilon."""
+    with pytest.raises(ValueError, match='learning.state_epsilon must be a finite number > 0'):
+        learning_config_from_mapping({'algorithm': 'separate', 'state_epsilon': value})

@@ -90,11 +90,20 @@ def test_a_figure_format_matplotlib_cannot_write_is_refused_before_the_run(place
 
 
 def test_a_folder_without_write_permission_is_refused(places, monkeypatch):
-    """Refuse where os.access denies writing (stubbed: the tests may run as root)."""
+    """Refuse a folder that may be entered but not written in (stubbed: tests may run as root)."""
     real_access = os.access
     monkeypatch.setattr(os, 'access', lambda path, mode: False if str(path) == str(
-        places / 'folder') else real_access(path, mode))
+        places / 'folder') and mode & os.W_OK else real_access(path, mode))
     with pytest.raises(ValueError, match='no permission to write in .*folder'):
         check_output_file(str(places / 'folder' / 'x.json'), '--json')
     with pytest.raises(ValueError, match='no permission to write in .*folder'):
         check_output_folder(str(places / 'folder' / 'new'), '--out')
+
+
+def test_a_figure_suffix_in_capitals_is_a_format_matplotlib_writes(tmp_path):
+    """run.PNG is a PNG file to matplotlib: accepted, and the figure is written there."""
+    for name in ('run.PNG', 'run.Svg'):
+        path = str(tmp_path / name)
+        assert check_figure_path(path, '--plot') == path
+    written = plotting.plot_curves(str(tmp_path / 'curve.PNG'), [1, 2], {'gps': [-3.0, -2.0]})
+    assert os.path.getsize(written) > 0

@@ -28,6 +28,7 @@ from rclpy.serialization import deserialize_message
 from rclpy.serialization import serialize_message
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
+from std_msgs.msg import MultiArrayDimension
 
 
 pytestmark = pytest.mark.ros
@@ -178,3 +179,34 @@ def test_a_non_finite_transition_header_is_a_value_error(bad):
     msg.data = data
     with pytest.raises(ValueError, match='header'):
         transition_from_msg(msg, 4, 2)
+
+
+@pytest.mark.parametrize('names', [['a', 'b'], ['b', 'a']])
+def test_a_joint_state_without_velocities_is_refused(names):
+    """A driver publishing positions only gives no state: a ValueError that says so."""
+    with pytest.raises(ValueError, match='2 names, 2 positions and 0 velocities'):
+        messages.joint_state_to_x(_joint_state(names, [1.0, 2.0], []), ['a', 'b'])
+    with pytest.raises(ValueError, match='2 names, 2 positions and 1 velocities'):
+        messages.joint_state_to_x(_joint_state(names, [1.0, 2.0], [0.5]), ['a', 'b'])
+
+
+def test_a_transition_longer_than_its_layout_is_refused():
+    """One number too many is refused, not read as a longer torque."""
+    msg = messages.transition_to_msg(1, 2, 0, np.zeros(4), np.zeros(2), np.zeros(2))
+    msg.data = list(msg.data) + [0.0]
+    with pytest.raises(ValueError, match='holds 12 numbers, expected 11'):
+        messages.transition_from_msg(msg, 4, 2)
+
+
+def test_a_transition_without_its_one_dimension_is_a_value_error():
+    """No layout, or a second dimension: ValueError (what the learner catches), not IndexError."""
+    good = messages.transition_to_msg(1, 2, 0, np.zeros(4), np.zeros(2), np.zeros(2))
+    bare = Float64MultiArray()
+    bare.data = list(good.data)
+    with pytest.raises(ValueError, match='layout'):
+        messages.transition_from_msg(bare, 4, 2)
+    extra = messages.transition_to_msg(1, 2, 0, np.zeros(4), np.zeros(2), np.zeros(2))
+    extra.layout.dim = list(extra.layout.dim) + [MultiArrayDimension(label='x', size=1,
+                                                                     stride=1)]
+    with pytest.raises(ValueError, match='layout'):
+        messages.transition_from_msg(extra, 4, 2)

@@ -101,3 +101,28 @@ def test_step_fn_batches_and_clips():
     assert np.abs(B[:, 0]).max() == 0.0 and np.abs(B[:, 1]).max() > 1e-3
     with pytest.raises(ValueError, match='do not match'):
         step_fn(xs, us[:1])
+
+
+@pytest.mark.parametrize('eps', [{'eps_x': 0.0}, {'eps_u': 0.0}, {'eps_u': -1e-5},
+                                 {'eps_u': float('nan')}])
+def test_a_step_size_that_is_not_positive_is_refused(eps):
+    """eps_u = 0 would give B = 0 silently (a zero width is taken for an effort limit of 0)."""
+    with Simulator(DOUBLE, 0.05, substeps=5) as sim:
+        with pytest.raises(ValueError, match='eps_x and eps_u must be > 0'):
+            FiniteDifferenceDynamics(sim, **eps)
+
+
+@pytest.mark.parametrize('scheme', ['central', 'forward'])
+def test_eps_u_is_the_control_step_of_the_differences(scheme):
+    """B is the difference of f over +-eps_u (central) or +eps_u (forward), A over eps_x."""
+    x, u = np.array([1.0, -0.6, 2.0, 1.0]), np.array([3.0, -2.0])
+    h = 2.0  # far inside the 10 N m limits; f is slightly nonlinear in u over such a step
+    with Simulator(DOUBLE, 0.05, substeps=10) as sim:
+        model = FiniteDifferenceDynamics(sim, eps_u=h, scheme=scheme)
+        _, B = model.jacobians(x, u)
+        low = 0.0 if scheme == 'forward' else 1.0
+        expected = np.column_stack([(model.step(x, u + e * h) - model.step(x, u - low * e * h))
+                                    / ((1.0 + low) * h) for e in np.eye(2)])
+        tight = FiniteDifferenceDynamics(sim, scheme=scheme).jacobians(x, u)[1]
+    np.testing.assert_allclose(B, expected, rtol=0.0, atol=1e-9 * np.abs(expected).max())
+    assert np.abs(tight - expected).max() > 1e-7 * np.abs(expected).max()  # h matters here

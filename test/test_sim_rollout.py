@@ -20,6 +20,7 @@ import types
 
 import numpy as np
 from ps_control.core import LinearGaussianPolicy
+from ps_control.sim.policies import action_function, as_rng
 from ps_control.sim.simulator import DivergenceError, Simulator
 import pytest
 
@@ -265,8 +266,42 @@ def test_noise_factors_of_a_singular_covariance():
     np.testing.assert_allclose(L @ np.swapaxes(L, -1, -2), stacked, atol=1e-12)
 
 
-def test_a_horizon_that_differs_from_the_policy_is_refused():
-    from ps_control.sim.policies import action_function
-    policy = _lg(np.zeros((5, 2, 4)), np.zeros((5, 2)), np.broadcast_to(np.eye(2), (5, 2, 2)))
-    with pytest.raises(ValueError, match='horizon 7 differs'):
-        action_function(policy, 1, 4, 2, horizon=7)
+def _policy(T, du=2, dx=4):
+    """Return a zero linear-Gaussian policy of T steps (any object with K, k, cov will do)."""
+    return types.SimpleNamespace(K=np.zeros((T, du, dx)), k=np.zeros((T, du)),
+                                 cov=np.broadcast_to(np.eye(du), (T, du, du)))
+
+
+def test_a_bool_is_not_taken_for_a_seed():
+    """A bool (e.g. noise=True passed where rng goes) is refused, not used as seed 1."""
+    with pytest.raises(ValueError, match='rng must be'):
+        as_rng(True)
+    with Simulator(DOUBLE, dt=0.05) as sim:
+        with pytest.raises(ValueError, match='rng must be'):
+            sim.rollout(_policy(3), np.zeros((1, 4)), True)  # rng given positionally
+
+
+def test_a_numpy_integer_seed_is_the_same_seed_as_the_int():
+    """A seed read from a numpy array (np.int64) gives the stream of the equal int seed."""
+    seed = np.arange(10)[7]
+    assert isinstance(seed, np.integer) and not isinstance(seed, int)
+    np.testing.assert_array_equal(as_rng(seed).standard_normal(5),
+                                  np.random.default_rng(7).standard_normal(5))
+
+
+@pytest.mark.parametrize('horizon', [3, 4, 6, 7])
+def test_a_horizon_other_than_the_policys_is_refused_shorter_or_longer(horizon):
+    """A horizon shorter than the linear-Gaussian policy's is refused as a longer one is."""
+    with pytest.raises(ValueError, match='horizon %d differs' % horizon):
+        action_function(_policy(5), 1, 4, 2, horizon=horizon)
+    with Simulator(DOUBLE, dt=0.05) as sim:
+        with pytest.raises(ValueError, match='differs from the policy horizon'):
+            sim.rollout(_policy(5), np.zeros((1, 4)), rng=0, horizon=horizon)
+        assert sim.rollout(_policy(5), np.zeros((1, 4)), rng=0, horizon=5).actions.shape[1] == 5
+
+
+@pytest.mark.parametrize('horizon', [0, -1, 2.5, None])
+def test_a_callable_policy_needs_a_horizon_of_at_least_one_step(horizon):
+    """A callable policy with no horizon, 0, a negative or a fractional one is refused."""
+    with pytest.raises(ValueError, match='horizon must be an integer >= 1'):
+        action_function(lambda t, x: np.zeros((1, 2)), 1, 4, 2, horizon=horizon)

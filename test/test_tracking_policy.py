@@ -17,7 +17,8 @@
 import numpy as np
 from ps_control.core.dmp import DMP
 from ps_control.core.linear_gaussian import LinearGaussianPolicy
-from ps_control.core.tracking_policy import dmp_tracking_policy, tracking_policy
+from ps_control.core.tracking_policy import (dmp_tracking_policy, inertia_scaled_gains,
+                                             tracking_policy)
 import pytest
 
 
@@ -118,3 +119,37 @@ def test_bad_input():
         tracking_policy(q, q, 1.0, 1.0, action_std=0.0)
     with pytest.raises(ValueError, match='policy k'):
         tracking_policy(q + np.nan, q, 1.0, 1.0)
+
+
+def test_dmp_tracking_policy_takes_its_action_std():
+    """action_std sets the policy's exploration: cov_t = action_std^2 I at every step."""
+    dmp = DMP(n_basis=4, dt=0.01, duration=0.1)
+    theta = np.random.default_rng(0).standard_normal((1, 2, 4))
+    traj = dmp.rollout(theta, np.zeros(2), np.ones(2))
+    one = type(traj)(traj.y[0], traj.yd[0], traj.ydd[0], traj.forcing[0])
+    policy = dmp_tracking_policy(one, kp=100.0, kd=20.0, inertia=1.0, action_std=0.3)
+    np.testing.assert_allclose(policy.cov, np.broadcast_to(0.09 * np.eye(2), (dmp.T, 2, 2)))
+
+
+@pytest.mark.parametrize('zeta', [0.5, 1.0, 2.0])
+def test_scaled_gains_give_each_joint_the_frequency_and_damping_ratio(zeta):
+    """With Kp, Kd for inertia m, e'' = -(Kp e + Kd e') / m has poles of w and zeta."""
+    w, m = 7.0, np.diag([0.5, 3.0])
+    kp, kd = inertia_scaled_gains(m, w, zeta)
+    # the poles of s^2 + 2 zeta w s + w^2: -w (zeta -+ sqrt(zeta^2 - 1))
+    root = np.sqrt(complex(zeta ** 2 - 1.0))
+    expected = np.sort_complex(np.array([-w * (zeta - root), -w * (zeta + root)]))
+    for j in range(2):
+        poles = np.sort_complex(np.roots([1.0, kd[j, j] / m[j, j], kp[j, j] / m[j, j]]))
+        np.testing.assert_allclose(poles, expected, rtol=1e-6, atol=1e-9 * w)
+    np.testing.assert_array_equal(kp[0, 1], 0.0)  # diagonal inertia: no coupling
+
+
+BAD_SETTINGS = [(-5.0, 1.0), (5.0, -1.0), (np.inf, 1.0), (5.0, np.nan)]
+
+
+@pytest.mark.parametrize('frequency, damping_ratio', BAD_SETTINGS)
+def test_a_negative_or_non_finite_frequency_or_damping_ratio_is_refused(frequency, damping_ratio):
+    """A negative frequency or damping ratio would give unstable (negative) gains."""
+    with pytest.raises(ValueError, match='must be finite and >= 0'):
+        inertia_scaled_gains(np.eye(2), frequency, damping_ratio)
