@@ -267,9 +267,8 @@ def test_noise_factors_of_a_singular_covariance():
 
 
 def _policy(T, du=2, dx=4):
-    """Return a zero linear-Gaussian policy of T steps (any object with K, k, cov will do)."""
-    return types.SimpleNamespace(K=np.zeros((T, du, dx)), k=np.zeros((T, du)),
-                                 cov=np.broadcast_to(np.eye(du), (T, du, du)))
+    """Return a zero linear-Gaussian policy of T steps with unit covariance."""
+    return _lg(np.zeros((T, du, dx)), np.zeros((T, du)), np.broadcast_to(np.eye(du), (T, du, du)))
 
 
 def test_a_bool_is_not_taken_for_a_seed():
