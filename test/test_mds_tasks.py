@@ -112,33 +112,27 @@ def test_generated_arm_is_accepted(tmp_path):
     assert arm.n_joints == 2 and np.allclose(arm.offsets, [0.5])
 
 
-def test_joint_without_axis_turns_about_x_and_is_refused(tmp_path):
-    """A joint with no <axis> turns about x (the URDF default), so the arm is not planar."""
-    path = _arm(tmp_path, '    <axis xyz="0 0 1"/>\n', '')
-    with pytest.raises(ValueError, match=r"joint 'joint_1' turns about \[1.0, 0.0, 0.0\]"):
-        PlanarArm.from_urdf(path)
+NOT_PLANAR_SERIAL_ARMS = [
+    # no <axis>: the URDF default is x, so the arm does not move in the plane
+    ('    <axis xyz="0 0 1"/>\n', '', r"joint 'joint_1' turns about \[1.0, 0.0, 0.0\]"),
+    ('<origin xyz="0.5 0 0" rpy="0 0 0"/>', '<origin xyz="0.5 0.1 0" rpy="0 0 0"/>',
+     "joint 'joint_2' has origin .* not on the x axis"),  # offset sideways
+    ('<origin xyz="0.5 0 0" rpy="0 0 0"/>', '<origin xyz="0.5 0 0" rpy="0 0 0.3"/>',
+     "joint 'joint_2' has origin .* not on the x axis"),  # turned
+    ('<origin xyz="0 0 0" rpy="0 0 0"/>', '<origin xyz="0.1 0 0" rpy="0 0 0"/>',
+     "the first joint 'joint_1' is not at the base origin"),  # kinematics start at the base
+    ('<parent link="link_1"/>', '<parent link="base_link"/>',
+     "joint 'joint_2' does not follow link 'link_1'"),  # a tree, not a serial chain
+    ('<joint name="joint_2" type="revolute">', '<joint name="joint_2" type="prismatic">',
+     "joint 'joint_2' is prismatic, not revolute"),  # refused, not skipped
+]
 
 
-@pytest.mark.parametrize('origin', ['xyz="0.5 0.1 0" rpy="0 0 0"', 'xyz="0.5 0 0" rpy="0 0 0.3"'])
-def test_joint_off_the_parent_x_axis_is_refused(tmp_path, origin):
-    """A joint offset sideways or turned relative to its parent link is refused."""
-    path = _arm(tmp_path, '<origin xyz="0.5 0 0" rpy="0 0 0"/>', '<origin %s/>' % origin)
-    with pytest.raises(ValueError, match="joint 'joint_2' has origin .* not on the x axis"):
-        PlanarArm.from_urdf(path)
-
-
-def test_first_joint_away_from_the_base_origin_is_refused(tmp_path):
-    """The first joint must sit at the base origin (the kinematics start there)."""
-    path = _arm(tmp_path, '<origin xyz="0 0 0" rpy="0 0 0"/>',
-                '<origin xyz="0.1 0 0" rpy="0 0 0"/>')
-    with pytest.raises(ValueError, match="the first joint 'joint_1' is not at the base origin"):
-        PlanarArm.from_urdf(path)
-
-
-def test_branching_joint_is_refused(tmp_path):
-    """A second joint on the base instead of on link_1 makes a tree, not a serial chain."""
-    path = _arm(tmp_path, '<parent link="link_1"/>', '<parent link="base_link"/>')
-    with pytest.raises(ValueError, match="joint 'joint_2' does not follow link 'link_1'"):
+@pytest.mark.parametrize('old, new, message', NOT_PLANAR_SERIAL_ARMS)
+def test_urdfs_that_are_no_planar_serial_revolute_arm_are_refused(tmp_path, old, new, message):
+    """Joints off the x axis, turned, about x, branching or sliding: refused, naming the joint."""
+    path = _arm(tmp_path, old, new)
+    with pytest.raises(ValueError, match=message):
         PlanarArm.from_urdf(path)
 
 
@@ -149,14 +143,6 @@ def test_continuous_joints_are_revolute(tmp_path):
     assert continuous.n_joints == 2
     for name in ('offsets', 'masses', 'com', 'izz'):
         np.testing.assert_array_equal(getattr(continuous, name), getattr(revolute, name))
-
-
-def test_prismatic_joint_in_the_chain_is_refused(tmp_path):
-    """A sliding joint makes the chain no planar revolute arm: it is refused, not skipped."""
-    path = _arm(tmp_path, '<joint name="joint_2" type="revolute">',
-                '<joint name="joint_2" type="prismatic">')
-    with pytest.raises(ValueError, match="joint 'joint_2' is prismatic, not revolute"):
-        PlanarArm.from_urdf(path)
 
 
 def _task(via_time):
