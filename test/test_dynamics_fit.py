@@ -550,3 +550,79 @@ def test_ridge_is_relative_to_each_inputs_variance_and_bounds_collinear_gains():
     assert np.abs(F).max() < 2.0
     unregularised, _, _ = fit_linear_gaussian(xu, x_next, ridge=0.0)
     assert np.abs(unregularised).max() > 10.0  # what the ridge prevents
+
+
+def test_gmm_refuses_a_negative_tolerance():
+    """Each of reg, weight_prior and tol out of range raises."""
+    for settings in ({'reg': 0.0}, {'weight_prior': -1.0}, {'tol': -1e-3}):
+        with pytest.raises(ValueError, match='tol >= 0'):
+            GaussianMixture(**settings)
+
+
+def test_gmm_has_at_most_one_cluster_per_point():
+    """Asking for more clusters than points fits one cluster per point."""
+    data = np.random.default_rng(0).standard_normal((3, 2))
+    gmm = GaussianMixture(seed=0).fit(data, 5)
+    assert gmm.n_clusters == 3
+    assert gmm.weights.shape == (3,) and gmm.covs.shape == (3, 2, 2)
+
+
+def separated_clusters(rng, k, per_cluster=40):
+    """Return k tight clusters (std 0.1) with centres (10 i, 10 i), and the centres."""
+    centres = np.stack([10.0 * np.arange(k), 10.0 * np.arange(k)], axis=1)
+    data = np.concatenate([c + 0.1 * rng.standard_normal((per_cluster, 2)) for c in centres])
+    return data, centres
+
+
+@pytest.mark.parametrize('seed', range(5))
+def test_gmm_cold_start_seeds_one_cluster_in_each_separated_group(seed):
+    """
+    The cold start alone (one EM iteration: no M-step after it) splits separated groups.
+
+    k-means++ seeds (each seed far from all earlier ones) with every point assigned to its
+    nearest seed put one seed in each of K groups much further apart than their width, so the
+    first M-step's means are the group means.
+    """
+    rng = np.random.default_rng(seed)
+    data, _ = separated_clusters(rng, 5)
+    gmm = GaussianMixture(max_iterations=1, seed=seed).fit(data, 5)
+    group_means = data.reshape(5, -1, 2).mean(axis=1)
+    order = np.argsort(gmm.means[:, 0])
+    np.testing.assert_allclose(gmm.means[order], group_means, atol=1e-6)
+
+
+def test_gmm_without_warm_start_refits_from_fresh_seeds():
+    """warm_start=False: a refit with K and D unchanged starts cold, as a first fit does."""
+    rng = np.random.default_rng(3)
+    first = np.concatenate([rng.standard_normal((200, 2)), 4.0 + rng.standard_normal((200, 2))])
+    second = first + rng.standard_normal(first.shape)
+    cold = GaussianMixture(max_iterations=2, seed=7, warm_start=False)
+    cold.fit(first, 4).fit(second, 4)
+    # the same generator state, and no previous fit to start from
+    reference = GaussianMixture(max_iterations=2, seed=7)
+    reference.fit(first, 4)
+    reference.means = None
+    reference.fit(second, 4)
+    np.testing.assert_allclose(cold.means, reference.means, rtol=1e-12)
+    np.testing.assert_allclose(cold.covs, reference.covs, rtol=1e-12)
+
+
+def test_gmm_fit_is_equivariant_to_the_data_scale_with_a_constant_dimension():
+    """
+    Scaling the data by c scales means by c and covariances by c^2, a constant dimension too.
+
+    The regularisation is relative to the data's variance, so no absolute scale enters: the
+    log-likelihood of every iteration drops by n D log c.
+    """
+    rng = np.random.default_rng(0)
+    data = np.column_stack([rng.standard_normal(300), rng.standard_normal(300) + 3.0,
+                            np.full(300, 2.0)])
+    scale = 1e3
+    small = GaussianMixture(seed=0).fit(data, 3)
+    large = GaussianMixture(seed=0).fit(scale * data, 3)
+    np.testing.assert_allclose(large.means, scale * small.means, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(large.covs, scale ** 2 * small.covs, rtol=1e-6,
+                               atol=1e-9 * scale ** 2 * np.abs(small.covs).max())
+    shift = data.size * np.log(scale)
+    np.testing.assert_allclose(large.log_likelihood, np.array(small.log_likelihood) - shift,
+                               rtol=1e-6)

@@ -24,9 +24,9 @@ resume, and bad input.
 import dataclasses
 
 import numpy as np
-from ps_control import checkpoint, learning, learning_config
+from ps_control import checkpoint, learning, learning_config, mds_learning
 from ps_control.core.mds import MirrorDescentSearch
-from ps_control.learning_config import LearningConfig
+from ps_control.learning_config import LearningConfig, load_learning_config
 from ps_control.mds_learning import ArmViaPointSearch, rollout_episodes, run_batch
 from ps_control.tasks import load_task
 from ps_control.tasks.planar_arm import PlanarArm
@@ -529,3 +529,127 @@ def test_ctrl_c_stops_the_batch_command_with_its_checkpoint_kept(tmp_path):
     finally:
         command.close()
     assert ArmViaPointSearch.load(checkpoint, load_task('arm_2')).iteration >= 3
+
+
+def _search(**overrides):
+    task = load_task('arm_2')
+    config = load_learning_config(task, dict({'algorithm': 'g_amds', 'samples': 4},
+                                             **overrides))
+    return task, ArmViaPointSearch(task, config)
+
+
+def _tracked(search):
+    """Return states (M, T+1, dx) of every episode following its DMP exactly, and zero actions."""
+    _, params, _ = search._episodes()
+    traj = search.via.rollout(params)
+    states = np.concatenate([traj.y, traj.yd], axis=-1)
+    return states, np.zeros((params.shape[0], search.task.horizon, search.task.du))
+
+
+def test_policy_is_the_tracking_policy_of_the_search_mean():
+    """With evaluate_mean the learnt policy tracks the mean's DMP, not a sample's."""
+    _, search = _search(evaluate_mean=True)
+    expected = search.tracking_policies(search.mean[None])[0]
+    np.testing.assert_allclose(search.policy.k, expected.k, rtol=1e-12)
+    np.testing.assert_allclose(search.policy.K, expected.K, rtol=1e-12)
+
+
+def test_negative_episode_indices_are_refused():
+    """episode_policy takes 0 .. episode_count - 1 only."""
+    _, search = _search()
+    with pytest.raises(IndexError):
+        search.episode_policy(-1)
+
+
+def test_feedback_gains_are_the_control_laws_derivative_at_partial_feedforward():
+    """
+    K_t is the derivative of c tau_ID(q, qd, ydd_t) + M(y_t) (w^2 (y_t - q) + 2 z w (yd_t - qd)).
+
+    Checked by central differences of the nonlinear law at c = 0.5.
+    """
+    _, search = _search(tracking_feedforward=0.5)
+    config, arm = search.config, search.arm
+    _, params, _ = search._episodes()
+    traj = search.via.rollout(params[:1])
+    T = search.via.dmp.T
+    y, yd, ydd = traj.y[0, :T], traj.yd[0, :T], traj.ydd[0]
+    w, zeta = config.tracking_frequency, config.tracking_damping_ratio
+    inertia = arm.mass_matrix(y)
+
+    def law(q, qd):
+        pd = w ** 2 * (y - q) + 2.0 * zeta * w * (yd - qd)
+        return (config.tracking_feedforward * arm.inverse_dynamics(q, qd, ydd)
+                + np.einsum('tij,tj->ti', inertia, pd))
+    n, h = y.shape[1], 1e-6
+    gains = search.episode_policy(0).K
+    for i in range(2 * n):
+        step = np.zeros(2 * n)
+        step[i] = h
+        plus = law(y + step[:n], yd + step[n:])
+        minus = law(y - step[:n], yd - step[n:])
+        np.testing.assert_allclose(gains[:, :, i], (plus - minus) / (2 * h), rtol=1e-5,
+                                   atol=1e-6 * np.abs(gains).max())
+
+
+def test_metrics_spread_and_via_error_are_means_and_standard_deviations():
+    """sample_metrics: via_error the mean distance; update: reward_std the std of the costs."""
+    _, search = _search(evaluate_mean=True)
+    states, actions = _tracked(search)
+    costs, errors = search.measured_costs(states, np.broadcast_to(
+        search.mean, (states.shape[0],) + search.via.param_shape))
+    assert np.ptp(errors) > 0.0
+    metrics = search.sample_metrics(states, actions)
+    assert metrics['via_error'] == pytest.approx(errors.mean(), rel=1e-12)
+    assert metrics['reward_std'] == pytest.approx(costs.std(), rel=1e-12)
+
+
+def test_mean_entropy_is_the_gaussian_entropy_of_the_search_std():
+    """Without adaptation the std stays search_std: entropy 1/2 log(2 pi e sigma^2)."""
+    _, search = _search(evaluate_mean=True, search_adapt_rate=0.0)
+    sigma = search.config.search_std
+    metrics = search.update(*_tracked(search))
+    assert metrics['mean_entropy'] == pytest.approx(
+        0.5 * np.log(2.0 * np.pi * np.e * sigma ** 2), rel=1e-12)
+
+
+def test_success_rate_counts_an_error_equal_to_the_tolerance(monkeypatch):
+    """A sample exactly at via_tolerance is a success (<=)."""
+    task, search = _search(via_tolerance=0.02)
+    costs = np.ones(5)
+    errors = np.array([0.02, 0.02, 0.5, 0.5, 0.0])
+    monkeypatch.setattr(search, 'measured_costs', lambda states, params: (costs, errors))
+    m = search.episode_count
+    metrics = search.update(np.zeros((m, task.horizon + 1, task.dx)),
+                            np.zeros((m, task.horizon, task.du)))
+    assert metrics['success_rate'] == 0.5
+
+
+def test_batch_command_passes_its_seed_to_the_rollouts(monkeypatch):
+    """--seed reaches run_batch (the rollouts' generator), not only the samples."""
+    seen = {}
+
+    def fake_run_batch(search, simulator, iterations, seed=0, **kwargs):
+        seen['seed'] = seed
+        return search.history
+    monkeypatch.setattr(mds_learning, 'run_batch', fake_run_batch)
+    assert mds_learning.main(['arm_2', '--seed', '5', '--iterations', '1']) == 0
+    assert seen['seed'] == 5
+
+
+def test_batch_rollouts_draw_new_initial_states_every_update(monkeypatch):
+    """Update i's rollouts draw from (seed, i, ROLLOUT_STREAM): other states each update."""
+    task, search = _search(samples=4)
+    drawn = []
+    original = mds_learning.rollout_episodes
+
+    def keep(search, simulator, x0, rng=None):
+        drawn.append(np.array(x0))
+        return original(search, simulator, x0, rng)
+    monkeypatch.setattr(mds_learning, 'rollout_episodes', keep)
+    simulator = task.make_simulator(n_robots=search.episode_count)
+    try:
+        mds_learning.run_batch(search, simulator, 2)
+    finally:
+        simulator.close()
+    assert len(drawn) == 2
+    assert not np.array_equal(drawn[0], drawn[1])

@@ -18,9 +18,9 @@ import json
 import os
 
 import numpy as np
-from ps_control import mds_experiments
+from ps_control import mds_experiments, plotting
 from ps_control.mds_experiments import make_optimizer, METHODS, run_trial
-from ps_control.tasks.via_point import make_task
+from ps_control.tasks.via_point import make_task, planar_arm_points
 import pytest
 
 
@@ -195,3 +195,82 @@ def test_ctrl_c_stops_the_command_and_its_workers_keeping_the_finished_trials(tm
         assert ended(workers)
     finally:
         command.close()
+
+
+def _records(finals, errors):
+    return [{'costs': [10.0, 5.0 + f, f], 'via_error': e, 'updates_per_second': 2.0}
+            for f, e in zip(finals, errors)]
+
+
+def test_summary_spreads_are_standard_deviations_and_the_tolerance_is_inclusive():
+    """final_cost_std and cost_std are std over trials; an error equal to the tolerance counts."""
+    finals, errors = [1.0, 2.0, 6.0], [0.01, 0.005, 0.2]
+    stats = mds_experiments.summarise({'gmds': _records(finals, errors)}, 10, 0.01)['gmds']
+    assert stats['final_cost_std'] == pytest.approx(np.std(finals), rel=1e-12)
+    costs = np.array([r['costs'] for r in _records(finals, errors)])
+    np.testing.assert_allclose(stats['cost_std'], np.sqrt(np.mean(
+        (costs - costs.mean(axis=0)) ** 2, axis=0)), rtol=1e-12)
+    assert stats['within_tolerance'] == 2
+
+
+def test_optimiser_settings_reach_gmds_and_ereps():
+    """--adapt-cov reaches G-MDS's covariance adaptation and --eps-kl eREPS's bound."""
+    task = make_task('point', n_basis=5)
+    gmds = mds_experiments.make_optimizer('gmds', task, adapt_rate=0.5)
+    assert gmds.density.adapt_rate == 0.5
+    rng = np.random.default_rng(0)
+    mds_experiments.learning_step(gmds, task, rng)
+    assert np.any(np.asarray(gmds.density.std) != 1.0)  # adapted from sigma = 1
+    assert mds_experiments.make_optimizer('ereps', task, eps_kl=0.5).epsilon == 0.5
+
+
+def test_command_refuses_an_adaptation_rate_above_one(tmp_path, capsys):
+    """--adapt-cov is a rate in [0, 1]."""
+    with pytest.raises(SystemExit) as exit_info:
+        mds_experiments.main(['point', '--adapt-cov', '1.5', '--updates', '1', '--trials', '1',
+                              '--out', str(tmp_path)])
+    assert exit_info.value.code == 2
+    assert '--adapt-cov' in capsys.readouterr().err
+
+
+def test_command_plots_against_rollouts_and_matches_gamds_step_to_the_rollouts(
+        tmp_path, monkeypatch):
+    """Cost curves are drawn against rollouts; G-AMDS's default s is that of --rollouts."""
+    drawn = {}
+
+    def record(path, x, curves, **kwargs):
+        drawn['x'], drawn['curves'] = np.asarray(x), curves
+    monkeypatch.setattr(plotting, 'plot_curves', record)
+    argv = ['point', '--methods', 'gamds', '--updates', '2', '--trials', '1', '--jobs', '1',
+            '--basis', '5', '--rollouts', '5', '--out', str(tmp_path)]
+    assert mds_experiments.main(argv) == 0
+    np.testing.assert_array_equal(drawn['x'], [0, 5, 10])
+    record = json.loads((tmp_path / 'point' / 'trials' / 'gamds_trial00.json').read_text())
+    assert record['config']['gamds_step'] == mds_experiments.default_gamds_step(5)
+
+
+def test_a_trial_file_without_its_settings_is_run_again(tmp_path):
+    """A saved JSON that is not a trial record (no config) is rerun, not a crash."""
+    path = tmp_path / 'trial.json'
+    path.write_text('{"costs": [1.0]}')
+    assert mds_experiments._load_finished(str(path), {'seed': 0}) is None
+
+
+def test_the_arm_pose_figure_draws_the_pose_at_the_via_point_time(tmp_path, monkeypatch):
+    """The highlighted pose is the arm at t_via (Fig. 4-5), not at the end of the movement."""
+    task = make_task('arm', n_dofs=3, n_basis=5)
+    rng = np.random.default_rng(0)
+    y = np.cumsum(0.05 * rng.standard_normal((task.dmp.T + 1, task.n_dofs)), axis=0)
+    drawn = []
+
+    def keep(fig, path, dpi=120):
+        drawn.extend(line.get_xydata() for line in fig.axes[0].lines
+                     if line.get_linewidth() == 2.0)
+        plotting.plt.close(fig)
+        return path
+    monkeypatch.setattr(plotting, 'save_figure', keep)
+    mds_experiments.plot_arm_poses(str(tmp_path / 'poses.png'), task,
+                                   {'gamds': [{'trajectory': y.tolist()}]})
+    pose, = drawn
+    assert task.via_index != task.dmp.T
+    np.testing.assert_allclose(pose, planar_arm_points(y)[task.via_index])

@@ -155,3 +155,11 @@ def test_unknown_exploration_is_named():
     dmp = DMP(n_basis=3)
     with pytest.raises(ValueError, match='exploration'):
         PI2(np.zeros((2, 3)), dmp.basis, dmp.psi, exploration='constant')
+
+
+def test_pi2_refuses_a_zero_temperature():
+    """H = 0 would weigh all rollouts alike: refused like a negative h."""
+    dmp = DMP(n_basis=3)
+    for h in (0.0, -1.0):
+        with pytest.raises(ValueError, match='temperature'):
+            PI2(np.zeros((2, 3)), dmp.basis, dmp.psi, h=h)

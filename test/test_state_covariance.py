@@ -22,7 +22,8 @@ from ps_control.core.kl_update import KLBoundedProblem, STATE_ACTION_BOUND
 from ps_control.core.lqg import augment
 from ps_control.core.state_covariance import (_HalfVectorisation, BandedCholesky, BandedLU,
                                               BlockTridiagonalLU, ChordCache, CovarianceProblem,
-                                              right_preconditioned_gmres, SymmetricBlockBand)
+                                              right_preconditioned_gmres, stationary_precision,
+                                              SymmetricBlockBand)
 import pytest
 
 
@@ -352,3 +353,94 @@ def test_congruence_blocks_map_half_vectorisations():
     X = X + np.swapaxes(X, 1, 2)
     np.testing.assert_allclose(np.sum(coordinates * half.scale * X.reshape(T, -1)[:, half.upper],
                                       axis=1), np.sum(X * Y, axis=(1, 2)), rtol=1e-12)
+
+
+TV_T, TV_DX, TV_DU = 6, 3, 2  # the time-varying problem below
+
+
+def _negative_definite(rng, n, low=0.5, high=2.0):
+    Q = np.linalg.qr(rng.standard_normal((n, n)))[0]
+    return -(Q * rng.uniform(low, high, n)) @ Q.T
+
+
+def _time_varying_problem(seed, beta_scale):
+    """
+    Return a CovarianceProblem with time-varying W, alpha and beta (beta_0 = 0), and U = 0.
+
+    G_t and F_T are negative definite, so M_t is at U = 0 and every precision is PD.
+    """
+    rng = np.random.default_rng(seed)
+    n = TV_DX + TV_DU
+    G = np.array([_negative_definite(rng, n) for _ in range(TV_T)])
+    F_T = _negative_definite(rng, TV_DX)
+    D = np.concatenate([0.9 * np.eye(TV_DX) + 0.1 * rng.standard_normal((TV_T, TV_DX, TV_DX)),
+                        0.3 * rng.standard_normal((TV_T, TV_DX, TV_DU))], axis=2)
+    W = np.array([s * np.eye(TV_DX) for s in np.linspace(0.01, 0.5, TV_T)])
+    S0 = 0.1 * np.eye(TV_DX)
+    alpha = np.linspace(2.0, 8.0, TV_T)
+    beta = beta_scale * alpha * (np.arange(TV_T) % 2)  # zero at even steps
+    return CovarianceProblem(G, F_T, D, W, S0, alpha, beta), np.zeros((TV_T, TV_DX, TV_DX))
+
+
+def test_predicted_state_covariances_use_each_steps_dynamics_noise():
+    """S_{t+1} = D_t C_t D_t' + W_t, with W_t of step t (not t + 1), and r_t = E' C_t E - S_t."""
+    problem, U = _time_varying_problem(0, 0.0)
+    _, C, residual, predicted = problem.system(U)
+    np.testing.assert_allclose(predicted[0], problem.S0)
+    for t in range(TV_T - 1):
+        expected = problem.D[t] @ C[t] @ problem.D[t].T + problem.W[t]
+        np.testing.assert_allclose(predicted[t + 1], expected, rtol=1e-12)
+    np.testing.assert_allclose(residual, C[:, :TV_DX, :TV_DX] - predicted, atol=1e-12)
+
+
+def test_stationary_precision_is_per_step_when_only_some_betas_are_zero():
+    """Each step's precision is the one of that step alone: beta_t = 0 at some steps only."""
+    problem, U = _time_varying_problem(1, 0.7)
+    M = problem.system(U)[0]
+    together = stationary_precision(M, problem.alpha, problem.beta, TV_DX)
+    for t in range(TV_T):
+        alone = stationary_precision(M[t:t + 1], problem.alpha[t:t + 1], problem.beta[t:t + 1],
+                                     TV_DX)
+        np.testing.assert_allclose(together[t], alone[0], rtol=1e-12)
+
+
+@pytest.mark.parametrize('beta_scale', [0.0, 0.7])
+def test_newton_step_is_exact_for_time_varying_multipliers(beta_scale):
+    """The factorised Newton step solves J dU = -r, J by central differences of the residuals."""
+    problem, U = _time_varying_problem(2, beta_scale)
+    M, C, residual, _ = problem.system(U)
+    step = problem.newton_step(M, C, residual)
+    h = 1e-6
+    directional = (problem.system(U + h * step)[2] - problem.system(U - h * step)[2]) / (2 * h)
+    np.testing.assert_allclose(directional, -residual, rtol=1e-4,
+                               atol=1e-7 * np.abs(residual).max())
+
+
+def _relative_residuals(problem, U):
+    """Return ||r_t|| / ||S_t|| (Frobenius) for every t."""
+    _, _, residual, predicted = problem.system(U)
+    return np.linalg.norm(residual, axis=(1, 2)) / np.linalg.norm(predicted, axis=(1, 2))
+
+
+def test_solve_accepts_the_tolerance_reached_on_its_last_allowed_step():
+    """A solve whose last allowed Newton step reaches the tolerance returns, not raises."""
+    problem, U = _time_varying_problem(3, 0.5)
+    _, _, steps = problem.solve(U, tolerance=1e-10)
+    assert steps >= 2
+    solution, _, iterations = problem.solve(U, tolerance=1e-10, max_iterations=steps,
+                                            stall_tolerance=0.0)
+    assert iterations == steps
+    assert _relative_residuals(problem, solution).max() <= 1e-10
+
+
+def test_solve_needs_every_steps_residual_within_the_tolerance():
+    """The convergence test is the largest relative residual over t, not an average."""
+    problem, U = _time_varying_problem(4, 0.5)
+    relative = _relative_residuals(problem, U)
+    assert relative.mean() < relative.max()
+    between = 0.5 * (relative.mean() + relative.max())
+    with pytest.raises(RuntimeError, match='stalled'):
+        problem.solve(U, tolerance=between, max_iterations=0, stall_tolerance=0.0)
+    returned, _, _ = problem.solve(U, tolerance=relative.max(), max_iterations=0,
+                                   stall_tolerance=0.0)
+    np.testing.assert_array_equal(returned, U)
