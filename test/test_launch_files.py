@@ -344,3 +344,32 @@ def test_arm_dof_selects_the_task_file(launch_common, monkeypatch):
     description = namespace['generate_launch_description']()
     declared = [a.args[0] for a in description.args[0] if isinstance(a, Recorded) and a.args]
     assert 'dof' in declared and 'num_workers' in declared
+
+
+def learner_values(launch_common, **values):
+    """Return the learner's parameter overrides for launch arguments (defaults otherwise)."""
+    context = {name: default for name, default, _ in launch_common.ARGUMENTS}
+    context.update(values)
+    actions = launch_common.launch_setup(context, 'double_pendulum')
+    learner, = [a for a in actions if a.kwargs['executable'] == 'learner_node']
+    return learner.kwargs['parameters'][1]
+
+
+def test_the_learning_arguments_reach_the_learner(launch_common):
+    """iterations, samples, checkpoint and resume are passed on, each as its own parameter."""
+    values = learner_values(launch_common, iterations='7', samples='4',
+                            checkpoint='/tmp/run.ckpt', resume='true')
+    assert (values['iterations'], values['samples']) == (7, 4)
+    assert (values['checkpoint'], values['resume']) == ('/tmp/run.ckpt', True)
+
+
+def test_without_a_seed_the_learner_keeps_its_checkpoints(launch_common):
+    """seed:=-1 reaches the learner as -1, so a resumed run keeps the seed it was run with."""
+    assert learner_values(launch_common)['seed'] == -1
+    assert learner_values(launch_common, seed='5')['seed'] == 5
+
+
+def test_flags_take_1_and_0_like_true_and_false(launch_common):
+    """A flag given as 1 is true: hardware:=1 starts no simulator and no resets."""
+    values = learner_values(launch_common, hardware='1')
+    assert values['reset'] is False and values['lockstep'] is False

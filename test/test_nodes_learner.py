@@ -37,9 +37,11 @@ from ps_control.nodes import common
 from ps_control.nodes.learner_node import format_metrics, LearnerNode, metrics_status
 from ps_control.nodes.messages import policy_digest
 from ps_control.nodes.messages import policy_from_msg
+from ps_control.nodes.simulator_node import SimulatorNode
 from ps_control.run import build_nodes
 from ps_control.tasks import load_task
 import pytest
+from rclpy.exceptions import InvalidHandle
 from std_msgs.msg import Float64
 from std_msgs.msg import Float64MultiArray
 from std_srvs.srv import Trigger
@@ -722,3 +724,53 @@ def test_a_controller_armed_with_an_older_policy_is_asked_again(graph):
     task = graph.executor.create_task(learner.start, worker)
     assert graph.spin_until(task.done)
     assert task.result() == 3 and controller.stops == 2
+
+
+RUN_ARGS = ['--algorithm', 'gps', '--samples', '3', '--horizon', '5']  # a short run
+
+
+def test_run_learns_checkpoints_resumes_and_plots(tmp_path, monkeypatch):
+    """The command line's samples and resume reach the learner; the curve is drawn."""
+    checkpoint, plot = str(tmp_path / 'run.ckpt'), tmp_path / 'curve.png'
+    task = dataclasses.replace(load_task(TASK), horizon=5)
+    options = RUN_ARGS + ['--checkpoint', checkpoint, '--plot', str(plot)]
+    assert run.main([TASK, '--iterations', '1'] + options) == 0
+    first = learning.PolicySearch.load(checkpoint, task).history
+    assert [m['samples'] for m in first] == [3]
+    assert plot.exists()
+    assert run.main([TASK, '--iterations', '2', '--resume'] + options) == 0
+    history = learning.PolicySearch.load(checkpoint, task).history
+    assert [m['iteration'] for m in history] == [1, 2] and history[0] == first[0]
+
+
+def test_run_keeps_the_task_files_explore_setting(tmp_path, monkeypatch):
+    """Without --mean-action the controllers explore as the task file says (here: not)."""
+    path = task_copy(tmp_path, '    explore: true', '    explore: false')
+    explored = []
+    build = run.build_nodes
+
+    def recording(*args, **kwargs):
+        workers, learner = build(*args, **kwargs)
+        explored.extend(controller.explore for _, controller in workers)
+        return workers, learner
+    monkeypatch.setattr(run, 'build_nodes', recording)
+    assert run.main([path, '--iterations', '1', '--plot', str(tmp_path / 'c.png')] + RUN_ARGS) == 0
+    assert explored == [False]
+
+
+def test_a_node_with_an_unknown_parameter_is_destroyed(tmp_path):
+    """A node refused for a misspelt parameter does not stay in the ROS graph."""
+    graph = Graph()
+    built = []
+
+    def factory(**kwargs):
+        built.append(SimulatorNode(**kwargs))
+        return built[-1]
+    try:
+        with pytest.raises(ValueError, match='has no parameter.s. stale_period'):
+            run._construct(factory, 'simulator', TASK,
+                           {'task_name': TASK, 'stale_period': 1.0}, context=graph.context)
+        with pytest.raises(InvalidHandle):
+            built[0].get_name()
+    finally:
+        graph.close()

@@ -145,7 +145,9 @@ def test_robot_description_reaches_a_late_subscriber(graph):
 
 @pytest.mark.parametrize('command, reason', [
     ([1.0], 'command has 1 values, expected 2'),
+    ([1.0, 2.0, 3.0], 'command has 3 values, expected 2'),
     ([1.0, float('nan')], 'NaN'),
+    ([float('inf'), 0.0], 'NaN or inf'),
 ])
 def test_malformed_command_is_rejected_without_a_step(graph, capfd, command, reason):
     bench = Bench(graph)
@@ -236,3 +238,36 @@ def test_real_time_mode_applies_zero_torque_after_a_rejected_command(graph):
     assert graph.spin_until(lambda: bench.states and list(bench.states[-1].effort) == [5.0, -3.0])
     bench.command([1.0, float('nan')])
     assert graph.spin_until(lambda: list(bench.states[-1].effort) == [0.0, 0.0], timeout=3.0)
+
+
+def test_the_state_after_a_reset_reports_no_effort(graph):
+    """A reset starts from rest: the torque of the last episode is not reported with it."""
+    bench = Bench(graph)
+    assert bench.connected()
+    bench.command([5.0, -3.0])
+    assert graph.spin_until(lambda: bench.states and list(bench.states[-1].effort) == [5.0, -3.0])
+    n = len(bench.states)
+    assert graph.call(bench.reset, Trigger.Request()).success
+    assert graph.spin_until(lambda: len(bench.states) > n)
+    assert list(bench.states[n].effort) == [0.0, 0.0]
+
+
+def test_without_publish_clock_no_clock_is_published(graph):
+    """publish_clock: false leaves /clock to another node (a real robot's)."""
+    bench = Bench(graph, publish_clock=False)
+    assert bench.connected()
+    for _ in range(3):
+        n = len(bench.states)
+        bench.command([0.0, 0.0])
+        assert graph.spin_until(lambda: len(bench.states) > n)
+    graph.spin_for(0.2)
+    assert bench.clock == []
+
+
+@pytest.mark.parametrize('name, value', [('real_time_factor', 0.0),
+                                         ('command_timeout', -1.0)])
+def test_a_real_time_setting_out_of_range_is_refused(graph, name, value):
+    """A zero real-time factor or a negative command time-out is a parameter error."""
+    with pytest.raises(common.PARAMETER_ERRORS):
+        graph.add(SimulatorNode(context=graph.context, parameter_overrides=params(
+            task_name=TASK, lockstep=True, **{name: value})))
