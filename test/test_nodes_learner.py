@@ -278,10 +278,11 @@ class SilentWorker:
         node = graph.node('silent_worker', namespace=namespace)
         self.policy = None
         self.episodes = 0
+        self.stops = 0
         node.create_subscription(Float64MultiArray, common.POLICY, self._on_policy,
                                  common.LATCHED_QOS)
         node.create_service(Trigger, common.START_EPISODE, self._start)
-        node.create_service(Trigger, common.STOP_EPISODE, self._answer)
+        node.create_service(Trigger, common.STOP_EPISODE, self._stop)
         node.create_service(Trigger, common.RESET, self._answer)
 
     def _on_policy(self, msg):
@@ -293,6 +294,10 @@ class SilentWorker:
         response.message = 'episode=%d policy=%s' % (
             self.episodes, policy_digest(self.policy) if self.policy is not None else '')
         return response
+
+    def _stop(self, request, response):
+        self.stops += 1
+        return self._answer(request, response)
 
     def _answer(self, request, response):
         response.success = True
@@ -312,6 +317,7 @@ def test_episodes_that_time_out_are_retried_then_stop_the_learner(graph, capfd):
     assert error is not None and 'timed out after 0.3 s with 0 of 31 steps' in str(error)
     assert 'failure 2 of 2 allowed on this worker' in str(error)
     assert worker.episodes == 2  # the first failure was run again, the second ended it
+    assert worker.stops == 2  # each episode that timed out was disarmed on its controller
     assert 'running it again' in capfd.readouterr().err
 
 

@@ -249,44 +249,6 @@ def test_zero_retries_are_refused(graph):
         graph.build(TASK, learner=dict(SHORT, retries=0))
 
 
-class _SilentController:
-    """Services that answer, a controller that never reports a step: episodes time out."""
-
-    def __init__(self, graph, namespace):
-        from ps_control.nodes import common
-        node = graph.node('silent_controller', namespace=namespace)
-        self.starts, self.stops = 0, 0
-        self.digest = ''
-        node.create_service(Trigger, common.START_EPISODE, self._start)
-        node.create_service(Trigger, common.STOP_EPISODE, self._stop)
-
-    def _start(self, request, response):
-        self.starts += 1
-        response.success = True
-        response.message = 'episode=%d policy=%s' % (self.starts, self.digest)
-        return response
-
-    def _stop(self, request, response):
-        self.stops += 1
-        response.success = True
-        return response
-
-
-def test_an_episode_that_timed_out_is_stopped_on_its_controller(graph):
-    """The learner disarms the controller of every episode that timed out."""
-    namespace = '/timed_out_test'
-    controller = _SilentController(graph, namespace)
-    node = graph.add(LearnerNode(context=graph.context, namespace=namespace,
-                                 parameter_overrides=params(
-                                     task_name=TASK, iterations=1, episode_timeout=0.3,
-                                     retries=2, lockstep=False, reset=False, **SHORT)))
-    controller.digest = node.workers[0].digest
-    graph.executor.create_task(node.run)
-    assert graph.spin_until(node.done.done)
-    assert 'timed out' in str(node.done.exception())
-    assert controller.starts == 2 and controller.stops == 2
-
-
 def test_only_numbers_are_published_as_metrics(graph):
     """A flag among the metrics (dual_converged) is neither a topic nor a diagnostic value."""
     from diagnostic_msgs.msg import DiagnosticArray

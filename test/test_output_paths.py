@@ -57,20 +57,6 @@ def test_a_figure_without_suffix_is_saved_and_reported_as_png(places):
     assert not (places / 'curve').exists()
 
 
-def test_a_single_point_curve_is_drawn_with_a_marker(places, monkeypatch):
-    lines = []
-    real_save = plotting.save_figure
-
-    def keep(fig, path, dpi=120):
-        lines.extend(fig.axes[0].get_lines())
-        return real_save(fig, path, dpi)
-
-    monkeypatch.setattr(plotting, 'save_figure', keep)
-    plotting.plot_curves(str(places / 'one.png'), [1], {'gps': [-3.0]})
-    plotting.plot_curves(str(places / 'two.png'), [1, 2], {'gps': [-3.0, -2.0]})
-    assert [line.get_marker() for line in lines] == ['o', 'None']
-
-
 def test_mds_refuses_an_out_below_a_file_before_running(places, capsys):
     with pytest.raises(SystemExit) as exit_info:
         mds_experiments.main(['point', '--updates', '2', '--trials', '1',

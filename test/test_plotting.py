@@ -83,17 +83,31 @@ def test_trajectory_plot_draws_mean_positions_against_time_and_the_goal_position
     assert 0.7 in levels and -3.0 not in levels
 
 
-def test_a_saved_figure_is_closed_and_a_log_scale_is_logarithmic(tmp_path, monkeypatch):
-    """Long runs draw many figures: none stays open; log_y sets the log scale, only it."""
-    scales = []
+def _saved_axes(monkeypatch):
+    """Return a list that gets the first axes of every figure saved (and still closed)."""
+    axes = []
     save = plotting.save_figure
 
     def record(fig, path, dpi=120):
-        scales.append(fig.axes[0].get_yscale())
+        axes.append(fig.axes[0])
         return save(fig, path, dpi)
     monkeypatch.setattr(plotting, 'save_figure', record)
+    return axes
+
+
+def test_a_saved_figure_is_closed_and_a_log_scale_is_logarithmic(tmp_path, monkeypatch):
+    """Long runs draw many figures: none stays open; log_y sets the log scale, only it."""
+    saved = _saved_axes(monkeypatch)
     open_before = plotting.plt.get_fignums()
     for log_y in (True, False):
         plotting.plot_curves(str(tmp_path / 'c.png'), [0, 1], {'a': [1.0, 2.0]}, log_y=log_y)
-    assert scales == ['log', 'linear']
+    assert [ax.get_yscale() for ax in saved] == ['log', 'linear']
     assert plotting.plt.get_fignums() == open_before
+
+
+def test_a_single_point_curve_is_drawn_with_a_marker(tmp_path, monkeypatch):
+    """One point is no line: it is marked, or the curve would be invisible."""
+    saved = _saved_axes(monkeypatch)
+    plotting.plot_curves(str(tmp_path / 'one.png'), [1], {'gps': [-3.0]})
+    plotting.plot_curves(str(tmp_path / 'two.png'), [1, 2], {'gps': [-3.0, -2.0]})
+    assert [ax.get_lines()[0].get_marker() for ax in saved] == ['o', 'None']
