@@ -16,12 +16,14 @@
 
 import dataclasses
 
+from diagnostic_msgs.msg import DiagnosticArray
+from diagnostic_msgs.msg import DiagnosticStatus
 from nodes_support import Graph
 from nodes_support import open_graph
 from nodes_support import params
 import numpy as np
 from ps_control import learning, learning_config
-from ps_control.nodes import learner_node
+from ps_control.nodes import common, learner_node
 from ps_control.nodes.learner_node import DivergedEpisodeError
 from ps_control.nodes.learner_node import EpisodeError
 from ps_control.nodes.learner_node import LearnerNode
@@ -29,7 +31,7 @@ from ps_control.nodes.learner_node import Worker
 from ps_control.nodes.messages import policy_digest
 from ps_control.nodes.messages import transition_to_msg
 from ps_control.run import build_nodes
-from ps_control.tasks import load_task
+from ps_control.tasks import load_task, task_path
 import pytest
 from rclpy.task import Future
 from std_srvs.srv import Trigger
@@ -200,7 +202,6 @@ def test_failed_episodes_are_run_again_and_reported(graph):
 
 def metrics_level(metrics):
     """Return the name of the diagnostic level of an iteration's metrics."""
-    from diagnostic_msgs.msg import DiagnosticStatus
     level, _ = learner_node.metrics_status(metrics)
     return {DiagnosticStatus.OK: 'OK', DiagnosticStatus.WARN: 'WARN'}[level]
 
@@ -215,7 +216,6 @@ def test_the_learnt_policy_reaches_the_controller_after_the_last_iteration(graph
 
 def test_seed_zero_overrides_the_task_files_seed(graph, tmp_path):
     """seed: 0 is a seed like any other, not 'as the learning config says'."""
-    from ps_control.tasks import task_path
     text = open(task_path(TASK)).read()
     assert text.count('      seed: 0\n') == 1
     copy = tmp_path / 'seed_5.yaml'
@@ -236,7 +236,7 @@ def test_resuming_with_another_horizon_is_refused(tmp_path):
         _, node = graph.build(TASK, learner=dict(SHORT, iterations=1, resume=True,
                                                  checkpoint=checkpoint, horizon=30))
         assert node.task.horizon == 30
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match='holds a run of 30 time steps, not 40'):
             build_nodes(TASK, context=graph.context, learner=dict(
                 SHORT, iterations=1, resume=True, checkpoint=checkpoint, horizon=40))
     finally:
@@ -251,8 +251,6 @@ def test_zero_retries_are_refused(graph):
 
 def test_only_numbers_are_published_as_metrics(graph):
     """A flag among the metrics (dual_converged) is neither a topic nor a diagnostic value."""
-    from diagnostic_msgs.msg import DiagnosticArray
-    from ps_control.nodes import common
     node = graph.add(LearnerNode(context=graph.context, namespace='/metrics_test',
                                  parameter_overrides=params(task_name=TASK, **SHORT)))
     probe = graph.node('diagnostics_probe', namespace='/metrics_test')
