@@ -348,9 +348,7 @@ def test_arm_dof_selects_the_task_file(launch_common, monkeypatch):
 
 def learner_values(launch_common, **values):
     """Return the learner's parameter overrides for launch arguments (defaults otherwise)."""
-    context = {name: default for name, default, _ in launch_common.ARGUMENTS}
-    context.update(values)
-    actions = launch_common.launch_setup(context, 'double_pendulum')
+    actions = launch_common.launch_setup(arguments(launch_common, **values), 'double_pendulum')
     learner, = [a for a in actions if a.kwargs['executable'] == 'learner_node']
     return learner.kwargs['parameters'][1]
 

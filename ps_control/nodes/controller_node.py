@@ -209,6 +209,7 @@ class ControllerNode(Node):
 
     def _on_joint_state(self, msg):
         stamp = stamp_to_ns(msg.header.stamp)
+        now = self.get_clock().now().nanoseconds
         try:
             x = joint_state_to_x(msg, self.joints)
         except ValueError as error:
@@ -217,13 +218,13 @@ class ControllerNode(Node):
             self.state_error = None
             self.state = x
             self.state_stamp = stamp
-            self.state_received = self.get_clock().now().nanoseconds
+            self.state_received = now
         if self.pending is not None and stamp >= self.pending:
             # the state the waiting lockstep tick asked for: act on it, or fall back if it was
             # rejected (waiting on would leave the simulator, which steps once per command,
             # waiting for ever)
             self.pending = None
-            fault = self._check_state(self.get_clock().now().nanoseconds)
+            fault = self._check_state(now)
             self._act(fault is None, fault)
 
     def _on_start(self, request, response):
