@@ -103,8 +103,9 @@ def check_meta(meta):
         raise ValueError('its history is a %s, not a list of iterations'
                          % type(history).__name__)
     for index, record in enumerate(history):
-        reward = record.get('expected_reward') if isinstance(record, dict) else None
-        if (not isinstance(record, dict) or record.get('iteration') != index + 1
+        entries = record if isinstance(record, dict) else {}
+        iteration, reward = entries.get('iteration'), entries.get('expected_reward')
+        if (not _is_integer(iteration, 1) or iteration != index + 1
                 or isinstance(reward, bool) or not isinstance(reward, (int, float))):
             raise ValueError('its history entry %d is not the record of iteration %d (with '
                              'its expected_reward)' % (index, index + 1))
