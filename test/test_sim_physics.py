@@ -17,9 +17,11 @@ Physics of ps_control.sim.Simulator against analytic mechanics.
 
 The expected values come from the link parameters (urdf_gen.LinkSpec) and textbook formulas, not
 from PyBullet: pendulum period, energy of a planar chain, exponential decay under viscous
-damping, Coulomb friction, torque clipping and joint limits.
+damping, Coulomb friction, torque clipping and joint limits; and that copies of a robot do
+not collide and fast joints are not slowed down.
 """
 
+import dataclasses
 import math
 import os
 
@@ -33,10 +35,20 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DOUBLE = os.path.join(ROOT, 'urdf', 'double_pendulum.urdf')
 
 
-def _pendulum(tmp_path, n_links=1, damping=0.0, friction=0.0, effort=10.0):
-    spec = urdf_gen.pendulum_spec('test_pendulum', n_links, 1.0, 1.0, 0.75, damping, friction,
+def _pendulum(tmp_path, n_links=1, damping=0.0, friction=0.0, effort=10.0, length=1.0,
+              last_limits=None):
+    """
+    Write a pendulum URDF of equal links; return (path, spec).
+
+    ``last_limits``: (lower, upper) of the last joint instead of the documented ones.
+    """
+    spec = urdf_gen.pendulum_spec('test_pendulum', n_links, 1.0, length, 0.75, damping, friction,
                                   effort)
-    path = tmp_path / ('pendulum_%d_%g_%g.urdf' % (n_links, damping, friction))
+    if last_limits is not None:
+        last = dataclasses.replace(spec.links[-1], lower=last_limits[0], upper=last_limits[1])
+        spec = dataclasses.replace(spec, links=spec.links[:-1] + (last,))
+    path = tmp_path / ('pendulum_%d_%g_%g_%g_%s.urdf' % (n_links, damping, friction, length,
+                                                         last_limits))
     path.write_text(urdf_gen.chain_urdf(spec))
     return str(path), spec
 
@@ -203,3 +215,26 @@ def test_limit_tolerance_is_the_distance_one_substep_can_move():
         sim.reset(state)
     finally:
         sim.close()
+
+
+def test_copies_in_one_place_do_not_collide():
+    """Collision shapes are not loaded: overlapping copies move as if alone."""
+    x0 = np.array([[0.5, 0.0, 0.0, 0.0], [-0.5, 0.0, 0.0, 0.0]])
+    with Simulator(DOUBLE, dt=0.05, substeps=5, world_size=None, spacing=0.0) as sim:
+        together = sim.rollout(_zero(2), x0, horizon=20)
+    with Simulator(DOUBLE, dt=0.05, substeps=5) as sim:
+        for i in range(2):
+            alone = sim.rollout(_zero(2), x0[i:i + 1], horizon=20)
+            np.testing.assert_allclose(together.states[i], alone.states[0], atol=1e-12)
+    # The two swing through each other's place.
+    assert together.states[0, :, 0].min() < 0.0 < together.states[1, :, 0].max()
+
+
+def test_velocities_beyond_100_rad_per_s_are_not_clamped(tmp_path):
+    """The default 100 rad/s joint velocity clamp of PyBullet is lifted (runaways stay visible)."""
+    path, _ = _pendulum(tmp_path)
+    with Simulator(path, dt=0.001, gravity=0.0) as sim:
+        sim.reset([0.0, 150.0])
+        x = sim.step([0.0])
+        assert x[1] == pytest.approx(150.0, rel=1e-9)
+        assert x[0] == pytest.approx(0.15, rel=1e-9)
