@@ -397,8 +397,14 @@ def test_valid_rollouts_keep_their_fields_aligned():
 
 
 def test_rest_state_is_zero_clipped_into_the_joint_limits(tmp_path):
-    """A joint whose limits exclude 0 rests at its nearest limit, also after a divergence."""
+    """
+    A joint whose limits exclude 0 rests at its nearest limit, also after a divergence.
+
+    A divergence bound that the rest state is beyond is refused.
+    """
     path, _ = _pendulum(tmp_path, last_limits=(1.0, 2.0))
+    with pytest.raises(ValueError, match=r'divergence_bound 0.9 is below the rest state \[1'):
+        Simulator(path, dt=0.05, divergence_bound=0.9)
     with Simulator(path, dt=0.05, gravity=0.0, divergence_bound=3.0) as sim:
         assert np.array_equal(sim.rest_state(), [1.0, 0.0])
         assert np.array_equal(sim.step([0.0]), [1.0, 0.0])  # the constructor's reset

@@ -207,6 +207,10 @@ class Simulator:
         self.upper_limits = np.array([j.upper for j in joints])
         self.damping = np.array([j.damping for j in joints])
         self.friction = np.array([j.friction for j in joints])
+        if diverged(self.rest_state(), self.divergence_bound):
+            raise ValueError('divergence_bound %g is below the rest state %s (each joint at 0 or '
+                             'its nearest limit), where diverged copies are put'
+                             % (self.divergence_bound, state_text(self.rest_state())))
         self._copies = []  # (client id, body id) of every copy, in order
         self._indices = None  # PyBullet joint indices of the URDF's actuated joints
         self._active = 0
