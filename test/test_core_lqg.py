@@ -141,6 +141,30 @@ def test_non_finite_inputs_name_quantity_and_step():
         LinearGaussianPolicy(pol.K, pol.k[:, :1], pol.cov)
     with pytest.raises(ValueError, match='state cov'):
         GaussianState(np.zeros(2), np.eye(3))
+    with pytest.raises(ValueError, match='policy K is not a numeric array'):
+        LinearGaussianPolicy([[[1.0]], [[1.0, 2.0]]], pol.k, pol.cov)
+    with pytest.raises(ValueError, match='dynamics B is not a numeric array'):
+        LinearGaussianDynamics(dyn.A, 'B', dyn.c, dyn.cov)
+    with pytest.raises(ValueError, match=r'dynamics A has shape \(4, 3, 2\), expected '
+                                         r'\(T, dx, dx\)'):
+        LinearGaussianDynamics(dyn.A[:, :, :2], dyn.B, dyn.c, dyn.cov)
+
+
+def test_a_non_finite_scalar_is_named():
+    from ps_control.core.linear_gaussian import check_finite
+    with pytest.raises(NonFiniteError, match=r'eta is not finite \(nan\)'):
+        check_finite('eta', np.nan)
+
+
+def test_reward_of_a_bad_shape_is_named():
+    M = -np.broadcast_to(np.eye(3), (5, 3, 3))
+    H, z = -np.broadcast_to(np.eye(2), (4, 2, 2)), np.zeros((5, 3))
+    QuadraticReward(M, H, z)
+    with pytest.raises(ValueError, match=r'reward M has shape \(5, 3, 2\), expected '
+                                         r'\(T\+1, dx, dx\)'):
+        QuadraticReward(M[..., :2], H, z)
+    with pytest.raises(ValueError, match=r'reward M has shape \(1, 3, 3\)'):
+        QuadraticReward(M[:1], H[:0], z[:1])
 
 
 # -- the implementation against a straightforward reference --------------------------------
@@ -339,6 +363,31 @@ def test_backward_pass_reports_last_failing_step_and_non_finite_values():
 
 
 @pytest.mark.filterwarnings('ignore::RuntimeWarning')
+def test_a_constant_that_overflows_only_in_the_batched_pass_is_kept():
+    """
+    A terminal constant of -1.7e308 is finite, but 2 v0 in the homogeneous form is not.
+
+    The pass redone block-wise keeps V, K, k and cov of the same problem without the constant,
+    and v0 is the constant; where -Q_aa is not positive definite that pass names the step.
+    """
+    dyn, step, terminal, _ = augmented_problem(8, 3, 2, seed=1)
+    plain = backward_pass(dyn, step, terminal, np.ones(8))
+    huge = Quadratic(terminal.F, terminal.f, -1.7e308)
+    shifted = backward_pass(dyn, step, huge, np.ones(8))
+    for name in ('K', 'k', 'cov'):
+        assert_close(getattr(shifted, name), getattr(plain, name))
+    assert_close(shifted.value.F, plain.value.F)
+    assert_close(shifted.value.f, plain.value.f)
+    np.testing.assert_array_equal(shifted.value.f0, -1.7e308)
+    F = step.F.copy()
+    F[5, 4, 4] += 1e4
+    with pytest.raises(NotPositiveDefiniteError, match='-Q_aa is not positive definite at time '
+                       r'step 5 \(multiplier too small\)') as error:
+        backward_pass(dyn, Quadratic(F, step.f, step.f0), huge, np.ones(8))
+    assert error.value.steps == (5,)
+
+
+@pytest.mark.filterwarnings('ignore::RuntimeWarning')
 def test_nan_reporting_lapack_does_not_turn_a_bad_v0_into_a_pd_error(monkeypatch):
     """Reference LAPACK flags NaN in potrf (OpenBLAS does not): the error must stay the same."""
     dyn, step, terminal, _ = augmented_problem(6, 3, 2, seed=4)
@@ -386,6 +435,7 @@ def test_constant_policy_has_the_noise_variance_std_squared():
     K = np.array([[1.0, -2.0, 0.5], [0.0, 3.0, 1.0]])
     policy = LinearGaussianPolicy.constant(4, K, [0.1, -0.2], std=0.3)
     assert policy.K.shape == (4, 2, 3) and np.array_equal(policy.K[3], K)
+    assert (policy.T, policy.du, policy.dx) == (4, 2, 3)
     np.testing.assert_allclose(policy.k, np.tile([0.1, -0.2], (4, 1)))
     np.testing.assert_allclose(policy.cov, np.broadcast_to(0.09 * np.eye(2), (4, 2, 2)))
 

@@ -144,6 +144,18 @@ def test_inexact_rounds_keep_the_bound(monkeypatch, rounds):
         DualSettings(inexact_rounds=0)
 
 
+@pytest.mark.parametrize('settings, message', [
+    ({'alpha_min': 0.0}, 'alpha_min < alpha_max'),
+    ({'alpha_min': 2.0, 'alpha_max': 1.0}, 'alpha_min < alpha_max'),
+    ({'tolerance': 0.0}, 'tolerance > 0 and max_iterations >= 1'),
+    ({'max_iterations': 0}, 'tolerance > 0 and max_iterations >= 1'),
+])
+def test_dual_settings_out_of_range_are_named(settings, message):
+    from ps_control.core.kl_update import DualSettings
+    with pytest.raises(ValueError, match=message):
+        DualSettings(**settings)
+
+
 def test_infeasible_multiplier_raises_not_crashes():
     """A failed Cholesky of -Q_aa only raises the multiplier; a bound that is met is kept."""
     dyn, rew, pol, x0 = random_problem(T=6, seed=10)
@@ -428,6 +440,16 @@ def test_inputs_of_other_shapes_are_named():
         esaps_update(dyn, rew, other_pol, x0, epsilon=0.5, delta=entropy_bound(pol))
     with pytest.raises(ValueError, match='state_epsilon must be > 0'):
         separate_bounds_update(dyn, rew, pol, x0, epsilon=0.5, state_epsilon=0.0)
+
+
+def test_unknown_bound_and_an_entropy_bound_on_the_separate_bounds_are_refused():
+    from ps_control.core.kl_update import KLBoundedProblem, SEPARATE_BOUNDS
+    dyn, rew, pol, x0 = random_problem(T=4, dx=3, du=2)
+    with pytest.raises(ValueError, match="unknown bound 'trust_region'"):
+        KLBoundedProblem(dyn, rew, pol, x0, 0.5, 'trust_region')
+    with pytest.raises(ValueError, match=r'separate bounds take no entropy bound \(delta\)'):
+        KLBoundedProblem(dyn, rew, pol, x0, 0.5, SEPARATE_BOUNDS, delta=entropy_bound(pol),
+                         state_epsilon=0.5)
 
 
 @pytest.mark.parametrize('update', ['saps', 'esaps'])

@@ -107,6 +107,9 @@ def test_bad_input():
         DMP(n_basis=0)
     with pytest.raises(ValueError, match='multiple of dt'):
         DMP(n_basis=3, dt=0.03, duration=0.5)
+    for dt, duration in ((0.0, 0.5), (0.01, -0.5), (float('nan'), 0.5)):
+        with pytest.raises(ValueError, match='dt and duration must be positive'):
+            DMP(n_basis=3, dt=dt, duration=duration)
     dmp = DMP(n_basis=3)
     with pytest.raises(ValueError, match='basis weights'):
         dmp.forcing(np.zeros((2, 2, 4)))

@@ -367,6 +367,32 @@ def test_bad_input_is_rejected_with_names_and_indices():
     prior_fitter.update_prior(states, actions)
     with pytest.raises(ValueError, match='8-dim transitions'):
         prior_fitter.fit(states[..., :3], actions)
+    with pytest.raises(ValueError, match='rollouts have 8-dim transitions, the prior holds '
+                                         '10-dim ones'):
+        prior_fitter.update_prior(states[..., :3], actions)
+
+
+@pytest.mark.parametrize('settings, message', [
+    ({'prior': 'gaussian'}, "prior must be None or 'gmm', got 'gaussian'"),
+    ({'max_clusters': 0}, 'max_clusters, min_samples_per_cluster, max_samples must be >= 1'),
+    ({'min_samples_per_cluster': 0}, 'min_samples_per_cluster'),
+    ({'max_samples': 0}, 'max_samples must be >= 1'),
+    ({'strength': 0.0}, 'strength > 0'),
+    ({'ridge': -1e-6}, 'ridge >= 0'),
+])
+def test_fitter_settings_out_of_range_are_named(settings, message):
+    with pytest.raises(ValueError, match=message):
+        DynamicsFitter(**settings)
+
+
+def test_fit_linear_gaussian_rejects_mismatched_or_too_few_samples():
+    xu, x_next = np.zeros((5, 3)), np.zeros((5, 2))
+    with pytest.raises(ValueError, match=r'xu has shape \(5, 3\) and x_next \(4, 2\)'):
+        fit_linear_gaussian(xu, x_next[:4])
+    with pytest.raises(ValueError, match=r'xu has shape \(3,\)'):
+        fit_linear_gaussian(xu[0], x_next[0])
+    with pytest.raises(ValueError, match='needs at least 2 samples, got 1'):
+        fit_linear_gaussian(xu[:1], x_next[:1])
 
 
 def test_niw_posterior_with_a_second_data_sets_statistics_is_the_pooled_fit():
@@ -557,6 +583,20 @@ def test_gmm_refuses_a_negative_tolerance():
     for settings in ({'reg': 0.0}, {'weight_prior': -1.0}, {'tol': -1e-3}):
         with pytest.raises(ValueError, match='tol >= 0'):
             GaussianMixture(**settings)
+    with pytest.raises(ValueError, match='max_iterations must be >= 1, got 0'):
+        GaussianMixture(max_iterations=0)
+
+
+def test_gmm_refuses_data_of_a_bad_shape_or_non_finite():
+    gmm = GaussianMixture(seed=0)
+    with pytest.raises(ValueError, match=r'GMM data must have shape \(n >= 1, D\), got \(4,\)'):
+        gmm.fit(np.zeros(4), 1)
+    with pytest.raises(ValueError, match=r'got \(0, 3\)'):
+        gmm.fit(np.zeros((0, 3)), 1)
+    data = np.random.default_rng(0).standard_normal((10, 3))
+    data[4, 1] = np.nan
+    with pytest.raises(ValueError, match='GMM data holds NaN or inf'):
+        gmm.fit(data, 2)
 
 
 def test_gmm_has_at_most_one_cluster_per_point():

@@ -399,6 +399,31 @@ def test_output_paths_that_cannot_be_written_are_refused_before_the_rollouts(
         assert '%s %s' % (option, tmp_path / target) in error and message in error
 
 
+def test_a_json_that_cannot_be_written_after_the_rollouts_is_status_1(tmp_path, capsys):
+    """--plot writes a file where --json wants a folder: the report is printed, then refused."""
+    path, _ = saved_search(tmp_path, 'double_pendulum', 'gps')
+    plot, report = tmp_path / 'r.png', tmp_path / 'r.png' / 'eval.json'
+    assert evaluate.main(['double_pendulum', path, '--rollouts', '1', '--plot', str(plot),
+                          '--json', str(report)]) == 1
+    out, err = capsys.readouterr()
+    assert 'wrote %s' % plot in out and plot.is_file()
+    assert err.startswith('ps-control evaluate: cannot write ') and str(plot) in err
+    assert not report.exists()
+
+
+def test_a_policy_whose_actions_overflow_is_named_with_status_2(tmp_path, capsys):
+    path, _ = saved_search(tmp_path, 'double_pendulum', 'gps')
+    arrays, meta = read_checkpoint(path)
+    arrays['K'] = np.full_like(arrays['K'], 1e308)  # finite, but K x overflows
+    write_checkpoint(path, arrays, meta)
+    with np.errstate(over='ignore', invalid='ignore'):
+        status = evaluate.main(['double_pendulum', path, '--rollouts', '2'])
+    assert status == 2
+    err = capsys.readouterr().err
+    assert err.startswith('ps-control evaluate: cannot run the policy of checkpoint %s: policy '
+                          'returned NaN or inf' % path), err
+
+
 def _other_robot(tmp_path, search):
     """Write a double pendulum with 5 N m motors that starts at (0.5, -0.3); return its file."""
     urdf = open(search.task.urdf_path).read()

@@ -371,6 +371,45 @@ def test_shape_mismatches_are_reported_with_shapes():
         ilqr(step, scalar_reward(), np.zeros(1), np.zeros((5, 1)), u_max=[1.0, 2.0])
     with pytest.raises(ValueError, match='u_min <= u_max'):
         ilqr(step, scalar_reward(), np.zeros(1), np.zeros((5, 1)), u_min=1.0, u_max=-1.0)
+    with pytest.raises(ValueError, match=r'vectorized step_fn returned shape \(1, 0\) for X '
+                                         r'\(1, 1\)'):
+        ilqr(lambda X, U: X[:, :0], scalar_reward(), np.zeros(1), np.zeros((5, 1)),
+             vectorized=True)
+    with pytest.raises(ValueError, match='jacobian_fn returned NaN or inf at time step 0'):
+        ilqr(step, scalar_reward(), np.zeros(1), np.zeros((5, 1)),
+             jacobian_fn=lambda x, u: (np.full((1, 1), np.nan), np.ones((1, 1))))
+    with pytest.raises(ValueError, match=r'penalty must return value \(6,\), gradient \(6, 1\) '
+                                         r'and Hessian \(6, 1, 1\), got \[\(6,\), \(6,\)'):
+        ilqr(step, scalar_reward(), np.zeros(1), np.zeros((5, 1)),
+             penalty=lambda s: (np.zeros(6), np.zeros(6), np.zeros((6, 1, 1))))
+    with pytest.raises(ValueError, match='penalty returned NaN or inf'):
+        ilqr(step, scalar_reward(), np.zeros(1), np.zeros((5, 1)),
+             penalty=lambda s: (np.full(6, np.nan), np.zeros((6, 1)), np.zeros((6, 1, 1))))
+    with pytest.raises(ValueError, match='reward must be a ps_control.core.QuadraticReward, got '
+                                         'dict'):
+        ilqr(step, {}, np.zeros(1), np.zeros((5, 1)))
+    nan_x0, inf_u = (np.array([np.nan]), np.zeros((5, 1))), (np.zeros(1), np.full((5, 1), np.inf))
+    for x0, u_init in (nan_x0, inf_u):
+        with pytest.raises(ValueError, match='x0 and u_init must be finite'):
+            ilqr(step, scalar_reward(), x0, u_init)
+
+
+def test_a_line_search_step_whose_rollout_diverges_is_cut_not_an_error():
+    """Beyond |x| = 3 the system returns NaN: the full steps toward x = 10 are skipped."""
+    T = 5
+    reward = QuadraticReward(-np.ones((T + 1, 1, 1)), -1e-3 * np.ones((T, 1, 1)),
+                             np.full((T + 1, 1), 10.0))
+    diverged = []
+
+    def step(x, u):
+        nxt = x + u
+        diverged.append(np.abs(nxt).max() > 3.0)
+        return np.where(np.abs(nxt) > 3.0, np.nan, nxt)
+    result = ilqr(step, reward, np.zeros(1), np.zeros((T, 1)), max_iterations=3,
+                  jacobian_fn=lambda x, u: (np.eye(1), np.eye(1)))
+    assert any(diverged)  # some candidates left the region ...
+    assert result.iterations == 3 and np.all(np.diff(result.history) > 0)  # ... others improved
+    assert np.all(np.abs(result.states) <= 3.0) and result.states[-1, 0] > 2.9
 
 
 # --- control limits, state penalty, stopping ------------------------------------------------
@@ -472,6 +511,9 @@ def test_box_penalty_derivatives_and_effect():
     assert np.all(hessian[:, 1, 1] == 0.0)
     with pytest.raises(ValueError, match='lower <= upper'):
         box_penalty([1.0], [0.0], 1.0)
+    for weight, margin in ((-1.0, 0.0), ([1.0, -0.5], 0.0), (1.0, -0.1)):
+        with pytest.raises(ValueError, match='box_penalty needs weight >= 0 and margin >= 0'):
+            box_penalty([0.0, 0.0], [1.0, 1.0], weight, margin)
     # a double integrator sent to position 1 stops short of a penalised bound at 0.5
     T = 20
 

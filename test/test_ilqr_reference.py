@@ -279,6 +279,11 @@ def test_random_start_stays_within_half_the_torque_limits(near_limit):
                               ilqr_initial_controls(task, None, 'random', 1))
 
 
+def test_an_unknown_start_is_named():
+    with pytest.raises(ValueError, match=r"unknown iLQR start 'swing' \(zero, pump or random\)"):
+        ilqr_initial_controls(load_task('double_pendulum'), None, 'swing')
+
+
 def test_converged_is_that_of_the_last_stage(tmp_path):
     """At rest on its goal the stages converge, except one of no iterations: not the last."""
     path = _single_task_file(tmp_path, goal='[0.0, 0.0]')

@@ -619,6 +619,8 @@ def test_a_failed_ilqr_reference_keeps_the_trials_results(tmp_path, monkeypatch,
     (['--samples', '1'], 'argument --samples: must be >= 2'),
     (['--epsilon', '-1'], 'argument --epsilon: must be a finite number > 0'),
     (['--epsilon', 'nan'], 'argument --epsilon: must be a finite number > 0'),
+    (['--algo', 'ppo', 'gps', 'trpo'], 'unknown algorithm(s) ppo, trpo; choose from gps, saps, '
+                                       'esaps, separate'),
 ])
 def test_train_rejects_bad_numbers_before_running(tmp_path, option, message, capsys):
     from ps_control import train
@@ -807,6 +809,43 @@ def test_an_update_on_one_rollout_is_refused():
     assert search.recent == [] and search.history == []  # refused before touching the prior
 
 
+def test_a_task_or_policy_the_pd_policy_does_not_fit_is_refused():
+    """The initial PD policy needs x = [q, qd]; a given policy must have the task's shape."""
+    task, search = _search()
+    other = LinearTask(T=task.horizon + 1)
+    with pytest.raises(ValueError, match=r'policy K has shape \(20, 2, 4\), the task needs '
+                                         r'\(21, 2, 4\)'):
+        PolicySearch(other, search.config, policy=search.policy)
+    task.dx = 5
+    with pytest.raises(ValueError, match=r'needs x = \[q, qd\] with dx = 2 du; task has dx = 5, '
+                                         r'du = 2'):
+        learning.initial_policy(task, search.config)
+
+
+def test_episodes_beyond_the_iterations_count_are_refused():
+    task, search = _search(samples=4)
+    assert search.episode_policy(3) is search.policy
+    for index in (4, -1):
+        with pytest.raises(IndexError, match='episode %d of 4' % index):
+            search.episode_policy(index)
+
+
+def test_the_model_reward_is_nan_where_the_models_marginals_overflow():
+    """A model that blows the closed loop up gives no marginals and a NaN expected reward."""
+    from ps_control.core import GaussianState, LinearGaussianDynamics
+    task, search = _search()
+    T, dx, du = task.horizon, task.dx, task.du
+    x0 = GaussianState(np.ones(dx), np.eye(dx))
+    B, c = np.broadcast_to(task.B, (T, dx, du)), np.zeros((T, dx))
+    cov = np.broadcast_to(1e-6 * np.eye(dx), (T, dx, dx))
+    stable = LinearGaussianDynamics(np.broadcast_to(task.A, (T, dx, dx)), B, c, cov)
+    assert np.isfinite(search.model_reward(stable, x0))
+    exploding = LinearGaussianDynamics(np.broadcast_to(1e30 * np.eye(dx), (T, dx, dx)), B, c,
+                                       cov)
+    assert search.model_marginals(exploding, x0) is None
+    assert np.isnan(search.model_reward(exploding, x0))
+
+
 def test_the_success_rate_is_the_share_of_successful_rollouts():
     task, search = _search()
     states = np.zeros((4, task.horizon + 1, task.dx))
@@ -819,6 +858,8 @@ def test_the_success_rate_is_the_share_of_successful_rollouts():
     ('epsilon', 0.0), ('epsilon', -0.5),
     ('search_adapt_rate', 1.5),
     ('mirror_r', 1.5),
+    ('tracking_frequency', -1.0), ('tracking_damping_ratio', float('nan')),
+    ('tracking_feedforward', float('inf')),
 ])
 def test_learning_values_out_of_range_are_refused(name, value):
     from ps_control.learning_config import LearningConfig

@@ -285,6 +285,14 @@ def test_mirror_descent_checkpoint_resumes_exactly(tmp_path, algorithm):
         ArmViaPointSearch.load(path, task)
 
 
+def test_a_checkpoint_of_a_policy_search_run_is_not_resumed_as_mirror_descent(tmp_path):
+    task = load_task('arm')
+    path = str(tmp_path / 'gps.ckpt')
+    learning.PolicySearch(task, load_learning_config(task, {'algorithm': 'gps'})).save(path)
+    with pytest.raises(ValueError, match='it holds a gps run, not g_mds or g_amds'):
+        ArmViaPointSearch.load(path, task)
+
+
 def test_the_batch_command_resumes_its_checkpoint_exactly(tmp_path, capsys):
     """The batch command's 2 + 1 updates through a checkpoint equal 3 uninterrupted ones."""
     from ps_control import mds_learning
@@ -377,6 +385,10 @@ def test_bad_input_is_a_clear_error(tmp_path):
     moved = dataclasses.replace(load_task('arm'), initial_mean=(0.1,) + (0.0,) * 19)
     with pytest.raises(ValueError, match='not the straight arm at rest'):
         ArmViaPointSearch(moved, config)
+    two_joints = dataclasses.replace(load_task('arm_2'), urdf_path=load_task('arm').urdf_path)
+    with pytest.raises(ValueError, match='task arm_2 cannot run it: its URDF has 10 joints, the '
+                                         'task 2'):
+        ArmViaPointSearch(two_joints, config)
     with pytest.raises(ValueError, match='learning.search_std must be a finite number > 0'):
         learning_config.load_learning_config(load_task('arm'), {'algorithm': 'g_amds',
                                                                 'search_std': 0.0})
@@ -552,6 +564,9 @@ def test_policy_is_the_tracking_policy_of_the_search_mean():
     expected = search.tracking_policies(search.mean[None])[0]
     np.testing.assert_allclose(search.policy.k, expected.k, rtol=1e-12)
     np.testing.assert_allclose(search.policy.K, expected.K, rtol=1e-12)
+    _, samples_only = _search(evaluate_mean=False)  # no mean episode: the policy is built anew
+    np.testing.assert_allclose(samples_only.policy.k, expected.k, rtol=1e-12)
+    np.testing.assert_allclose(samples_only.policy.K, expected.K, rtol=1e-12)
 
 
 def test_negative_episode_indices_are_refused():

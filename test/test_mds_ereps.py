@@ -83,6 +83,9 @@ def test_equal_costs_and_bad_input():
         EpisodicREPS(np.zeros(2), sigma=0.0)
     with pytest.raises(ValueError, match='n_samples'):
         EpisodicREPS(np.zeros(2), n_samples=1)
+    for epsilon in (0.0, -1.0, float('nan')):
+        with pytest.raises(ValueError, match='epsilon .REPS KL bound. must be positive'):
+            EpisodicREPS(np.zeros(2), epsilon=epsilon)
 
 
 def test_an_unattainable_bound_gives_the_smallest_temperature_at_any_cost_scale():

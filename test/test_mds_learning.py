@@ -178,6 +178,31 @@ def test_pi2_noise_option_reaches_pi2_and_only_its_trials(tmp_path, capsys):
     assert held['costs'] != step['costs']
 
 
+def test_long_runs_report_their_progress_at_each_quarter(tmp_path, capsys):
+    """From 200 updates on, a trial prints its cost after each quarter of them but the last."""
+    argv = ['point', '--methods', 'gmds', '--updates', '200', '--trials', '1', '--jobs', '1',
+            '--basis', '5', '--out', str(tmp_path)]
+    assert mds_experiments.main(argv) == 0
+    progress = [line.split(',')[0] for line in capsys.readouterr().out.splitlines()
+                if line.startswith('  G-MDS trial 0: update ')]
+    assert progress == ['  G-MDS trial 0: update %d/200' % k for k in (50, 100, 150)]
+
+
+def test_trials_run_in_parallel_give_the_results_of_one_job(tmp_path, capsys):
+    """--jobs 2 runs the trials in worker processes: each trial's record is the same."""
+    argv = ['point', '--methods', 'gamds,gmds', '--updates', '3', '--trials', '2', '--basis',
+            '5']
+    for jobs in ('1', '2'):
+        assert mds_experiments.main(argv + ['--jobs', jobs, '--out', str(tmp_path / jobs)]) == 0
+    out = capsys.readouterr().out
+    assert all('[%d/4] ' % done in out for done in range(1, 5))
+    for name in sorted(os.listdir(tmp_path / '1' / 'point' / 'trials')):
+        one, two = (json.loads((tmp_path / jobs / 'point' / 'trials' / name).read_text())
+                    for jobs in ('1', '2'))
+        assert (one['costs'], one['mean']) == (two['costs'], two['mean'])
+    assert len(os.listdir(tmp_path / '2' / 'point' / 'trials')) == 4
+
+
 def test_ctrl_c_stops_the_command_and_its_workers_keeping_the_finished_trials(tmp_path):
     """Ctrl-C (twice, as `timeout` forwards it): one line, status 130, no worker left."""
     from interrupt_support import Command, ended

@@ -84,6 +84,8 @@ def test_bad_input():
         PI2(np.zeros((2, 3)), dmp.basis, dmp.psi, n_samples=1)
     with pytest.raises(ValueError, match='shape'):
         PI2(np.zeros((2, 4)), dmp.basis, dmp.psi)
+    with pytest.raises(ValueError, match=r'mean must have shape \(D, B\), got \(3,\)'):
+        PI2(np.zeros(3), dmp.basis, dmp.psi)
     pi2 = PI2(np.zeros((2, 3)), dmp.basis, dmp.psi, n_samples=3)
     params = pi2.sample(np.random.default_rng(0))
     costs = np.ones((3, dmp.T))

@@ -125,6 +125,7 @@ NOT_PLANAR_SERIAL_ARMS = [
      "joint 'joint_2' does not follow link 'link_1'"),  # a tree, not a serial chain
     ('<joint name="joint_2" type="revolute">', '<joint name="joint_2" type="prismatic">',
      "joint 'joint_2' is prismatic, not revolute"),  # refused, not skipped
+    ('<mass value="0.5"/>', '', "link 'link_1' has no inertial mass"),
 ]
 
 
@@ -134,6 +135,26 @@ def test_urdfs_that_are_no_planar_serial_revolute_arm_are_refused(tmp_path, old,
     path = _arm(tmp_path, old, new)
     with pytest.raises(ValueError, match=message):
         PlanarArm.from_urdf(path)
+
+
+def test_a_urdf_that_cannot_be_read_or_has_no_joint_is_refused(tmp_path):
+    with pytest.raises(ValueError, match='planar_arm_2.. is not a planar serial arm: it has no '
+                                         'joint'):
+        PlanarArm.from_urdf(_arm(tmp_path, 'type="revolute"', 'type="fixed"', 2))
+    with pytest.raises(ValueError, match='cannot read URDF .*missing.urdf'):
+        PlanarArm.from_urdf(tmp_path / 'missing.urdf')
+    broken = tmp_path / 'broken.urdf'
+    broken.write_text('<robot name="b">')
+    with pytest.raises(ValueError, match='cannot read URDF .*broken.urdf'):
+        PlanarArm.from_urdf(broken)
+
+
+def test_joint_positions_of_the_wrong_length_are_refused(tmp_path):
+    arm = PlanarArm.from_urdf(_arm(tmp_path))
+    with pytest.raises(ValueError, match=r'q has shape \(3,\), the arm has 2 joints'):
+        arm.joint_positions(np.zeros(3))
+    with pytest.raises(ValueError, match=r'q has shape \(4, 1\), the arm has 2 joints'):
+        arm.inverse_dynamics(np.zeros((4, 1)), np.zeros((4, 1)), np.zeros((4, 1)))
 
 
 def test_continuous_joints_are_revolute(tmp_path):

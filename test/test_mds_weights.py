@@ -181,9 +181,41 @@ def test_bad_input_is_rejected(factory):
         search.update(samples[:1], np.array([1.0]))
 
 
+@pytest.mark.parametrize('factory, settings, message', [
+    (MirrorDescentSearch.gaussian, {'step': 0.0}, 'step .mirror-descent step size h. must be'),
+    (MirrorDescentSearch.kernel, {'step': float('nan')}, 'step .mirror-descent step size h.'),
+    (AcceleratedMirrorDescentSearch.gaussian, {'step': -1.0},
+     'step .mirror-descent step size s. must be positive'),
+    (AcceleratedMirrorDescentSearch.gaussian, {'r': 1.5}, 'r .averaging rate .*>= 2, got 1.5'),
+    (AcceleratedMirrorDescentSearch.kernel, {'eps': 0.0}, 'eps .entropy perturbation. must be'),
+    (MirrorDescentSearch.gaussian, {'mean': [0.0, np.inf]}, 'mean holds NaN or inf'),
+    (MirrorDescentSearch.gaussian, {'adapt_rate': 1.5}, r'adapt_rate .* \[0, 1\], got 1.5'),
+    (AcceleratedMirrorDescentSearch.gaussian, {'adapt_rate': -0.1}, 'adapt_rate'),
+])
+def test_bad_settings_are_rejected_by_name(factory, settings, message):
+    """Each step size, rate and mean out of range is refused, naming the setting."""
+    settings = {'mean': np.zeros(2), **settings}
+    with pytest.raises(ValueError, match=message):
+        factory(**settings)
+
+
+def test_scalar_costs_are_rejected():
+    search = MirrorDescentSearch.gaussian(np.zeros(2), n_samples=3)
+    samples = search.sample(np.random.default_rng(0))
+    with pytest.raises(ValueError, match='one cost per sample, got a scalar'):
+        search.update(samples, 1.0)
+
+
+def test_normalise_costs_rejects_non_finite_costs():
+    with pytest.raises(ValueError, match=r'costs hold NaN or inf \(2 of 4 entries\)'):
+        normalise_costs([1.0, np.nan, 2.0, -np.inf])
+
+
 def test_kernel_density_rejects_bad_weights():
     with pytest.raises(ValueError, match='probability'):
         KernelDensity(np.zeros((2, 3)), [0.5, 0.6])
+    with pytest.raises(ValueError, match=r'kernel weights \(3\) and centres \(2\) differ'):
+        KernelDensity(np.zeros((2, 3)), [0.2, 0.3, 0.5])
 
 
 def test_an_adapted_spread_of_zero_is_floored_at_min_std():

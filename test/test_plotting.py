@@ -111,3 +111,12 @@ def test_a_single_point_curve_is_drawn_with_a_marker(tmp_path, monkeypatch):
     plotting.plot_curves(str(tmp_path / 'one.png'), [1], {'gps': [-3.0]})
     plotting.plot_curves(str(tmp_path / 'two.png'), [1, 2], {'gps': [-3.0, -2.0]})
     assert [ax.get_lines()[0].get_marker() for ax in saved] == ['o', 'None']
+
+
+def test_a_reference_value_is_a_dashed_horizontal_line(tmp_path, monkeypatch):
+    saved = _saved_axes(monkeypatch)
+    plotting.plot_curves(str(tmp_path / 'c.png'), [0, 1], {'gps': [-3.0, -2.0]}, reference=-1.5,
+                         reference_label='iLQR')
+    curve, line = saved[0].get_lines()
+    assert (line.get_label(), line.get_linestyle()) == ('iLQR', '--')
+    assert list(line.get_ydata()) == [-1.5, -1.5]

@@ -89,6 +89,8 @@ def _msg(policy=None):
     (lambda m: setattr(m.layout, 'data_offset', 1), 'data_offset'),
     (lambda m: setattr(m, 'data', list(m.data)[:-1]), 'holds'),
     (lambda m: setattr(m.layout.dim[0], 'size', 0), 'time steps'),
+    (lambda m: setattr(m.layout.dim[2], 'size', 3), 'gain_offset_cov has size 3, too small for '
+                                                    '2 actions'),
 ])
 def test_malformed_layout_is_rejected(mutate, expected):
     msg = _msg()

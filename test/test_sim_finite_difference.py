@@ -112,6 +112,24 @@ def test_a_step_size_that_is_not_positive_is_refused(eps):
             FiniteDifferenceDynamics(sim, **eps)
 
 
+@pytest.mark.parametrize('batch_size', [0, 2.5])
+def test_a_batch_size_that_is_no_positive_integer_is_refused(batch_size):
+    with Simulator(DOUBLE, 0.05, substeps=5) as sim:
+        with pytest.raises(ValueError, match='batch_size must be an integer >= 1, got %r'
+                                             % batch_size):
+            FiniteDifferenceDynamics(sim, batch_size=batch_size)
+
+
+def test_linearize_refuses_states_and_actions_that_do_not_match():
+    with Simulator(DOUBLE, 0.05, substeps=5) as sim:
+        model = FiniteDifferenceDynamics(sim)
+        with pytest.raises(ValueError, match=r'linearize: xs \(3, 4\) and us \(2, 2\) do not '
+                                             r'match \(T, 4\) and \(T, 2\)'):
+            model.linearize(np.zeros((3, 4)), np.zeros((2, 2)))
+        with pytest.raises(ValueError, match=r'xs \(1, 3\) and us \(1, 2\)'):
+            model.linearize(np.zeros(3), np.zeros(2))
+
+
 @pytest.mark.parametrize('scheme', ['central', 'forward'])
 def test_eps_u_is_the_control_step_of_the_differences(scheme):
     """B is the difference of f over +-eps_u (central) or +eps_u (forward), A over eps_x."""

@@ -311,6 +311,27 @@ def test_sampled_actions_have_the_policy_covariance_when_correlated():
     np.testing.assert_allclose(np.cov(u.T), cov, atol=0.05)
 
 
+def test_the_package_names_an_attribute_it_does_not_export():
+    import ps_control.sim as package
+    assert package.Simulator is Simulator
+    with pytest.raises(AttributeError, match="module 'ps_control.sim' has no attribute "
+                                             "'Simulater'"):
+        package.Simulater
+    assert not hasattr(package, 'Simulater')
+
+
+@pytest.mark.parametrize('policy, message', [
+    (_lg(np.zeros((3, 2, 4)), np.zeros((3, 1)), np.ones((3, 2, 2))),
+     r'policy k has shape \(3, 1\), expected \(3, 2\)'),
+    (_lg(np.zeros((3, 2, 4)), np.zeros((3, 2)), np.ones((3, 2))),
+     r'policy cov has shape \(3, 2\), expected \(3, 2, 2\)'),
+    (np.zeros((3, 2)), "policy must be callable or have K, k and cov attributes, got 'ndarray'"),
+])
+def test_policies_of_a_bad_shape_or_kind_are_named(policy, message):
+    with pytest.raises(ValueError, match=message):
+        action_function(policy, 1, 4, 2, horizon=3)
+
+
 def test_noise_factors_of_a_singular_covariance():
     from ps_control.sim.policies import noise_factors
     cov = np.array([[[1.0, 1.0], [1.0, 1.0]], [[4.0, 0.0], [0.0, 0.0]]])

@@ -20,8 +20,10 @@ from ps_control.core import state_covariance
 from ps_control.core.gaussian import kl_gaussian
 from ps_control.core.kl_update import KLBoundedProblem, STATE_ACTION_BOUND
 from ps_control.core.lqg import augment
-from ps_control.core.state_covariance import (_HalfVectorisation, BandedCholesky, BandedLU,
-                                              BlockTridiagonalLU, ChordCache, CovarianceProblem,
+from ps_control.core.state_covariance import (_HalfVectorisation, BANDED_MAX_BLOCK,
+                                              BandedCholesky, BandedLU, BlockTridiagonalLU,
+                                              ChordCache, CovarianceProblem,
+                                              factorise_block_tridiagonal,
                                               right_preconditioned_gmres, stationary_precision,
                                               SymmetricBlockBand)
 import pytest
@@ -302,6 +304,21 @@ def test_block_tridiagonal_lu_matches_a_dense_solve(factorisation):
         rhs = rng.standard_normal((T, m))
         np.testing.assert_allclose(lu.solve(rhs).ravel(), np.linalg.solve(dense, rhs.ravel()),
                                    rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize('m, factorisation', [
+    (BANDED_MAX_BLOCK, BandedLU), (BANDED_MAX_BLOCK + 1, BlockTridiagonalLU)])
+def test_large_blocks_are_factorised_block_by_block(m, factorisation):
+    """Blocks up to BANDED_MAX_BLOCK go to the banded LU, larger ones block by block."""
+    rng = np.random.default_rng(4)
+    T = 3
+    diag = rng.standard_normal((T, m, m)) + 2.0 * m * np.eye(m)
+    upper, lower = rng.standard_normal((2, T - 1, m, m))
+    lu = factorise_block_tridiagonal(lower, diag, upper)
+    assert type(lu) is factorisation
+    rhs = rng.standard_normal((T, m))
+    np.testing.assert_allclose(lu.solve(rhs).ravel(), np.linalg.solve(
+        _block_tridiagonal_dense(lower, diag, upper), rhs.ravel()), rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize('beta_scale', [0.0, 0.7])

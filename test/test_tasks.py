@@ -17,8 +17,10 @@
 from collections.abc import Mapping
 import copy
 from dataclasses import fields
+import datetime
 import math
 import os
+import re
 
 import numpy as np
 from ps_control.core import QuadraticReward
@@ -169,6 +171,30 @@ def test_invalid_fields_are_named(tmp_path, field, value, message):
         load_task(_mutated(tmp_path, field, value))
 
 
+def test_a_urdf_that_cannot_be_read_is_named(tmp_path):
+    broken = tmp_path / 'broken.urdf'
+    broken.write_text('<robot name="b"><link name="base"/></robot')
+    with pytest.raises(ValueError, match=r'task.urdf is not usable: URDF .*broken.urdf is not '
+                                         r'valid XML'):
+        load_task(_mutated(tmp_path, 'task.urdf', str(broken)))
+
+
+def test_lists_in_the_learning_section_are_frozen(tmp_path):
+    """A task is immutable: a list under learning: becomes a tuple."""
+    task = load_task(_mutated(tmp_path, 'learning.schedule', [1.0, 2.0]))
+    assert task.learning['schedule'] == (1.0, 2.0)
+
+
+def test_reading_parameters_of_a_node_the_file_does_not_name(tmp_path):
+    """With missing_ok a file without the node's section gives {}; an unreadable file raises."""
+    path = _write(tmp_path, {'other_node': {'ros__parameters': {'rate': 5}}})
+    assert read_parameters(path, node='learner', missing_ok=True) == {}
+    with pytest.raises(ValueError, match="has no top-level 'learner:' mapping"):
+        read_parameters(path, node='learner')
+    with pytest.raises(ValueError, match='cannot read parameter file %s' % tmp_path):
+        read_parameters(str(tmp_path))
+
+
 def test_missing_ros_parameters_section(tmp_path):
     with pytest.raises(ValueError, match="no top-level '/\\*\\*:' mapping"):
         load_task(_write(tmp_path, {'task': {}}))
@@ -242,6 +268,10 @@ def test_success_requires_all_joints_near_goal_at_the_end():
     assert task.success(at_edge)[0]
     at_edge[0, -1, 0] = math.pi + task.success_tolerance + 1e-9
     assert not task.success(at_edge)[0]
+    for shape in ((4,), (1, T, 4), (1, T + 1, 2)):
+        with pytest.raises(ValueError, match=r'states have shape %s, expected \(N, %d, 4\)'
+                                             % (re.escape(str(shape)), T + 1)):
+            task.success(np.zeros(shape))
 
 
 def test_initial_states_are_seeded_and_within_limits(tmp_path):
@@ -292,6 +322,10 @@ def test_make_simulator_uses_task_settings():
     ('task.success.fraction', 0.0, 'task.success.fraction must be > 0'),
     ('task.reward.terminal_scale', -1.0, 'task.reward.terminal_scale must be >= 0'),
     ('learning', 5, 'learning must be a mapping'),
+    ('task.reward', 5, 'task.reward must be a mapping'),
+    ('task.goal', 3.0, 'task.goal must be a list of 4 numbers, got 3.0'),
+    ('task.goal', [], 'parameter task.goal is an empty list'),
+    ('task.dt', datetime.date(2020, 1, 1), 'parameter task.dt has unsupported type date'),
 ])
 def test_more_invalid_task_fields_are_named(tmp_path, field, value, message):
     """Wrong types, empty or non-finite values and values out of range are named."""

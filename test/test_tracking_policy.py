@@ -119,6 +119,12 @@ def test_bad_input():
         tracking_policy(q, q, 1.0, 1.0, action_std=0.0)
     with pytest.raises(ValueError, match='policy k'):
         tracking_policy(q + np.nan, q, 1.0, 1.0)
+    with pytest.raises(ValueError, match='kd holds NaN or inf'):
+        tracking_policy(q, q, 1.0, [1.0, np.inf])
+    dmp, traj = reference()
+    batch = type(traj)(traj.y[None], traj.yd[None], traj.ydd[None], traj.forcing[None])
+    with pytest.raises(ValueError, match=r'trajectory must hold one rollout.*got \(1, 51, 2\)'):
+        dmp_tracking_policy(batch, 1.0, 1.0)
 
 
 def test_dmp_tracking_policy_takes_its_action_std():
@@ -153,3 +159,9 @@ def test_a_negative_or_non_finite_frequency_or_damping_ratio_is_refused(frequenc
     """A negative frequency or damping ratio would give unstable (negative) gains."""
     with pytest.raises(ValueError, match='must be finite and >= 0'):
         inertia_scaled_gains(np.eye(2), frequency, damping_ratio)
+
+
+@pytest.mark.parametrize('inertia', [np.ones(2), np.ones((2, 3)), 1.0])
+def test_an_inertia_that_is_no_square_matrix_is_refused(inertia):
+    with pytest.raises(ValueError, match=r'inertia must be \(n, n\) or \(T, n, n\)'):
+        inertia_scaled_gains(inertia, 5.0)

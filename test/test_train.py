@@ -121,6 +121,19 @@ def test_the_final_evaluation_draws_the_next_iterations_rollouts(tmp_path):
     assert resumed['history'][1]['expected_reward'] != resumed['history'][0]['expected_reward']
 
 
+def test_a_trial_that_is_not_quiet_prints_each_iterations_metrics(tmp_path, capsys):
+    record = train.run_trial(trial=0, iterations=2, out_dir=str(tmp_path), final_rollouts=2,
+                             **dict(RUN, quiet=False))
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3 and 'final policy' in lines[2]
+    for line, metrics in zip(lines, record['history']):
+        assert line.startswith('[double_pendulum gps   trial  0] iter   %d  reward %12.2f  '
+                               'success %4.2f  max KL %7.3f  entropy %6.2f  sat %4.2f  ('
+                               % (metrics['iteration'], metrics['expected_reward'],
+                                  metrics['success_rate'], metrics['max_policy_kl'],
+                                  metrics['mean_entropy'], metrics['saturation'])), line
+
+
 def test_the_final_evaluation_runs_final_rollouts(tmp_path):
     """The record's final_policy is evaluate_policy of the trial's policy on final_rollouts."""
     record = train.run_trial(trial=0, iterations=1, out_dir=str(tmp_path), final_rollouts=5,

@@ -69,6 +69,21 @@ def test_generator_command_line_writes_files(tmp_path):
     assert read_urdf(tmp_path / 'planar_arm_3.urdf').n_joints == 3
 
 
+def test_generator_command_line_refuses_an_arm_without_links(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        urdf_gen.main(['--out', str(tmp_path), '--arm', '0'])
+    assert exit_info.value.code == 2
+    assert '--arm must be >= 1, got 0' in capsys.readouterr().err
+    assert os.listdir(tmp_path) == []
+
+
+def test_generator_refuses_an_unknown_chain_kind():
+    spec = urdf_gen.ChainSpec(name='wheel', kind='wheel',
+                              links=urdf_gen.planar_arm_spec(1).links)
+    with pytest.raises(ValueError, match="chain kind must be pendulum or arm, got 'wheel'"):
+        urdf_gen.chain_urdf(spec)
+
+
 @pytest.mark.parametrize('name', CHECKED_IN)
 def test_inertias_physically_consistent(name):
     links = _links(os.path.join(URDF_DIR, name))
@@ -227,6 +242,10 @@ def test_read_urdf_rejects_limits_and_joints_it_cannot_use(tmp_path):
         (text.replace('<robot name="p">', '<model name="p">').replace('</robot>', '</model>'),
          'root element is <model>, expected <robot>'),
         (_replaced(text, 'type="revolute"', 'type="fixed"'), 'has no actuated .* joint'),
+        (_replaced(text, 'effort="5"', 'effort="5 N m"'),
+         "joint 'joint_1' has a non-numeric effort '5 N m'"),
+        (_replaced(text, 'velocity="30"', 'velocity="fast"'),
+         "joint 'joint_1' has a non-numeric velocity 'fast'"),
     )
     for broken, message in bad:
         with pytest.raises(ValueError, match=message):
@@ -244,6 +263,14 @@ def test_read_urdf_reads_prismatic_joints_and_missing_velocity_limits(tmp_path):
     joint = model.joints[0]
     assert joint.kind == 'prismatic' and (joint.lower, joint.upper) == (-0.5, 0.5)
     assert joint.velocity == math.inf
+
+
+def test_read_urdf_gives_a_continuous_joint_no_position_limits(tmp_path):
+    """A continuous joint turns freely: its limits are infinite, whatever <limit> holds."""
+    text = _replaced(_pendulum_urdf(1), 'type="revolute"', 'type="continuous"')
+    joint = read_urdf(_write(tmp_path, text)).joints[0]
+    assert joint.kind == 'continuous'
+    assert (joint.lower, joint.upper) == (-math.inf, math.inf)
 
 
 def _link_spec(**changes):
