@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Batched rollouts, the step API, determinism and divergence handling of the Simulator."""
+"""The Simulator: construction, copies and worlds, reset and step, batched rollouts, divergence."""
 
 import math
 import os
