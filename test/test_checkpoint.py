@@ -35,16 +35,6 @@ def _meta(**entries):
                            **dict({'history': [], 'recent': 0}, **entries))
 
 
-def _saved(tmp_path, **config):
-    """Save a fresh GPS run of LinearTask; return (path, task)."""
-    task = LinearTask()
-    search = PolicySearch(task, LearningConfig(**dict({'algorithm': 'gps', 'samples': 10},
-                                                      **config)))
-    path = str(tmp_path / 'linear.npz')
-    search.save(path)
-    return path, task
-
-
 def test_a_checkpoint_reads_back_the_arrays_and_meta_written(tmp_path):
     """Reading gives exactly the arrays written (no meta among them), the caller's dict kept."""
     arrays = {'K': np.arange(6.0).reshape(1, 2, 3), 'n': np.array([1, 2])}
@@ -197,7 +187,8 @@ def test_a_checkpoint_without_a_task_fingerprint_does_not_match():
 
 def test_a_checkpoint_of_the_tasks_own_horizon_keeps_the_task(tmp_path):
     """The horizon already right: the task itself, even one that is not a dataclass."""
-    path, task = _saved(tmp_path)
+    task, path = LinearTask(), str(tmp_path / 'linear.npz')
+    PolicySearch(task, LearningConfig(algorithm='gps', samples=10)).save(path)
     assert checkpoint_task(read_checkpoint(path), task) is task
     assert load_search(path, task, checkpoint_horizon=True).task is task
 
